@@ -1,0 +1,455 @@
+//! Load: `schema/*.yaml` → `Schema`, validated.
+//!
+//! Files are read in sorted order and merged; an object declared twice names
+//! both files. Errors carry the file, the line and column where the YAML
+//! parser gives them, and the YAML path. Semantic checks (references to missing
+//! tables or columns, name clashes, hints that contradict each other, text that
+//! is not a single expression or statement) run before SQLite sees anything;
+//! then `normalize` builds the schema in a scratch database, which catches the
+//! rest with SQLite's own message.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::model::{Expr, Schema, Table};
+use crate::normalize::{self, BuildError};
+use crate::sql::{self, check_expression, parse};
+
+/// An error in the desired schema.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The schema directory or a file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// file or directory
+        path: PathBuf,
+        /// cause
+        #[source]
+        source: std::io::Error,
+    },
+    /// The directory has no `*.yaml` file.
+    #[error("{dir}: no *.yaml schema files found")]
+    NoFiles {
+        /// directory
+        dir: PathBuf,
+    },
+    /// YAML syntax or shape error.
+    #[error("{file}{}: {message}", location(.line, .column))]
+    Yaml {
+        /// file name
+        file: String,
+        /// 1-based line, when known
+        line: Option<usize>,
+        /// 1-based column, when known
+        column: Option<usize>,
+        /// parser message, with the YAML path
+        message: String,
+    },
+    /// The same object declared in two files.
+    #[error("{kind} `{name}` is declared in both {first} and {second}")]
+    Duplicate {
+        /// table, view, trigger, virtual table
+        kind: &'static str,
+        /// object name
+        name: String,
+        /// first file
+        first: String,
+        /// second file
+        second: String,
+    },
+    /// A semantic error at a YAML path.
+    #[error("{file}: `{path}`: {message}")]
+    Invalid {
+        /// file that declares the object
+        file: String,
+        /// YAML path
+        path: String,
+        /// what is wrong
+        message: String,
+    },
+    /// SQLite rejected the schema in the scratch build.
+    #[error("{file}: {source}")]
+    Build {
+        /// file that declares the object
+        file: String,
+        /// SQLite's error at the object
+        #[source]
+        source: BuildError,
+    },
+    /// The scratch database itself failed.
+    #[error("{0}")]
+    Scratch(String),
+}
+
+fn location(line: &Option<usize>, column: &Option<usize>) -> String {
+    match (line, column) {
+        (Some(l), Some(c)) => format!(":{l}:{c}"),
+        (Some(l), None) => format!(":{l}"),
+        _ => String::new(),
+    }
+}
+
+/// A loaded schema and which file declared each top-level object.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// The merged schema, with hints.
+    pub schema: Schema,
+    /// `tables.x` / `views.x` / ... → file name.
+    pub origin: BTreeMap<String, String>,
+}
+
+impl Loaded {
+    fn file_of(&self, path: &str) -> String {
+        let top: Vec<&str> = path.splitn(3, '.').collect();
+        let key = if top.len() >= 2 { format!("{}.{}", top[0], top[1]) } else { path.to_string() };
+        self.origin.get(&key).cloned().unwrap_or_else(|| "schema".to_string())
+    }
+}
+
+/// Reads, merges and validates every `*.yaml` file of a directory (sorted by name).
+pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+    let mut files = Vec::new();
+    for e in entries {
+        let e = e.map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
+        let p = e.path();
+        let is_yaml = p.extension().is_some_and(|x| x == "yaml" || x == "yml");
+        if is_yaml && p.is_file() {
+            files.push(p);
+        }
+    }
+    files.sort();
+    if files.is_empty() {
+        return Err(LoadError::NoFiles { dir: dir.to_path_buf() });
+    }
+    let mut sources = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).map_err(|source| LoadError::Io { path: f.clone(), source })?;
+        sources.push((f.display().to_string(), text));
+    }
+    load_sources(&sources)
+}
+
+/// Parses, merges and validates YAML sources given as (file name, text), in order.
+pub fn load_sources<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Loaded, LoadError> {
+    let mut loaded = Loaded::default();
+    for (file, text) in sources {
+        let file = file.as_ref();
+        let part = parse_yaml(file, text.as_ref())?;
+        merge(&mut loaded, part, file)?;
+    }
+    validate(&loaded)?;
+    Ok(loaded)
+}
+
+fn parse_yaml(file: &str, text: &str) -> Result<Schema, LoadError> {
+    if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Ok(Schema::default());
+    }
+    serde_yaml::from_str::<Schema>(text).map_err(|e| {
+        let loc = e.location();
+        LoadError::Yaml {
+            file: file.to_string(),
+            line: loc.as_ref().map(|l| l.line()),
+            column: loc.as_ref().map(|l| l.column()),
+            message: strip_location(&e.to_string()),
+        }
+    })
+}
+
+/// serde_yaml appends " at line L column C"; the error shows it as file:L:C instead.
+fn strip_location(msg: &str) -> String {
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg.to_string(),
+    }
+}
+
+fn merge(into: &mut Loaded, part: Schema, file: &str) -> Result<(), LoadError> {
+    fn put<V>(
+        map: &mut BTreeMap<String, V>,
+        origin: &mut BTreeMap<String, String>,
+        kind: &'static str,
+        section: &str,
+        items: BTreeMap<String, V>,
+        file: &str,
+    ) -> Result<(), LoadError> {
+        for (name, v) in items {
+            let key = format!("{section}.{name}");
+            if let Some(first) = origin.get(&key) {
+                return Err(LoadError::Duplicate { kind, name, first: first.clone(), second: file.to_string() });
+            }
+            origin.insert(key, file.to_string());
+            map.insert(name, v);
+        }
+        Ok(())
+    }
+    let o = &mut into.origin;
+    put(&mut into.schema.tables, o, "table", "tables", part.tables, file)?;
+    put(&mut into.schema.virtual_tables, o, "virtual table", "virtual_tables", part.virtual_tables, file)?;
+    put(&mut into.schema.views, o, "view", "views", part.views, file)?;
+    put(&mut into.schema.triggers, o, "trigger", "triggers", part.triggers, file)?;
+    Ok(())
+}
+
+struct Problems<'a> {
+    loaded: &'a Loaded,
+}
+
+impl Problems<'_> {
+    fn err(&self, path: impl Into<String>, message: impl fmt::Display) -> LoadError {
+        let path = path.into();
+        LoadError::Invalid { file: self.loaded.file_of(&path), path, message: message.to_string() }
+    }
+}
+
+fn validate(loaded: &Loaded) -> Result<(), LoadError> {
+    let s = &loaded.schema;
+    let p = Problems { loaded };
+    // One namespace for tables, views, indexes and virtual tables (as SQLite has).
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut claim = |name: &str, path: String| -> Result<(), LoadError> {
+        let key = name.to_ascii_lowercase();
+        if let Some(other) = names.get(&key) {
+            return Err(p.err(path, format!("the name `{name}` is already used by `{other}`")));
+        }
+        names.insert(key, path);
+        Ok(())
+    };
+    for (name, t) in &s.tables {
+        claim(name, format!("tables.{name}"))?;
+        for iname in t.indexes.keys() {
+            claim(iname, format!("tables.{name}.indexes.{iname}"))?;
+        }
+    }
+    for name in s.views.keys() {
+        claim(name, format!("views.{name}"))?;
+    }
+    for name in s.virtual_tables.keys() {
+        claim(name, format!("virtual_tables.{name}"))?;
+    }
+    for name in s.tables.keys().chain(s.views.keys()).chain(s.virtual_tables.keys()).chain(s.triggers.keys()) {
+        if name.is_empty() {
+            return Err(p.err("tables", "an object has an empty name"));
+        }
+        if crate::inspect::is_unmanaged(name) {
+            return Err(p.err(
+                name.clone(),
+                format!("the name `{name}` is reserved (`sqlite_*` belongs to SQLite, `_reconcile_*` to this tool)"),
+            ));
+        }
+    }
+    for (name, t) in &s.tables {
+        validate_table(&p, s, name, t)?;
+    }
+    for (name, v) in &s.views {
+        let path = format!("views.{name}");
+        let create = sql::view_create_sql(name, &v.sql);
+        let declared = parse::create_view(&create)
+            .map_err(|e| p.err(&path, format!("`sql` is not one SELECT or CREATE VIEW statement: {e}")))?;
+        if !declared.eq_ignore_ascii_case(name) {
+            return Err(p.err(&path, format!("`sql` creates view `{declared}`, not `{name}`")));
+        }
+    }
+    for (name, tr) in &s.triggers {
+        let path = format!("triggers.{name}");
+        let (declared, on) = parse::create_trigger(&tr.sql)
+            .map_err(|e| p.err(&path, format!("`sql` is not one CREATE TRIGGER statement: {e}")))?;
+        if !declared.eq_ignore_ascii_case(name) {
+            return Err(p.err(&path, format!("`sql` creates trigger `{declared}`, not `{name}`")));
+        }
+        if s.table(&on).is_none() && !s.views.keys().any(|v| v.eq_ignore_ascii_case(&on)) {
+            return Err(p.err(&path, format!("fires on `{on}`, which is not a table or view of the schema")));
+        }
+    }
+    for (name, v) in &s.virtual_tables {
+        let path = format!("virtual_tables.{name}");
+        let (declared, _) = parse::create_virtual_table(&v.sql)
+            .map_err(|e| p.err(&path, format!("`sql` is not one CREATE VIRTUAL TABLE statement: {e}")))?;
+        if !declared.eq_ignore_ascii_case(name) {
+            return Err(p.err(&path, format!("`sql` creates virtual table `{declared}`, not `{name}`")));
+        }
+    }
+    Ok(())
+}
+
+fn check_expr(p: &Problems<'_>, path: &str, e: &Expr) -> Result<(), LoadError> {
+    check_expression(e.as_str())
+        .map_err(|m| p.err(path, format!("`{}` is not a single SQL expression: {m}", e.as_str())))
+}
+
+fn validate_table(p: &Problems<'_>, s: &Schema, name: &str, t: &Table) -> Result<(), LoadError> {
+    let base = format!("tables.{name}");
+    if t.columns.is_empty() {
+        return Err(p.err(format!("{base}.columns"), "a table needs at least one column"));
+    }
+    let mut seen = BTreeMap::new();
+    for (i, c) in t.columns.iter().enumerate() {
+        let cpath = format!("{base}.columns[{i}]");
+        if c.name.is_empty() {
+            return Err(p.err(format!("{cpath}.name"), "a column needs a name"));
+        }
+        if let Some(j) = seen.insert(c.name.to_ascii_lowercase(), i) {
+            return Err(p.err(
+                format!("{cpath}.name"),
+                format!("column `{}` is declared twice (also at columns[{j}])", c.name),
+            ));
+        }
+        for (label, e) in [("default", &c.default), ("convert", &c.convert), ("backfill", &c.backfill)] {
+            if let Some(e) = e {
+                check_expr(p, &format!("{cpath}.{label}"), e)?;
+            }
+        }
+        for (k, ck) in c.checks.iter().enumerate() {
+            check_expr(p, &format!("{cpath}.checks[{k}].expr"), &ck.expr)?;
+        }
+        if let Some(g) = &c.generated {
+            check_expr(p, &format!("{cpath}.generated.expr"), &g.expr)?;
+        }
+        if let Some(r) = &c.references {
+            let rpath = format!("{cpath}.references");
+            check_reference(p, s, &rpath, &r.table, r.column.as_slice())?;
+        }
+        if let Some(old) = &c.renamed_from {
+            if t.column(old).is_some() {
+                return Err(p.err(
+                    format!("{cpath}.renamed_from"),
+                    format!("`{old}` is still a column of this table; a rename needs the old name gone"),
+                ));
+            }
+        }
+        if c.autoincrement && !c.primary_key && t.primary_key.is_none() {
+            return Err(p.err(format!("{cpath}.autoincrement"), "AUTOINCREMENT needs an INTEGER PRIMARY KEY"));
+        }
+    }
+    let col_exists = |n: &str| t.column(n).is_some();
+    if let Some(pk) = &t.primary_key {
+        if t.columns.iter().any(|c| c.primary_key) {
+            return Err(p.err(
+                format!("{base}.primary_key"),
+                "the table has both a table-level and a column-level primary key",
+            ));
+        }
+        for (k, c) in pk.columns.iter().enumerate() {
+            match c.column_name() {
+                Some(n) if col_exists(&n) => {}
+                _ => {
+                    return Err(p.err(
+                        format!("{base}.primary_key.columns[{k}]"),
+                        format!("`{}` is not a column of `{name}`", c.expr),
+                    ))
+                }
+            }
+        }
+    }
+    for (u, key) in t.unique.iter().enumerate() {
+        for (k, c) in key.columns.iter().enumerate() {
+            match c.column_name() {
+                Some(n) if col_exists(&n) => {}
+                _ => {
+                    return Err(
+                        p.err(format!("{base}.unique[{u}][{k}]"), format!("`{}` is not a column of `{name}`", c.expr))
+                    )
+                }
+            }
+        }
+    }
+    for (k, ck) in t.checks.iter().enumerate() {
+        check_expr(p, &format!("{base}.checks[{k}].expr"), &ck.expr)?;
+    }
+    for (k, fk) in t.foreign_keys.iter().enumerate() {
+        let fpath = format!("{base}.foreign_keys[{k}]");
+        for c in &fk.columns {
+            if !col_exists(c) {
+                return Err(p.err(format!("{fpath}.columns"), format!("`{c}` is not a column of `{name}`")));
+            }
+        }
+        if !fk.referenced_columns.is_empty() && fk.referenced_columns.len() != fk.columns.len() {
+            return Err(p.err(
+                &fpath,
+                format!("{} columns reference {} columns", fk.columns.len(), fk.referenced_columns.len()),
+            ));
+        }
+        check_reference(p, s, &fpath, &fk.references, &fk.referenced_columns)?;
+    }
+    for (iname, idx) in &t.indexes {
+        let ipath = format!("{base}.indexes.{iname}");
+        if idx.columns.is_empty() {
+            return Err(p.err(format!("{ipath}.columns"), "an index needs at least one column or expression"));
+        }
+        for (k, c) in idx.columns.iter().enumerate() {
+            // A bare name must be a column; anything else is an expression SQLite checks.
+            if let Some(n) = c.column_name() {
+                if !col_exists(&n) && !n.eq_ignore_ascii_case("rowid") {
+                    return Err(p.err(format!("{ipath}.columns[{k}]"), format!("`{n}` is not a column of `{name}`")));
+                }
+            }
+        }
+        if let Some(w) = &idx.where_ {
+            check_expr(p, &format!("{ipath}.where"), w)?;
+        }
+    }
+    if t.without_rowid && t.primary_key.is_none() && !t.columns.iter().any(|c| c.primary_key) {
+        return Err(p.err(format!("{base}.without_rowid"), "a WITHOUT ROWID table needs a primary key"));
+    }
+    Ok(())
+}
+
+fn check_reference(p: &Problems<'_>, s: &Schema, path: &str, table: &str, columns: &[String]) -> Result<(), LoadError> {
+    let Some((_, parent)) = s.table(table) else {
+        return Err(p.err(format!("{path}.table"), format!("references table `{table}`, which is not in the schema")));
+    };
+    for c in columns {
+        if parent.column(c).is_none() {
+            return Err(p.err(path, format!("references column `{table}.{c}`, which does not exist")));
+        }
+    }
+    Ok(())
+}
+
+/// Loads a directory and builds the result in a scratch database: the desired
+/// schema as `inspect` sees it, with the YAML's migration hints.
+pub fn desired_from_dir(dir: &Path) -> Result<Schema, LoadError> {
+    let loaded = load_dir(dir)?;
+    desired(&loaded)
+}
+
+/// The normalized desired schema of loaded YAML (scratch build, then inspect).
+pub fn desired(loaded: &Loaded) -> Result<Schema, LoadError> {
+    normalize::desired(&loaded.schema).map_err(|e| match e {
+        normalize::NormalizeError::Build(b) => LoadError::Build { file: loaded.file_of(&b.path), source: b },
+        other => LoadError::Scratch(other.to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(yaml: &str) -> Result<Loaded, LoadError> {
+        load_sources(&[("a.yaml", yaml)])
+    }
+
+    #[test]
+    fn minimal() {
+        let l = load("tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n").unwrap();
+        assert!(l.schema.tables["t"].columns[0].primary_key);
+    }
+
+    #[test]
+    fn unknown_key_has_path_and_line() {
+        let e = load("tables:\n  t:\n    columns:\n      - { name: id, typ: INTEGER }\n").unwrap_err().to_string();
+        assert!(e.starts_with("a.yaml:4:"), "{e}");
+        assert!(e.contains("unknown field `typ`"), "{e}");
+        assert!(e.contains("tables.t.columns[0]"), "{e}");
+    }
+
+    #[test]
+    fn injection_through_default_is_refused() {
+        let e = load("tables:\n  t:\n    columns:\n      - { name: a, default: \"0); DROP TABLE users; --\" }\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tables.t.columns[0].default"), "{e}");
+    }
+}

@@ -1,0 +1,409 @@
+//! SQL text: tokens, canonical forms for comparison, identifier quoting, and
+//! the DDL of single objects.
+//!
+//! Everything here is pure: no database, no I/O. Comparison of SQL text is by
+//! canonical tokens: keyword and identifier case, quoting style, whitespace,
+//! comments, `==` vs `=`, `<>` vs `!=` and redundant outer parentheses never
+//! make a difference; literals (`'0'` vs `0`) always do.
+
+pub mod ddl;
+pub mod parse;
+
+use sqlite3_parser::dialect::TokenType;
+use sqlite3_parser::lexer::sql::Tokenizer;
+use sqlite3_parser::lexer::Scanner;
+
+use crate::model::{IndexedColumn, SortOrder};
+
+/// One lexical token with its byte span in the input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tok<'a> {
+    pub ty: TokenType,
+    pub text: &'a str,
+    pub start: usize,
+    pub end: usize,
+}
+
+/// Splits SQL into tokens (comments and whitespace dropped).
+pub(crate) fn tokens(sql: &str) -> Result<Vec<Tok<'_>>, String> {
+    let guarded = std::panic::catch_unwind(|| {
+        let mut scanner = Scanner::new(Tokenizer::new());
+        let input = sql.as_bytes();
+        let mut out = Vec::new();
+        loop {
+            match scanner.scan(input) {
+                Ok((_, None, _)) => break,
+                Ok((start, Some((_, ty)), end)) => {
+                    // The span, not the token slice: blobs and variables lose their prefix there.
+                    let text = sql.get(start..end).unwrap_or("");
+                    out.push(Tok { ty, text, start, end });
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        Ok(out)
+    });
+    guarded.unwrap_or_else(|_| Err("the SQL tokenizer failed on this text".to_string()))
+}
+
+/// Whether a token is a word: an identifier or a keyword.
+fn is_word(t: &Tok<'_>) -> bool {
+    t.ty == TokenType::TK_ID || t.text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80)
+}
+
+/// Removes identifier quotes and undoubles the inner quote character.
+pub fn unquote(name: &str) -> String {
+    let b = name.as_bytes();
+    if b.len() >= 2 {
+        let (open, close) = (b[0], b[b.len() - 1]);
+        let inner = &name[1..name.len() - 1];
+        match (open, close) {
+            (b'"', b'"') => return inner.replace("\"\"", "\""),
+            (b'`', b'`') => return inner.replace("``", "`"),
+            (b'\'', b'\'') => return inner.replace("''", "'"),
+            (b'[', b']') => return inner.to_string(),
+            _ => {}
+        }
+    }
+    name.to_string()
+}
+
+/// Always-quoted identifier: `"name"` with inner quotes doubled.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Bare identifier when that is unambiguous, quoted otherwise.
+pub fn quote_ident_if_needed(name: &str) -> String {
+    let plain = !name.is_empty()
+        && name.bytes().next().is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !is_keyword(name);
+    if plain {
+        name.to_string()
+    } else {
+        quote_ident(name)
+    }
+}
+
+/// Whether a word is an SQLite keyword.
+pub fn is_keyword(word: &str) -> bool {
+    // The generated keyword lookup asserts 2..=17 bytes; no keyword is outside that.
+    (2..=17).contains(&word.len()) && sqlite3_parser::dialect::keyword_token(word.as_bytes()).is_some()
+}
+
+/// SQL string literal.
+pub fn quote_str(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// The identifier when the text is exactly one identifier token.
+pub fn single_identifier(text: &str) -> Option<String> {
+    let toks = tokens(text).ok()?;
+    match toks.as_slice() {
+        [t] if t.ty == TokenType::TK_ID => Some(unquote(t.text)),
+        [t] if is_word(t) && !is_literal_keyword(t) => Some(t.text.to_string()),
+        _ => None,
+    }
+}
+
+fn is_literal_keyword(t: &Tok<'_>) -> bool {
+    matches!(t.ty, TokenType::TK_NULL | TokenType::TK_CTIME_KW | TokenType::TK_INTEGER | TokenType::TK_FLOAT)
+        || t.text.bytes().next().is_some_and(|b| b.is_ascii_digit())
+}
+
+/// The canonical token form of SQL text, for comparison only.
+///
+/// Words (keywords and identifiers) are unquoted and lower-cased; strings,
+/// numbers and blobs keep their spelling (blobs upper-cased); operators get
+/// one spelling; redundant outer parentheses are removed.
+pub fn canonical(sql: &str) -> String {
+    let Ok(toks) = tokens(sql) else {
+        // Unparsable text compares by its whitespace-folded spelling.
+        return sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    };
+    let mut toks: &[Tok<'_>] = &toks;
+    while let [Tok { ty: TokenType::TK_SEMI, .. }, rest @ ..] = toks {
+        toks = rest;
+    }
+    while let [rest @ .., Tok { ty: TokenType::TK_SEMI, .. }] = toks {
+        toks = rest;
+    }
+    while toks.len() >= 2 && wraps_all(toks) {
+        toks = &toks[1..toks.len() - 1];
+    }
+    let mut out = String::with_capacity(sql.len());
+    for t in toks {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        match t.ty {
+            TokenType::TK_STRING | TokenType::TK_INTEGER | TokenType::TK_FLOAT | TokenType::TK_VARIABLE => {
+                out.push_str(t.text)
+            }
+            TokenType::TK_BLOB => out.push_str(&t.text.to_ascii_uppercase()),
+            TokenType::TK_EQ => out.push('='),
+            TokenType::TK_NE => out.push_str("!="),
+            TokenType::TK_ID => {
+                let name = unquote(t.text);
+                out.push_str(&name.to_ascii_lowercase());
+            }
+            _ => out.push_str(&t.text.to_ascii_lowercase()),
+        }
+    }
+    out
+}
+
+/// Whether the first token is `(` and its matching `)` is the last token.
+fn wraps_all(toks: &[Tok<'_>]) -> bool {
+    if toks.first().map(|t| t.ty) != Some(TokenType::TK_LP) {
+        return false;
+    }
+    let mut depth = 0usize;
+    for (i, t) in toks.iter().enumerate() {
+        match t.ty {
+            TokenType::TK_LP => depth += 1,
+            TokenType::TK_RP => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return i == toks.len() - 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Re-spaces SQL tokens the way people write them: `lower(title) > -1`.
+/// Used on text the parser re-renders (which puts a space between every token).
+pub fn pretty(sql: &str) -> String {
+    let Ok(toks) = tokens(sql) else { return sql.to_string() };
+    let mut out = String::with_capacity(sql.len());
+    let mut prev: Option<&Tok<'_>> = None;
+    let mut prev_unary = false;
+    for t in &toks {
+        let unary = matches!(t.ty, TokenType::TK_MINUS | TokenType::TK_PLUS | TokenType::TK_BITNOT)
+            && prev.is_none_or(|p| !ends_operand(p));
+        let space = match prev {
+            None => false,
+            Some(p) => {
+                !(p.ty == TokenType::TK_LP
+                    || p.ty == TokenType::TK_DOT
+                    || prev_unary
+                    || matches!(t.ty, TokenType::TK_RP | TokenType::TK_COMMA | TokenType::TK_DOT)
+                    || (t.ty == TokenType::TK_LP && p.ty == TokenType::TK_ID))
+            }
+        };
+        if space {
+            out.push(' ');
+        }
+        out.push_str(t.text);
+        prev_unary = unary;
+        prev = Some(t);
+    }
+    out
+}
+
+/// Whether a token can end an operand (so a following `-` is binary).
+fn ends_operand(t: &Tok<'_>) -> bool {
+    matches!(
+        t.ty,
+        TokenType::TK_ID
+            | TokenType::TK_STRING
+            | TokenType::TK_INTEGER
+            | TokenType::TK_FLOAT
+            | TokenType::TK_BLOB
+            | TokenType::TK_VARIABLE
+            | TokenType::TK_RP
+            | TokenType::TK_NULL
+            | TokenType::TK_CTIME_KW
+    )
+}
+
+/// Strips redundant outer parentheses from expression text, keeping the inner spelling.
+pub fn strip_outer_parens(text: &str) -> String {
+    let mut s = text.trim();
+    loop {
+        let Ok(toks) = tokens(s) else { return s.to_string() };
+        if toks.len() >= 2 && wraps_all(&toks) {
+            s = s[toks[0].end..toks[toks.len() - 1].start].trim();
+        } else {
+            return s.to_string();
+        }
+    }
+}
+
+/// Parses an index or key term: `expr [COLLATE name] [ASC|DESC]`.
+pub fn parse_indexed_column(text: &str) -> Result<IndexedColumn, String> {
+    let toks = tokens(text).map_err(|e| format!("`{text}`: {e}"))?;
+    if toks.is_empty() {
+        return Err("an empty index term".to_string());
+    }
+    let mut end = toks.len();
+    let mut order = None;
+    match toks[end - 1].ty {
+        TokenType::TK_ASC => {
+            order = Some(SortOrder::Asc);
+            end -= 1;
+        }
+        TokenType::TK_DESC => {
+            order = Some(SortOrder::Desc);
+            end -= 1;
+        }
+        _ => {}
+    }
+    let mut collate = None;
+    if end >= 3 && toks[end - 2].ty == TokenType::TK_COLLATE {
+        collate = Some(unquote(toks[end - 1].text));
+        end -= 2;
+    }
+    if end == 0 {
+        return Err(format!("`{text}`: no column or expression before the ordering"));
+    }
+    let expr_text = &text[toks[0].start..toks[end - 1].end];
+    check_expression(expr_text).map_err(|e| format!("`{text}`: {e}"))?;
+    Ok(IndexedColumn { expr: crate::model::Expr::new(expr_text), collate, order })
+}
+
+/// Checks that text is exactly one SQL expression: it must parse as the single
+/// result of `SELECT (...)`, with balanced parentheses and no `;`.
+pub fn check_expression(text: &str) -> Result<(), String> {
+    let toks = tokens(text)?;
+    if toks.is_empty() {
+        return Err("empty expression".to_string());
+    }
+    let mut depth: i64 = 0;
+    for t in &toks {
+        match t.ty {
+            TokenType::TK_LP => depth += 1,
+            TokenType::TK_RP => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err("unbalanced `)`".to_string());
+                }
+            }
+            TokenType::TK_SEMI => return Err("`;` is not allowed in an expression".to_string()),
+            _ => {}
+        }
+    }
+    if depth != 0 {
+        return Err("unbalanced `(`".to_string());
+    }
+    parse::check_single_expression(text)
+}
+
+/// `CREATE VIEW name AS <select>` from a view's `sql`, which may already be a whole CREATE VIEW.
+pub fn view_create_sql(name: &str, sql: &str) -> String {
+    let body = sql.trim().trim_end_matches(';').trim_end();
+    let starts_with_create =
+        tokens(body).ok().and_then(|t| t.first().map(|t| t.ty == TokenType::TK_CREATE)).unwrap_or(false);
+    if starts_with_create {
+        body.to_string()
+    } else {
+        format!("CREATE VIEW {} AS {}", quote_ident_if_needed(name), body)
+    }
+}
+
+/// The text after the top-level `AS` of a CREATE VIEW statement when the view has
+/// no column list, so inspect can show just the SELECT; otherwise the whole text.
+pub fn view_body(create_sql: &str) -> String {
+    let Ok(toks) = tokens(create_sql) else { return create_sql.to_string() };
+    for (i, t) in toks.iter().enumerate() {
+        match t.ty {
+            // A column list comes before AS: keep the whole statement.
+            TokenType::TK_LP => return create_sql.trim().to_string(),
+            TokenType::TK_AS if i + 1 < toks.len() => {
+                return create_sql[toks[i + 1].start..].trim().trim_end_matches(';').trim_end().to_string();
+            }
+            _ => {}
+        }
+    }
+    create_sql.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn same(a: &str, b: &str) {
+        assert_eq!(canonical(a), canonical(b), "{a:?} vs {b:?}");
+    }
+    #[track_caller]
+    fn differ(a: &str, b: &str) {
+        assert_ne!(canonical(a), canonical(b), "{a:?} vs {b:?}");
+    }
+
+    #[test]
+    fn spelling_never_counts() {
+        same("lower(title)", "LOWER( \"title\" )");
+        same("(a > 5)", "a>5");
+        same("((a > 5))", "a > 5");
+        same("a == 1", "a = 1");
+        same("a <> 1", "a != 1");
+        same("[x] is not null", "`x` IS NOT NULL");
+        same("x'00'", "X'00'");
+        differ("X'00'", "00");
+        differ("X'00'", "'00'");
+        same("a -- comment\n > 1", "a > 1");
+    }
+
+    #[test]
+    fn literals_count() {
+        differ("'0'", "0");
+        differ("'A'", "'a'");
+        differ("(a) + (b)", "a + b AND 1");
+        differ("-1", "1");
+    }
+
+    #[test]
+    fn pretty_spacing() {
+        assert_eq!(pretty("lower ( title ) > - 1"), "lower(title) > -1");
+        assert_eq!(pretty("a - 1"), "a - 1");
+        assert_eq!(pretty("x IN ( 1 , 2 )"), "x IN (1, 2)");
+        assert_eq!(pretty("t . a"), "t.a");
+    }
+
+    #[test]
+    fn outer_parens_only_when_they_wrap_everything() {
+        assert_eq!(strip_outer_parens("(a) + (b)"), "(a) + (b)");
+        assert_eq!(strip_outer_parens(" ((abs(-3))) "), "abs(-3)");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident_if_needed("feed"), "feed");
+        assert_eq!(quote_ident_if_needed("order"), "\"order\"");
+        assert_eq!(quote_ident_if_needed("my col"), "\"my col\"");
+        assert_eq!(quote_ident("x\"; DROP TABLE users; --"), "\"x\"\"; DROP TABLE users; --\"");
+        assert_eq!(unquote("[a b]"), "a b");
+        assert_eq!(unquote("\"a\"\"b\""), "a\"b");
+    }
+
+    #[test]
+    fn indexed_terms() {
+        let t = parse_indexed_column("created_at DESC").unwrap();
+        assert_eq!(t.column_name().as_deref(), Some("created_at"));
+        assert_eq!(t.order, Some(SortOrder::Desc));
+        let t = parse_indexed_column("lower(title) COLLATE NOCASE").unwrap();
+        assert_eq!(t.column_name(), None);
+        assert_eq!(t.collate.as_deref(), Some("NOCASE"));
+        assert!(parse_indexed_column("a); DROP TABLE x; --").is_err());
+    }
+
+    #[test]
+    fn expressions_must_be_single() {
+        assert!(check_expression("length(x) > 0").is_ok());
+        assert!(check_expression("1); DROP TABLE users; --").is_err());
+        assert!(check_expression("1, 2").is_err());
+        assert!(check_expression("").is_err());
+    }
+
+    #[test]
+    fn view_bodies() {
+        assert_eq!(view_body("CREATE VIEW v AS SELECT 1"), "SELECT 1");
+        assert_eq!(view_body("CREATE VIEW v(a) AS SELECT 1"), "CREATE VIEW v(a) AS SELECT 1");
+        assert_eq!(view_create_sql("v", "SELECT 1;"), "CREATE VIEW v AS SELECT 1");
+    }
+}

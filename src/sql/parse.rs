@@ -1,0 +1,326 @@
+//! Parse: stored CREATE text → model pieces, through `sqlite3-parser`.
+//!
+//! Used by `inspect` for what pragmas do not expose (CHECKs, constraint names,
+//! generated expressions, DEFERRABLE, conflict clauses, index expressions,
+//! trigger targets). Every call is guarded: a parser panic becomes an error.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use sqlite3_parser::ast::{
+    self, Cmd, ColumnConstraint, CreateTableBody, InitDeferredPred, OneSelect, RefAct, RefArg, ResolveType,
+    ResultColumn, SortedColumn, Stmt, TabFlags, TableConstraint,
+};
+use sqlite3_parser::lexer::sql::Parser;
+use sqlite3_parser::{Bump, FallibleIterator};
+
+use crate::model::{
+    Check, Column, Conflict, Expr, FkAction, ForeignKey, Generated, Index, IndexedColumn, Key, References, SortOrder,
+    Table,
+};
+use crate::sql::{parse_indexed_column, pretty, strip_outer_parens, unquote};
+
+/// Runs `f` on the single statement in `sql`, guarding against parser panics.
+fn with_stmt<T>(sql: &str, f: impl FnOnce(&Stmt<'_>) -> Result<T, String>) -> Result<T, String> {
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        let bump = Bump::new();
+        let mut parser = Parser::new(&bump, sql.as_bytes());
+        let cmd = match parser.next() {
+            Ok(Some(cmd)) => cmd,
+            Ok(None) => return Err("no SQL statement".to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
+        match parser.next() {
+            Ok(None) => {}
+            Ok(Some(_)) => return Err("more than one SQL statement".to_string()),
+            Err(e) => return Err(e.to_string()),
+        }
+        match &cmd {
+            Cmd::Stmt(stmt) => f(stmt),
+            _ => Err("EXPLAIN is not allowed here".to_string()),
+        }
+    }));
+    result.unwrap_or_else(|_| Err("the SQL parser failed on this statement".to_string()))
+}
+
+/// Checks that `text` is one expression: `SELECT text` must be one plain result column.
+pub fn check_single_expression(text: &str) -> Result<(), String> {
+    with_stmt(&format!("SELECT {text}"), |stmt| {
+        let Stmt::Select(select) = stmt else { return Err("not an expression".to_string()) };
+        let plain = select.with.is_none()
+            && select.order_by.is_none()
+            && select.limit.is_none()
+            && select.body.compounds.is_none();
+        match &select.body.select {
+            OneSelect::Select {
+                distinctness: None,
+                columns,
+                from: None,
+                where_clause: None,
+                group_by: None,
+                having: None,
+                window_clause: None,
+            } if plain && columns.len() == 1 && matches!(columns[0], ResultColumn::Expr(_, None)) => Ok(()),
+            _ => Err("not a single expression".to_string()),
+        }
+    })
+}
+
+fn name(n: &ast::Name<'_>) -> String {
+    unquote(n.0)
+}
+
+fn expr(e: &ast::Expr<'_>) -> Expr {
+    Expr::new(strip_outer_parens(&pretty(&e.to_string())))
+}
+
+fn conflict(r: Option<ResolveType>) -> Option<Conflict> {
+    r.map(|r| match r {
+        ResolveType::Rollback => Conflict::Rollback,
+        ResolveType::Abort => Conflict::Abort,
+        ResolveType::Fail => Conflict::Fail,
+        ResolveType::Ignore => Conflict::Ignore,
+        ResolveType::Replace => Conflict::Replace,
+    })
+}
+
+fn order(o: Option<ast::SortOrder>) -> Option<SortOrder> {
+    o.map(|o| match o {
+        ast::SortOrder::Asc => SortOrder::Asc,
+        ast::SortOrder::Desc => SortOrder::Desc,
+    })
+}
+
+fn action(a: RefAct) -> FkAction {
+    match a {
+        RefAct::SetNull => FkAction::SetNull,
+        RefAct::SetDefault => FkAction::SetDefault,
+        RefAct::Cascade => FkAction::Cascade,
+        RefAct::Restrict => FkAction::Restrict,
+        RefAct::NoAction => FkAction::NoAction,
+    }
+}
+
+fn deferred(d: Option<&ast::DeferSubclause>) -> bool {
+    // Only DEFERRABLE INITIALLY DEFERRED defers; every other form is immediate.
+    d.is_some_and(|d| d.deferrable && d.init_deferred == Some(InitDeferredPred::InitiallyDeferred))
+}
+
+fn sorted(cols: &[SortedColumn<'_>]) -> Result<Vec<IndexedColumn>, String> {
+    cols.iter()
+        .map(|c| {
+            let mut term = parse_indexed_column(&pretty(&c.expr.to_string()))?;
+            term.order = order(c.order);
+            Ok(term)
+        })
+        .collect()
+}
+
+fn fk_args(args: &[RefArg<'_>]) -> (Option<FkAction>, Option<FkAction>) {
+    let (mut on_delete, mut on_update) = (None, None);
+    for a in args {
+        match a {
+            RefArg::OnDelete(x) => on_delete = Some(action(*x)),
+            RefArg::OnUpdate(x) => on_update = Some(action(*x)),
+            RefArg::OnInsert(_) | RefArg::Match(_) => {}
+        }
+    }
+    (on_delete, on_update)
+}
+
+/// Parses `CREATE TABLE` text into the table's name and model.
+pub fn create_table(sql: &str) -> Result<(String, Table), String> {
+    with_stmt(sql, |stmt| {
+        let Stmt::CreateTable { tbl_name, body, .. } = stmt else {
+            return Err("not a CREATE TABLE statement".to_string());
+        };
+        let CreateTableBody::ColumnsAndConstraints { columns, constraints, flags } = body else {
+            return Err("CREATE TABLE ... AS SELECT is not supported".to_string());
+        };
+        let mut table = Table {
+            strict: flags.contains(TabFlags::Strict),
+            without_rowid: flags.contains(TabFlags::WithoutRowid),
+            ..Table::default()
+        };
+        for def in columns.iter() {
+            let mut col = Column {
+                name: name(&def.col_name),
+                ty: def.col_type.as_ref().map(type_name).filter(|t| !t.is_empty()),
+                ..Column::default()
+            };
+            let mut pending_fk: Option<usize> = None;
+            for c in def.constraints {
+                let cname = c.name.as_ref().map(name);
+                match &c.constraint {
+                    ColumnConstraint::PrimaryKey { order: o, conflict_clause, auto_increment } => {
+                        col.primary_key = true;
+                        col.primary_key_order = order(*o);
+                        col.primary_key_on_conflict = conflict(*conflict_clause);
+                        col.autoincrement = *auto_increment;
+                    }
+                    ColumnConstraint::NotNull { nullable, conflict_clause } => {
+                        if !nullable {
+                            col.not_null = true;
+                            col.not_null_on_conflict = conflict(*conflict_clause);
+                        }
+                    }
+                    ColumnConstraint::Unique(r) => {
+                        col.unique = true;
+                        col.unique_on_conflict = conflict(*r);
+                    }
+                    ColumnConstraint::Check(e) => col.checks.push(Check { name: cname, expr: expr(e) }),
+                    ColumnConstraint::Default(e) => col.default = Some(expr(e)),
+                    ColumnConstraint::Collate { collation_name } => col.collate = Some(name(collation_name)),
+                    ColumnConstraint::ForeignKey { clause, defer_clause } => {
+                        let (on_delete, on_update) = fk_args(clause.args);
+                        let column = clause.columns.and_then(|cs| cs.first()).map(|c| name(&c.col_name));
+                        col.references = Some(References {
+                            name: cname,
+                            table: name(&clause.tbl_name),
+                            column,
+                            on_delete,
+                            on_update,
+                            deferred: deferred(defer_clause.as_ref()),
+                        });
+                        pending_fk = Some(0);
+                    }
+                    ColumnConstraint::Defer(d) => {
+                        if let (Some(_), Some(r)) = (pending_fk, col.references.as_mut()) {
+                            r.deferred = deferred(Some(d));
+                        }
+                    }
+                    ColumnConstraint::Generated { expr: e, typ } => {
+                        let stored = typ.as_ref().is_some_and(|t| t.0.eq_ignore_ascii_case("STORED"));
+                        col.generated = Some(Generated { expr: expr(e), stored });
+                    }
+                }
+            }
+            table.columns.push(col);
+        }
+        for c in constraints.unwrap_or(&[]) {
+            let cname = c.name.as_ref().map(name);
+            match &c.constraint {
+                TableConstraint::PrimaryKey { columns, auto_increment, conflict_clause } => {
+                    let cols = sorted(columns)?;
+                    // AUTOINCREMENT in a table-level key applies to its single column.
+                    if *auto_increment {
+                        if let Some(n) = cols.first().and_then(|c| c.column_name()) {
+                            if let Some(col) = table.columns.iter_mut().find(|c| c.name.eq_ignore_ascii_case(&n)) {
+                                col.autoincrement = true;
+                            }
+                        }
+                    }
+                    table.primary_key =
+                        Some(Key { name: cname, columns: cols, on_conflict: conflict(*conflict_clause) });
+                }
+                TableConstraint::Unique { columns, conflict_clause } => {
+                    table.unique.push(Key {
+                        name: cname,
+                        columns: sorted(columns)?,
+                        on_conflict: conflict(*conflict_clause),
+                    });
+                }
+                TableConstraint::Check(e, _) => table.checks.push(Check { name: cname, expr: expr(e) }),
+                TableConstraint::ForeignKey { columns, clause, defer_clause } => {
+                    let (on_delete, on_update) = fk_args(clause.args);
+                    table.foreign_keys.push(ForeignKey {
+                        name: cname,
+                        columns: columns.iter().map(|c| name(&c.col_name)).collect(),
+                        references: name(&clause.tbl_name),
+                        referenced_columns: clause.columns.unwrap_or(&[]).iter().map(|c| name(&c.col_name)).collect(),
+                        on_delete,
+                        on_update,
+                        deferred: deferred(defer_clause.as_ref()),
+                    });
+                }
+            }
+        }
+        Ok((name(&tbl_name.name), table))
+    })
+}
+
+/// A declared type as one normalized string: `VARCHAR(255)`, `DECIMAL(10,2)`, `UNSIGNED BIG INT`.
+fn type_name(t: &ast::Type<'_>) -> String {
+    let base = t.name.split_whitespace().map(|w| unquote(w).to_ascii_uppercase()).collect::<Vec<_>>().join(" ");
+    match &t.size {
+        None => base,
+        Some(ast::TypeSize::MaxSize(a)) => format!("{base}({})", pretty(&a.to_string())),
+        Some(ast::TypeSize::TypeSize(a, b)) => format!("{base}({},{})", pretty(&a.to_string()), pretty(&b.to_string())),
+    }
+}
+
+/// Parses `CREATE INDEX` text into (index name, table name, index).
+pub fn create_index(sql: &str) -> Result<(String, String, Index), String> {
+    with_stmt(sql, |stmt| {
+        let Stmt::CreateIndex { unique, idx_name, tbl_name, columns, where_clause, .. } = stmt else {
+            return Err("not a CREATE INDEX statement".to_string());
+        };
+        let index = Index {
+            columns: sorted(columns)?,
+            unique: *unique,
+            where_: where_clause.as_ref().map(expr),
+            renamed_from: None,
+        };
+        Ok((name(&idx_name.name), name(tbl_name), index))
+    })
+}
+
+/// Parses `CREATE TRIGGER` text into (trigger name, table or view it fires on).
+pub fn create_trigger(sql: &str) -> Result<(String, String), String> {
+    with_stmt(sql, |stmt| match stmt {
+        Stmt::CreateTrigger { trigger_name, tbl_name, .. } => Ok((name(&trigger_name.name), name(&tbl_name.name))),
+        _ => Err("not a CREATE TRIGGER statement".to_string()),
+    })
+}
+
+/// Parses `CREATE VIEW` text into the view's name.
+pub fn create_view(sql: &str) -> Result<String, String> {
+    with_stmt(sql, |stmt| match stmt {
+        Stmt::CreateView { view_name, .. } => Ok(name(&view_name.name)),
+        _ => Err("not a CREATE VIEW statement".to_string()),
+    })
+}
+
+/// Parses `CREATE VIRTUAL TABLE` text into (name, module).
+pub fn create_virtual_table(sql: &str) -> Result<(String, String), String> {
+    with_stmt(sql, |stmt| match stmt {
+        Stmt::CreateVirtualTable { tbl_name, module_name, .. } => Ok((name(&tbl_name.name), name(module_name))),
+        _ => Err("not a CREATE VIRTUAL TABLE statement".to_string()),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_with_everything() {
+        let (n, t) = create_table(
+            "CREATE TABLE \"Feed\" (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL COLLATE NOCASE DEFAULT 'x', \
+             n DECIMAL(10, 2) DEFAULT (-1) CHECK (n > 0), p INT REFERENCES parent(id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED, \
+             g TEXT GENERATED ALWAYS AS (upper(name)) STORED, \
+             CONSTRAINT u1 UNIQUE (name, n DESC), CONSTRAINT ck CHECK (length(name) > 0)) STRICT",
+        )
+        .unwrap();
+        assert_eq!(n, "Feed");
+        assert!(t.strict && !t.without_rowid);
+        assert!(t.columns[0].primary_key && t.columns[0].autoincrement);
+        assert!(t.columns[1].not_null);
+        assert_eq!(t.columns[1].collate.as_deref(), Some("NOCASE"));
+        assert_eq!(t.columns[1].default.as_ref().unwrap().as_str(), "'x'");
+        assert_eq!(t.columns[2].ty.as_deref(), Some("DECIMAL(10,2)"));
+        assert_eq!(t.columns[2].default.as_ref().unwrap().as_str(), "-1");
+        let r = t.columns[3].references.as_ref().unwrap();
+        assert_eq!((r.table.as_str(), r.on_delete, r.deferred), ("parent", Some(FkAction::Cascade), true));
+        assert!(t.columns[4].generated.as_ref().unwrap().stored);
+        assert_eq!(t.unique[0].name.as_deref(), Some("u1"));
+        assert_eq!(t.unique[0].columns[1].order, Some(SortOrder::Desc));
+        assert_eq!(t.checks[0].name.as_deref(), Some("ck"));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        assert!(create_table("CREATE TABLE (").is_err());
+        assert!(create_table("SELECT 1").is_err());
+        assert!(create_table("CREATE TABLE a(x); CREATE TABLE b(y)").is_err());
+    }
+}
