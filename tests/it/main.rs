@@ -1,0 +1,8 @@
+//! Integration tests: one binary, modules by area. Every test works on real
+//! SQLite files in temporary directories and, where it tests the CLI, runs the
+//! real `reconcile` binary.
+
+mod cli;
+mod roundtrip;
+mod scenarios;
+mod util;

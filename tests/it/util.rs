@@ -1,0 +1,68 @@
+//! Test helpers: temporary directories, databases, and the real binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use rusqlite::Connection;
+
+/// A fresh temporary directory, removed on drop.
+pub struct Dir {
+    pub tmp: tempfile::TempDir,
+}
+
+impl Dir {
+    pub fn new() -> Dir {
+        Dir { tmp: tempfile::tempdir().expect("temp dir") }
+    }
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.tmp.path().join(p)
+    }
+    /// Writes a file (creating parent directories).
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).expect("mkdir");
+        }
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+    /// Creates a database file from SQL.
+    pub fn db(&self, rel: &str, sql: &str) -> PathBuf {
+        let p = self.join(rel);
+        let c = Connection::open(&p).expect("open db");
+        c.execute_batch(sql).expect("build db");
+        p
+    }
+}
+
+/// The real `reconcile` binary.
+pub fn reconcile(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_reconcile"))
+        .current_dir(dir)
+        .args(args)
+        .env_remove("RECONCILE_DB")
+        .env_remove("RECONCILE_SCHEMA")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run reconcile")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The sqldef corpus directory, if this machine has it.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let p = std::env::var_os("RECONCILE_SQLDEF_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sqldef"));
+    p.is_dir().then_some(p)
+}
