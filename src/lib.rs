@@ -6,15 +6,22 @@
 //!
 //! This file is the API boundary: everything not re-exported here is internal.
 
+pub mod apply;
+pub mod diff;
 pub mod inspect;
 pub mod load;
 pub mod model;
 pub mod normalize;
+pub mod plan;
+pub mod render;
 pub mod sql;
 
+pub use apply::{Applied, ApplyError, ApplyOptions};
+pub use diff::{Change, Risk};
 pub use inspect::{inspect, InspectError, InspectOptions};
 pub use load::{LoadError, Loaded};
 pub use model::Schema;
+pub use plan::{Plan, PlanError, Step};
 
 /// The JSON Schema of the YAML format, generated from the model types.
 pub fn json_schema() -> String {
@@ -28,4 +35,36 @@ pub fn json_schema() -> String {
 pub fn to_yaml(schema: &Schema) -> Result<String, serde_yaml::Error> {
     let body = serde_yaml::to_string(schema)?;
     Ok(format!("# yaml-language-server: $schema=../schema/reconcile.schema.json\n{body}"))
+}
+
+/// Any error of the library.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The desired schema is invalid.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    /// The database's schema could not be read.
+    #[error(transparent)]
+    Inspect(#[from] InspectError),
+    /// No plan can be made.
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    /// Applying failed or was refused; nothing was changed.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+    /// A database error outside a plan.
+    #[error("{0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+/// Inspects `conn` and plans the steps to `desired` (a normalized schema, see [`load::desired`]).
+pub fn plan_for(
+    conn: &mut rusqlite::Connection,
+    desired: &Schema,
+    opts: &InspectOptions,
+) -> Result<(Schema, Plan), Error> {
+    let actual = inspect(conn, opts)?;
+    let facts = apply::facts(conn, &actual)?;
+    let plan = plan::plan(&actual, desired, &facts)?;
+    Ok((actual, plan))
 }

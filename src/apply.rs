@@ -1,0 +1,320 @@
+//! Apply: the only writer of the target database.
+//!
+//! `PRAGMA foreign_keys=OFF` before `BEGIN IMMEDIATE` (it is a no-op inside a
+//! transaction) and read back; every step; `foreign_key_check`; re-inspect and
+//! compare with the desired schema; COMMIT, or ROLLBACK on any error; foreign
+//! keys restored afterwards, also on error. Refuses journal modes that cannot
+//! roll back safely. Data-dependent failures are diagnosed after the rollback:
+//! the table, the constraint, how many rows and a few of their keys.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+
+use crate::diff::{diff, Change, Risk};
+use crate::inspect::{inspect, InspectOptions};
+use crate::model::{Schema, Table};
+use crate::normalize::sqlite_message;
+use crate::plan::{Facts, Plan};
+use crate::sql::{quote_ident_if_needed as q, quote_str};
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Run destructive steps (dropped tables or columns, narrowing types).
+    pub allow_destructive: bool,
+    /// Run everything, verify, then roll back.
+    pub dry_run: bool,
+    /// How long to wait for the write lock.
+    pub busy_timeout: Duration,
+    /// What inspect leaves out when verifying.
+    pub inspect: InspectOptions,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            allow_destructive: false,
+            dry_run: false,
+            busy_timeout: Duration::from_secs(5),
+            inspect: InspectOptions::default(),
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// Steps run.
+    pub steps: usize,
+    /// Statements run.
+    pub statements: usize,
+    /// Wall time inside the transaction.
+    pub elapsed: Duration,
+    /// Whether it was rolled back on purpose (`dry_run`).
+    pub dry_run: bool,
+}
+
+/// Why an apply did not happen or was rolled back.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Destructive steps without permission; nothing was run.
+    #[error("refused: the plan has destructive steps ({}); rerun with --allow-destructive to run them", .0.join("; "))]
+    Destructive(Vec<String>),
+    /// The journal mode cannot guarantee atomicity.
+    #[error("refused: journal_mode={0} cannot roll back safely; switch to DELETE, TRUNCATE, PERSIST or WAL")]
+    JournalMode(String),
+    /// Another connection holds the write lock.
+    #[error("the database is locked by another writer (waited {0:?}); try again, or raise the busy timeout")]
+    Busy(Duration),
+    /// foreign_keys could not be turned off.
+    #[error("could not turn foreign keys off (is a transaction open on this connection?)")]
+    ForeignKeys,
+    /// A step failed; everything was rolled back.
+    #[error("step {index} ({object}) failed, nothing was changed: {message}{}\n  in: {sql}", diagnosis.as_deref().map(|d| format!("\n  {d}")).unwrap_or_default())]
+    Step {
+        /// 1-based step number.
+        index: usize,
+        /// object of the step
+        object: String,
+        /// failing statement
+        sql: String,
+        /// SQLite's message
+        message: String,
+        /// offending rows, and what to do
+        diagnosis: Option<String>,
+    },
+    /// Rows violate foreign keys after the plan; everything was rolled back.
+    #[error(
+        "foreign keys violated, nothing was changed: {0}; fix the rows or the references, or remove the rows first"
+    )]
+    ForeignKeyViolations(String),
+    /// The result differs from the desired schema: a planner bug; rolled back.
+    #[error("verification failed (planner bug), nothing was changed; the result differs from the desired schema: {}", .0.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; "))]
+    Verify(Vec<Change>),
+    /// Any other SQLite error; rolled back.
+    #[error("{0}")]
+    Sqlite(String),
+}
+
+impl From<rusqlite::Error> for ApplyError {
+    fn from(e: rusqlite::Error) -> Self {
+        ApplyError::Sqlite(sqlite_message(&e))
+    }
+}
+
+impl From<crate::inspect::InspectError> for ApplyError {
+    fn from(e: crate::inspect::InspectError) -> Self {
+        ApplyError::Sqlite(e.to_string())
+    }
+}
+
+/// Reads what the planner needs from the database besides its schema.
+pub fn facts(conn: &mut Connection, actual: &Schema) -> Result<Facts, rusqlite::Error> {
+    let sqlite_version = crate::inspect::sqlite_version(conn)?;
+    let mut view_reads = std::collections::BTreeMap::new();
+    for name in actual.views.keys() {
+        let reads = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
+        let sink = reads.clone();
+        conn.authorizer(Some(move |ctx: rusqlite::hooks::AuthContext<'_>| {
+            if let rusqlite::hooks::AuthAction::Read { table_name, .. } = ctx.action {
+                if let Ok(mut s) = sink.lock() {
+                    s.insert(table_name.to_string());
+                }
+            }
+            rusqlite::hooks::Authorization::Allow
+        }))?;
+        let prepared = conn.prepare(&format!("SELECT * FROM {}", q(name))).map(|_| ());
+        conn.authorizer(None::<fn(rusqlite::hooks::AuthContext<'_>) -> rusqlite::hooks::Authorization>)?;
+        // A view that no longer prepares (it reads a missing table) is named by its text instead.
+        if prepared.is_ok() {
+            let set = reads.lock().map(|s| s.clone()).unwrap_or_default();
+            view_reads.insert(name.clone(), set);
+        }
+    }
+    Ok(Facts { sqlite_version, view_reads })
+}
+
+/// Runs `plan` on `conn` in one transaction and verifies that the result equals `desired`.
+pub fn apply(conn: &mut Connection, plan: &Plan, desired: &Schema, opts: &ApplyOptions) -> Result<Applied, ApplyError> {
+    if !opts.allow_destructive {
+        let destructive: Vec<String> = plan.destructive().map(|s| s.comment.clone()).collect();
+        if !destructive.is_empty() {
+            return Err(ApplyError::Destructive(destructive));
+        }
+    }
+    conn.busy_timeout(opts.busy_timeout)?;
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+    let in_memory = conn.path().is_none_or(|p| p.is_empty());
+    if mode.eq_ignore_ascii_case("off") || (mode.eq_ignore_ascii_case("memory") && !in_memory) {
+        return Err(ApplyError::JournalMode(mode));
+    }
+    let fk_before: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+    let fk_now: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    let result = if fk_now { Err(ApplyError::ForeignKeys) } else { run(conn, plan, desired, opts) };
+    if result.is_err() && !conn.is_autocommit() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    let restore = conn.execute_batch(if fk_before { "PRAGMA foreign_keys = ON" } else { "PRAGMA foreign_keys = OFF" });
+    let applied = result?;
+    restore?;
+    Ok(applied)
+}
+
+fn run(conn: &mut Connection, plan: &Plan, desired: &Schema, opts: &ApplyOptions) -> Result<Applied, ApplyError> {
+    let start = Instant::now();
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        return Err(if is_busy(&e) { ApplyError::Busy(opts.busy_timeout) } else { e.into() });
+    }
+    let before = inspect(conn, &opts.inspect)?;
+    let mut statements = 0;
+    for (i, step) in plan.steps.iter().enumerate() {
+        for sql in &step.sql {
+            if let Err(e) = conn.execute_batch(sql) {
+                let message = tidy(&sqlite_message(&e));
+                // Diagnose on the untouched database.
+                let _ = conn.execute_batch("ROLLBACK");
+                let diagnosis = diagnose(conn, &before, desired, &step.object, &message);
+                return Err(ApplyError::Step {
+                    index: i + 1,
+                    object: step.object.clone(),
+                    sql: sql.clone(),
+                    message,
+                    diagnosis,
+                });
+            }
+            statements += 1;
+        }
+    }
+    let violations = foreign_key_violations(conn)?;
+    if !violations.is_empty() {
+        return Err(ApplyError::ForeignKeyViolations(violations));
+    }
+    let after = inspect(conn, &opts.inspect)?;
+    let left = diff(&after, &desired.without_hints());
+    if !left.is_empty() {
+        return Err(ApplyError::Verify(left));
+    }
+    conn.execute_batch(if opts.dry_run { "ROLLBACK" } else { "COMMIT" })?;
+    Ok(Applied { steps: plan.steps.len(), statements, elapsed: start.elapsed(), dry_run: opts.dry_run })
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// SQLite's message with the rebuild's temporary table name replaced by the real one.
+fn tidy(message: &str) -> String {
+    message.replace(&format!("{}new_", crate::inspect::OWN_PREFIX), "")
+}
+
+/// `foreign_key_check` summarised per table and parent: counts and sample rowids.
+fn foreign_key_violations(conn: &Connection) -> Result<String, rusqlite::Error> {
+    let mut stmt = conn.prepare("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check ORDER BY 1, 3, 2")?;
+    let rows =
+        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?)))?;
+    let mut groups: std::collections::BTreeMap<(String, String), (usize, Vec<String>)> = Default::default();
+    for row in rows {
+        let (table, rowid, parent) = row?;
+        let g = groups.entry((table, parent)).or_default();
+        g.0 += 1;
+        if g.1.len() < 5 {
+            g.1.push(rowid.map(|r| r.to_string()).unwrap_or_else(|| "?".into()));
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|((t, p), (n, sample))| {
+            format!("`{t}`: {n} rows reference missing `{p}` rows (e.g. rowid {})", sample.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; "))
+}
+
+/// Counts and samples the rows behind a constraint failure, on the database as it was.
+fn diagnose(conn: &Connection, before: &Schema, desired: &Schema, object: &str, message: &str) -> Option<String> {
+    let (table_name, have) = before.table(object)?;
+    let want = desired.table(object).map(|(_, t)| t);
+    let keys = sample_key(have);
+    let t = q(table_name);
+    let count_where = |cond: &str| -> Option<(i64, String)> {
+        let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {t} WHERE {cond}"), [], |r| r.get(0)).ok()?;
+        let sample: String = conn
+            .query_row(
+                &format!("SELECT group_concat(k, ', ') FROM (SELECT {keys} AS k FROM {t} WHERE {cond} LIMIT 5)"),
+                [],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        Some((n, sample))
+    };
+    let key_label = if have.without_rowid { "key" } else { "rowid" };
+    if let Some(rest) = message.strip_prefix("NOT NULL constraint failed: ") {
+        let col = rest.rsplit('.').next()?.trim();
+        let source = have
+            .column(col)
+            .map(|c| c.name.clone())
+            .or_else(|| want.and_then(|w| w.column(col)).and_then(|c| c.renamed_from.clone()));
+        let (n, sample) = match source {
+            Some(src) => count_where(&format!("{} IS NULL", q(&src)))?,
+            None => count_where("1")?,
+        };
+        return Some(format!(
+            "`{table_name}`: {n} rows have no value for NOT NULL column `{col}` (e.g. {key_label} {sample}); add `backfill: <expr>` (or a default) to that column, or `convert`"
+        ));
+    }
+    if let Some(rest) = message.strip_prefix("UNIQUE constraint failed: ") {
+        let cols: Vec<String> =
+            rest.split(',').filter_map(|c| c.trim().rsplit('.').next().map(|s| q(s.trim()))).collect();
+        if cols.iter().any(|c| have.column(&crate::sql::unquote(c)).is_none()) {
+            return Some(format!("`{table_name}`: existing rows are not unique on ({rest}); remove the duplicates or `convert` the column"));
+        }
+        let list = cols.join(", ");
+        let n: i64 = conn
+            .query_row(
+                &format!("SELECT count(*) FROM (SELECT 1 FROM {t} GROUP BY {list} HAVING count(*) > 1)"),
+                [],
+                |r| r.get(0),
+            )
+            .ok()?;
+        return Some(format!(
+            "`{table_name}`: {n} groups of rows share a value of ({}); remove the duplicates or `convert` the column",
+            rest.trim()
+        ));
+    }
+    if message.starts_with("CHECK constraint failed") {
+        let name = message.split(':').nth(1).map(str::trim).unwrap_or("");
+        let want = want?;
+        let check = want.checks.iter().chain(want.columns.iter().flat_map(|c| c.checks.iter())).find(|c| {
+            c.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(name))
+                || crate::sql::canonical(name) == c.expr.canonical()
+        })?;
+        let (n, sample) = count_where(&format!("NOT ({})", check.expr))?;
+        return Some(format!(
+            "`{table_name}`: {n} rows violate CHECK `{}` (e.g. {key_label} {sample}); fix them first, or `convert` the column",
+            check.name.clone().unwrap_or_else(|| check.expr.to_string())
+        ));
+    }
+    None
+}
+
+fn sample_key(t: &Table) -> String {
+    if t.without_rowid {
+        let cols = t.primary_key_columns();
+        let parts: Vec<String> = cols.iter().map(|c| q(c)).collect();
+        if parts.is_empty() {
+            return quote_str("?");
+        }
+        parts.join(" || '/' || ")
+    } else {
+        "rowid".to_string()
+    }
+}
+
+/// Whether a plan needs `--allow-destructive`.
+pub fn needs_permission(plan: &Plan) -> bool {
+    plan.risk() == Risk::Destructive
+}

@@ -1,0 +1,95 @@
+//! Rebuild: the 12-step table rebuild of lang_altertable §7, as one step.
+//!
+//! Create the new table under a name that cannot collide (`_reconcile_new_*`,
+//! a prefix users may not take), copy the rows (rowids kept for rowid tables,
+//! generated columns left out, `convert` and `backfill` applied where they
+//! belong), carry the AUTOINCREMENT high-water mark, drop the old table, rename
+//! the new one. Indexes, triggers and views are recreated by other steps.
+
+use super::{step, Step, StepKind};
+use crate::diff::{column_differences, Risk};
+use crate::model::{Column, Table};
+use crate::sql::{ddl, quote_ident_if_needed as q, quote_str};
+
+/// The rebuild step for table `name`: `original` is the table as stored,
+/// `have` the same with renames applied (keyed by desired names), `want` the goal.
+pub(super) fn rebuild(name: &str, original: &Table, have: &Table, want: &Table, risk: Risk) -> Step {
+    let tmp = format!("{}new_{name}", crate::inspect::OWN_PREFIX);
+    let mut sql = vec![ddl::create_table(&tmp, want)];
+    let mut hints = Vec::new();
+    let mut into = Vec::new();
+    let mut from = Vec::new();
+    let keep_rowid = !have.without_rowid && !want.without_rowid;
+    if keep_rowid {
+        into.push("rowid".to_string());
+        from.push("rowid".to_string());
+    }
+    for w in &want.columns {
+        if w.generated.is_some() {
+            continue;
+        }
+        let value = match have.column(&w.name).filter(|h| h.generated.is_none()) {
+            Some(h) => Some(copied_value(name, original, h, w, &mut hints)),
+            None => w.backfill.as_ref().map(|b| {
+                hints.push(format!("backfill on {name}.{}", w.name));
+                format!("({b})")
+            }),
+        };
+        if let Some(v) = value {
+            into.push(q(&w.name));
+            from.push(v);
+        }
+    }
+    if !into.is_empty() {
+        sql.push(format!("INSERT INTO {} ({}) SELECT {} FROM {}", q(&tmp), into.join(", "), from.join(", "), q(name)));
+    }
+    let had_autoinc = original.columns.iter().any(|c| c.autoincrement);
+    let wants_autoinc = want.columns.iter().any(|c| c.autoincrement);
+    if had_autoinc && wants_autoinc {
+        // The high-water mark survives deleted top rows (SQLITE.md A.2).
+        let (old, new) = (quote_str(name), quote_str(&tmp));
+        sql.push(format!(
+            "INSERT INTO sqlite_sequence (name, seq) SELECT {new}, 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = {new})"
+        ));
+        sql.push(format!(
+            "UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = {old}), 0)) WHERE name = {new}"
+        ));
+    }
+    sql.push(format!("DROP TABLE {}", q(name)));
+    sql.push(format!("ALTER TABLE {} RENAME TO {}", q(&tmp), q(name)));
+    let mut s =
+        step(StepKind::RebuildTable, name, sql, format!("rebuild table `{name}` (create, copy, drop, rename)"), risk);
+    s.hints = hints;
+    s
+}
+
+/// The SELECT expression that fills desired column `w` from the old row.
+fn copied_value(table: &str, original: &Table, have: &Column, w: &Column, hints: &mut Vec<String>) -> String {
+    // `have` carries the desired name after a rename; the old row still has the stored name.
+    let stored = original
+        .columns
+        .iter()
+        .find(|c| c.name.eq_ignore_ascii_case(&have.name))
+        .or_else(|| w.renamed_from.as_deref().and_then(|r| original.column(r)))
+        .map(|c| c.name.clone())
+        .unwrap_or_else(|| have.name.clone());
+    let renamed = !stored.eq_ignore_ascii_case(&w.name);
+    let own_change = renamed || column_differences(have, w).iter().any(|(what, _)| what.starts_with("type"));
+    let mut value = match &w.convert {
+        // `convert` runs only when this column's own definition changes (DESIGN.md).
+        Some(c) if own_change => {
+            hints.push(format!("convert on {table}.{}", w.name));
+            format!("({c})")
+        }
+        _ => q(&stored),
+    };
+    if w.not_null && !have.not_null {
+        if let Some(b) = &w.backfill {
+            hints.push(format!("backfill on {table}.{}", w.name));
+            value = format!("coalesce({value}, {b})");
+        } else if let Some(d) = &w.default {
+            value = format!("coalesce({value}, {})", d.as_str());
+        }
+    }
+    value
+}
