@@ -175,7 +175,7 @@ fn run(conn: &mut Connection, plan: &Plan, desired: &Schema, opts: &ApplyOptions
                 let message = tidy(&sqlite_message(&e));
                 // Diagnose on the untouched database.
                 let _ = conn.execute_batch("ROLLBACK");
-                let diagnosis = diagnose(conn, &before, desired, &step.object, &message);
+                let diagnosis = diagnose(conn, &before, desired, &step.object, &native_message(sql, &message));
                 return Err(ApplyError::Step {
                     index: i + 1,
                     object: step.object.clone(),
@@ -230,6 +230,24 @@ fn foreign_key_violations(conn: &Connection) -> Result<String, rusqlite::Error> 
         })
         .collect::<Vec<_>>()
         .join("; "))
+}
+
+/// Native ALTER forms fail with a bare "constraint failed": name the constraint from the statement.
+fn native_message(sql: &str, message: &str) -> String {
+    if message != "constraint failed" {
+        return message.to_string();
+    }
+    let Ok(toks) = crate::sql::tokens(sql) else { return message.to_string() };
+    let words: Vec<String> = toks.iter().map(|t| t.text.to_ascii_uppercase()).collect();
+    for (i, w) in words.iter().enumerate() {
+        if w == "COLUMN" && words.get(i + 2).map(String::as_str) == Some("SET") {
+            return format!("NOT NULL constraint failed: {}", crate::sql::unquote(toks[i + 1].text));
+        }
+        if w == "CONSTRAINT" && words.get(i + 2).map(String::as_str) == Some("CHECK") {
+            return format!("CHECK constraint failed: {}", crate::sql::unquote(toks[i + 1].text));
+        }
+    }
+    message.to_string()
 }
 
 /// Counts and samples the rows behind a constraint failure, on the database as it was.

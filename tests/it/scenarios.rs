@@ -1,0 +1,697 @@
+//! Scenario tests: a real database file with seeded rows, a desired YAML, apply,
+//! then the four checks: the schema equals the desired one, a second plan is
+//! empty, seeded rows survive in every kept column, and integrity and
+//! foreign-key checks are clean.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use sqlite_reconcile::apply::{apply, ApplyError, ApplyOptions};
+use sqlite_reconcile::{diff, inspect, load, plan_for, Error, InspectOptions, Plan, Schema};
+
+use crate::util::Dir;
+
+type Rows = BTreeMap<String, BTreeMap<String, Value>>;
+
+pub struct Scenario {
+    _dir: Dir,
+    pub db: PathBuf,
+    pub before: Schema,
+    pub rows: BTreeMap<String, Rows>,
+    pub desired: Option<Schema>,
+}
+
+/// Rows of a table keyed by rowid (or the primary key for WITHOUT ROWID tables), by column name.
+pub fn table_rows(conn: &Connection, schema: &Schema, table: &str) -> Rows {
+    let by_rowid = !schema.tables[table].without_rowid;
+    keyed_rows(conn, schema, table, by_rowid)
+}
+
+/// Rows keyed by rowid, or by primary key (for WITHOUT ROWID tables or a toggle between the two).
+pub fn keyed_rows(conn: &Connection, schema: &Schema, table: &str, by_rowid: bool) -> Rows {
+    let t = &schema.tables[table];
+    let pk = t.primary_key_columns();
+    let key_expr = if by_rowid || pk.is_empty() {
+        "rowid".to_string()
+    } else {
+        pk.iter().map(|c| format!("quote(\"{c}\")")).collect::<Vec<_>>().join(" || '/' || ")
+    };
+    let mut stmt = conn.prepare(&format!("SELECT {key_expr} AS __key, * FROM \"{table}\"")).unwrap();
+    let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
+    let mut out = Rows::new();
+    let mut q = stmt.query([]).unwrap();
+    while let Some(r) = q.next().unwrap() {
+        let key: Value = r.get(0).unwrap();
+        let key = match key {
+            Value::Integer(i) => format!("{i:012}"),
+            Value::Text(s) => s,
+            other => format!("{other:?}"),
+        };
+        let mut m = BTreeMap::new();
+        for (i, n) in names.iter().enumerate().skip(1) {
+            m.insert(n.to_ascii_lowercase(), r.get::<_, Value>(i).unwrap());
+        }
+        out.insert(key, m);
+    }
+    out
+}
+
+/// Re-keys rows captured by rowid by their primary key values.
+fn keyed_rows_of(schema: &Schema, table: &str, rows: &Rows) -> Rows {
+    let pk = schema.tables[table].primary_key_columns();
+    if pk.is_empty() {
+        return rows.clone();
+    }
+    rows.values()
+        .map(|r| {
+            let key = pk
+                .iter()
+                .map(|c| match r.get(&c.to_ascii_lowercase()) {
+                    Some(Value::Integer(i)) => i.to_string(),
+                    Some(Value::Text(t)) => format!("'{}'", t.replace('\'', "''")),
+                    Some(Value::Real(f)) => f.to_string(),
+                    other => format!("{other:?}"),
+                })
+                .collect::<Vec<_>>()
+                .join("/");
+            (key, r.clone())
+        })
+        .collect()
+}
+
+/// An integer stored again under REAL or NUMERIC affinity is the same value.
+fn same_number(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Integer(i), Value::Real(f)) | (Value::Real(f), Value::Integer(i)) => *i as f64 == *f,
+        _ => false,
+    }
+}
+
+pub fn all_rows(conn: &Connection, schema: &Schema) -> BTreeMap<String, Rows> {
+    schema.tables.keys().map(|t| (t.clone(), table_rows(conn, schema, t))).collect()
+}
+
+pub fn load_yaml(yaml: &str) -> Schema {
+    let loaded = load::load_sources(&[("schema.yaml", yaml)]).unwrap_or_else(|e| panic!("desired YAML: {e}"));
+    load::desired(&loaded).unwrap_or_else(|e| panic!("desired YAML: {e}"))
+}
+
+impl Scenario {
+    pub fn new(sql: &str) -> Scenario {
+        let dir = Dir::new();
+        let db = dir.db("app.db", sql);
+        let conn = Connection::open(&db).unwrap();
+        let before = inspect(&conn, &InspectOptions::default()).unwrap();
+        let rows = all_rows(&conn, &before);
+        Scenario { _dir: dir, db, before, rows, desired: None }
+    }
+
+    pub fn conn(&self) -> Connection {
+        Connection::open(&self.db).unwrap()
+    }
+
+    pub fn plan(&self, desired: &Schema) -> Plan {
+        let mut c = self.conn();
+        plan_for(&mut c, desired, &InspectOptions::default()).unwrap().1
+    }
+
+    /// Plans and applies `yaml`; returns the plan or the error.
+    pub fn try_apply(&mut self, yaml: &str, allow_destructive: bool) -> Result<Plan, Error> {
+        let desired = load_yaml(yaml);
+        self.desired = Some(desired.clone());
+        let mut c = self.conn();
+        let (_, plan) = plan_for(&mut c, &desired, &InspectOptions::default())?;
+        let opts = ApplyOptions { allow_destructive, ..ApplyOptions::default() };
+        apply(&mut c, &plan, &desired, &opts)?;
+        Ok(plan)
+    }
+
+    #[track_caller]
+    pub fn apply(&mut self, yaml: &str) -> Plan {
+        self.try_apply(yaml, true).unwrap_or_else(|e| panic!("apply failed: {e}"))
+    }
+
+    /// The four checks; `renames` maps (table, new column) → old column for row comparison.
+    #[track_caller]
+    pub fn check_all(&self, renames: &[(&str, &str, &str)]) {
+        let desired = self.desired.as_ref().expect("apply first");
+        let conn = self.conn();
+        let after = inspect(&conn, &InspectOptions::default()).unwrap();
+        let left = diff::diff(&after, &desired.without_hints());
+        assert!(left.is_empty(), "schema differs from desired: {left:?}");
+        let again = self.plan(desired);
+        assert!(again.is_empty(), "second plan not empty: {:#?}", again.steps);
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(ok, "ok");
+        let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(fk, 0, "foreign key violations");
+        self.assert_rows_kept(&conn, &after, renames);
+    }
+
+    #[track_caller]
+    fn assert_rows_kept(&self, conn: &Connection, after: &Schema, renames: &[(&str, &str, &str)]) {
+        for (table, old_rows) in &self.rows {
+            let new_table = if after.tables.contains_key(table) {
+                Some(table.clone())
+            } else {
+                self.desired
+                    .as_ref()
+                    .and_then(|d| d.tables.iter().find(|(_, t)| t.renamed_from.as_deref() == Some(table.as_str())))
+                    .map(|(n, _)| n.clone())
+            };
+            let Some(new_table) = new_table else { continue };
+            let new_t = &after.tables[&new_table];
+            let old_t = &self.before.tables[table];
+            let by_rowid = !new_t.without_rowid && !old_t.without_rowid;
+            let new_rows = keyed_rows(conn, after, &new_table, by_rowid);
+            let old_rows = &if by_rowid { old_rows.clone() } else { keyed_rows_of(&self.before, table, old_rows) };
+            for (key, old) in old_rows {
+                let new = new_rows.get(key).unwrap_or_else(|| panic!("`{table}` lost row {key}"));
+                for c in &new_t.columns {
+                    let new_name = c.name.to_ascii_lowercase();
+                    let old_name = renames
+                        .iter()
+                        .find(|(t, n, _)| t.eq_ignore_ascii_case(&new_table) && n.eq_ignore_ascii_case(&new_name))
+                        .map(|(_, _, o)| o.to_ascii_lowercase())
+                        .unwrap_or(new_name.clone());
+                    let (Some(ov), Some(nv)) = (old.get(&old_name), new.get(&new_name)) else { continue };
+                    if c.generated.is_some() || c.convert.is_some() {
+                        continue;
+                    }
+                    let was_null_now_filled = *ov == Value::Null && *nv != Value::Null && c.not_null;
+                    assert!(
+                        ov == nv || was_null_now_filled || same_number(ov, nv),
+                        "`{new_table}`.{new_name} row {key}: {ov:?} became {nv:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// The database's schema and rows are exactly what they were before.
+    #[track_caller]
+    pub fn assert_unchanged(&self) {
+        let conn = self.conn();
+        let now = inspect(&conn, &InspectOptions::default()).unwrap();
+        assert_eq!(now, self.before, "schema changed");
+        assert_eq!(all_rows(&conn, &now), self.rows, "rows changed");
+    }
+}
+
+const FEED: &str = "CREATE TABLE feed(id TEXT PRIMARY KEY, url TEXT, title TEXT, n INTEGER);
+INSERT INTO feed VALUES ('a', 'http://a', 'A', 1), ('b', NULL, 'B', 2), ('c', 'http://c', NULL, 3);";
+
+#[test]
+fn add_column_native() {
+    let mut s = Scenario::new(FEED);
+    let p = s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: title, type: TEXT }
+      - { name: n, type: INTEGER }
+      - { name: enabled, type: BOOLEAN, not_null: true, default: 1 }
+",
+    );
+    assert!(p.steps.iter().all(|st| st.sql.iter().all(|q| q.starts_with("ALTER TABLE feed ADD COLUMN"))), "{p:#?}");
+    s.check_all(&[]);
+}
+
+#[test]
+fn add_column_with_expression_default_rebuilds() {
+    let mut s = Scenario::new(FEED);
+    let p = s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: title, type: TEXT }
+      - { name: n, type: INTEGER }
+      - { name: created_at, type: TEXT, not_null: true, default: CURRENT_TIMESTAMP }
+",
+    );
+    assert!(p.steps.iter().any(|st| st.kind == sqlite_reconcile::plan::StepKind::RebuildTable), "{p:#?}");
+    s.check_all(&[]);
+}
+
+#[test]
+fn add_unique_column_rebuilds() {
+    let mut s = Scenario::new(FEED);
+    s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: title, type: TEXT }
+      - { name: n, type: INTEGER }
+      - { name: slug, type: TEXT, unique: true }
+",
+    );
+    s.check_all(&[]);
+}
+
+#[test]
+fn drop_column_native_and_indexed() {
+    let mut s = Scenario::new(&format!("{FEED} CREATE INDEX feed_title ON feed(title);"));
+    s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: n, type: INTEGER }
+",
+    );
+    s.check_all(&[]);
+}
+
+#[test]
+fn drop_column_used_in_view_and_trigger() {
+    let mut s = Scenario::new(&format!(
+        "{FEED} CREATE TABLE log(msg TEXT);
+         CREATE VIEW titled AS SELECT id, title FROM feed;
+         CREATE TRIGGER feed_log AFTER UPDATE OF title ON feed BEGIN INSERT INTO log VALUES (NEW.title); END;"
+    ));
+    s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: n, type: INTEGER }
+  log:
+    columns:
+      - { name: msg, type: TEXT }
+views:
+  titled:
+    sql: SELECT id, url FROM feed
+triggers:
+  feed_log:
+    sql: CREATE TRIGGER feed_log AFTER UPDATE OF url ON feed BEGIN INSERT INTO log VALUES (NEW.url); END
+",
+    );
+    s.check_all(&[]);
+}
+
+#[test]
+fn type_change_rebuilds_and_keeps_rows() {
+    let mut s = Scenario::new(FEED);
+    s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: title, type: TEXT }
+      - { name: n, type: REAL }
+",
+    );
+    s.check_all(&[]);
+}
+
+const NOT_NULL_TITLE: &str = "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: title, type: TEXT, not_null: true, backfill: \"'untitled'\" }
+      - { name: n, type: INTEGER }
+";
+
+#[test]
+fn not_null_tightening_with_backfill() {
+    let mut s = Scenario::new(FEED);
+    let p = s.apply(NOT_NULL_TITLE);
+    assert!(p.steps.iter().any(|st| st.hints.iter().any(|h| h.contains("backfill"))), "{p:#?}");
+    s.check_all(&[]);
+    let t: String = s.conn().query_row("SELECT title FROM feed WHERE id = 'c'", [], |r| r.get(0)).unwrap();
+    assert_eq!(t, "untitled");
+}
+
+#[test]
+fn not_null_tightening_without_nulls() {
+    let mut s =
+        Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'y');");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, not_null: true }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn not_null_over_nulls_fails_and_changes_nothing() {
+    let mut s = Scenario::new(FEED);
+    let e = s
+        .try_apply(
+            "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT, not_null: true }
+      - { name: title, type: TEXT }
+      - { name: n, type: INTEGER }
+",
+            true,
+        )
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(matches!(e, Error::Apply(ApplyError::Step { .. })), "{msg}");
+    assert!(msg.contains("1 rows") && msg.contains("url") && msg.contains("backfill"), "{msg}");
+    s.assert_unchanged();
+}
+
+#[test]
+fn check_added_over_good_and_bad_data() {
+    let yaml = |expr: &str| {
+        format!(
+            "tables:
+  feed:
+    columns:
+      - {{ name: id, type: TEXT, primary_key: true }}
+      - {{ name: url, type: TEXT }}
+      - {{ name: title, type: TEXT }}
+      - {{ name: n, type: INTEGER }}
+    checks:
+      - {{ name: n_positive, expr: \"{expr}\" }}
+"
+        )
+    };
+    let mut good = Scenario::new(FEED);
+    good.apply(&yaml("n > 0"));
+    good.check_all(&[]);
+    let mut bad = Scenario::new(FEED);
+    let e = bad.try_apply(&yaml("n > 1"), false).unwrap_err().to_string();
+    assert!(e.contains("n_positive") || e.contains("CHECK"), "{e}");
+    bad.assert_unchanged();
+}
+
+#[test]
+fn unique_index_over_duplicates_fails() {
+    let mut s = Scenario::new(
+        "CREATE TABLE u(id INTEGER PRIMARY KEY, email TEXT); INSERT INTO u VALUES (1,'a'),(2,'a'),(3,'b');",
+    );
+    let e = s
+        .try_apply(
+            "tables:\n  u:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: email, type: TEXT }\n    indexes:\n      u_email: { columns: [email], unique: true }\n",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("UNIQUE"), "{e}");
+    s.assert_unchanged();
+}
+
+#[test]
+fn foreign_key_added_over_bad_data_fails() {
+    let mut s = Scenario::new(
+        "CREATE TABLE p(id INTEGER PRIMARY KEY); CREATE TABLE c(id INTEGER PRIMARY KEY, p_id INTEGER);
+         INSERT INTO p VALUES (1); INSERT INTO c VALUES (1, 1), (2, 9);",
+    );
+    let e = s
+        .try_apply(
+            "tables:\n  p:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n  c:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: p_id, type: INTEGER, references: { table: p } }\n",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("`c`: 1 rows reference missing `p`"), "{e}");
+    s.assert_unchanged();
+}
+
+#[test]
+fn column_reorder() {
+    let mut s = Scenario::new(FEED);
+    s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: title, type: TEXT }
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: n, type: INTEGER }
+      - { name: url, type: TEXT }
+",
+    );
+    s.check_all(&[]);
+}
+
+#[test]
+fn strict_and_without_rowid_toggles() {
+    let mut s = Scenario::new("CREATE TABLE k(id INTEGER PRIMARY KEY, v TEXT); INSERT INTO k VALUES (1,'a'),(5,'b');");
+    s.apply("tables:\n  k:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: v, type: TEXT }\n    strict: true\n    without_rowid: true\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn generated_columns() {
+    let mut s = Scenario::new(FEED);
+    s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: title, type: TEXT }
+      - { name: n, type: INTEGER }
+      - { name: n2, type: INTEGER, generated: { expr: n * 2, stored: true } }
+      - { name: t_upper, type: TEXT, generated: { expr: upper(title) } }
+",
+    );
+    s.check_all(&[]);
+    let v: i64 = s.conn().query_row("SELECT n2 FROM feed WHERE id = 'c'", [], |r| r.get(0)).unwrap();
+    assert_eq!(v, 6);
+}
+
+#[test]
+fn parent_rebuild_keeps_cascade_children() {
+    let mut s = Scenario::new(
+        "CREATE TABLE parent(id INTEGER PRIMARY KEY, name TEXT);
+         CREATE TABLE child(id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id) ON DELETE CASCADE);
+         INSERT INTO parent VALUES (1,'a'),(2,'b'); INSERT INTO child VALUES (10,1),(11,2),(12,2);",
+    );
+    s.apply(
+        "tables:
+  parent:
+    columns:
+      - { name: id, type: INTEGER, primary_key: true }
+      - { name: name, type: TEXT, not_null: true, default: \"''\" }
+  child:
+    columns:
+      - { name: id, type: INTEGER, primary_key: true }
+      - { name: parent_id, type: INTEGER, references: { table: parent, column: id, on_delete: cascade } }
+",
+    );
+    s.check_all(&[]);
+    let n: i64 = s.conn().query_row("SELECT count(*) FROM child", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 3);
+}
+
+#[test]
+fn rebuild_under_view_own_triggers_and_other_tables_trigger() {
+    let mut s = Scenario::new(
+        "CREATE TABLE feed(id TEXT PRIMARY KEY, updated_at TEXT, n INT);
+         CREATE TABLE download(id INTEGER PRIMARY KEY, feed_id TEXT, status TEXT);
+         CREATE INDEX download_feed ON download(feed_id);
+         CREATE VIEW v_feed AS SELECT id, n FROM feed;
+         CREATE VIEW v_feed2 AS SELECT id FROM v_feed;
+         CREATE TRIGGER feed_touch AFTER UPDATE OF n ON feed BEGIN UPDATE feed SET updated_at = 'x' WHERE id = NEW.id; END;
+         CREATE TRIGGER dl_touch AFTER UPDATE OF status ON download BEGIN UPDATE feed SET updated_at = 'y' WHERE id = NEW.feed_id; END;
+         INSERT INTO feed VALUES ('a', NULL, 1); INSERT INTO download VALUES (1, 'a', 'Q');",
+    );
+    s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: updated_at, type: TEXT }
+      - { name: n, type: REAL }
+  download:
+    columns:
+      - { name: id, type: INTEGER, primary_key: true }
+      - { name: feed_id, type: TEXT }
+      - { name: status, type: TEXT }
+    indexes:
+      download_feed: { columns: [feed_id] }
+views:
+  v_feed: { sql: 'SELECT id, n FROM feed' }
+  v_feed2: { sql: 'SELECT id FROM v_feed' }
+triggers:
+  feed_touch:
+    sql: CREATE TRIGGER feed_touch AFTER UPDATE OF n ON feed BEGIN UPDATE feed SET updated_at = 'x' WHERE id = NEW.id; END
+  dl_touch:
+    sql: CREATE TRIGGER dl_touch AFTER UPDATE OF status ON download BEGIN UPDATE feed SET updated_at = 'y' WHERE id = NEW.feed_id; END
+",
+    );
+    s.check_all(&[]);
+    // The other table's trigger still fires.
+    let c = s.conn();
+    c.execute("UPDATE download SET status = 'D'", []).unwrap();
+    let u: String = c.query_row("SELECT updated_at FROM feed", [], |r| r.get(0)).unwrap();
+    assert_eq!(u, "y");
+}
+
+#[test]
+fn autoincrement_high_water_mark_kept() {
+    let mut s = Scenario::new(
+        "CREATE TABLE j(id INTEGER PRIMARY KEY AUTOINCREMENT, v TEXT);
+         INSERT INTO j(v) VALUES ('a'),('b'),('c'); DELETE FROM j WHERE id = 3;",
+    );
+    s.apply("tables:\n  j:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true, autoincrement: true }\n      - { name: v, type: TEXT, not_null: true, default: \"''\" }\n");
+    s.check_all(&[]);
+    let c = s.conn();
+    c.execute("INSERT INTO j(v) VALUES ('d')", []).unwrap();
+    let id: i64 = c.query_row("SELECT max(id) FROM j", [], |r| r.get(0)).unwrap();
+    assert_eq!(id, 4, "the deleted top id 3 must not be reused");
+}
+
+#[test]
+fn rowids_with_gaps_kept_without_integer_primary_key() {
+    let mut s = Scenario::new(
+        "CREATE TABLE r(name TEXT, v INT); INSERT INTO r VALUES ('a',1),('b',2),('c',3),('d',4);
+         DELETE FROM r WHERE name IN ('a','c');",
+    );
+    s.apply("tables:\n  r:\n    columns:\n      - { name: name, type: TEXT }\n      - { name: v, type: REAL }\n");
+    s.check_all(&[]);
+    let ids: Vec<i64> = s
+        .conn()
+        .prepare("SELECT rowid FROM r ORDER BY rowid")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(ids, vec![2, 4]);
+}
+
+#[test]
+fn composite_key_gains_a_middle_column() {
+    let mut s = Scenario::new(
+        "CREATE TABLE m(a TEXT NOT NULL, b TEXT NOT NULL, v INT, PRIMARY KEY (a, b));
+         INSERT INTO m VALUES ('x','1',1),('x','2',2);",
+    );
+    s.apply(
+        "tables:
+  m:
+    columns:
+      - { name: a, type: TEXT, not_null: true }
+      - { name: k, type: TEXT, not_null: true, default: \"'-'\" }
+      - { name: b, type: TEXT, not_null: true }
+      - { name: v, type: INT }
+    primary_key: [a, k, b]
+",
+    );
+    s.check_all(&[]);
+}
+
+#[test]
+fn renames_keep_data() {
+    let mut s = Scenario::new(FEED);
+    let p = s.apply(
+        "tables:
+  feeds:
+    renamed_from: feed
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: source_url, type: TEXT, renamed_from: url }
+      - { name: title, type: TEXT }
+      - { name: n, type: INTEGER }
+",
+    );
+    assert!(p.steps.iter().all(|st| st.kind != sqlite_reconcile::plan::StepKind::RebuildTable), "{p:#?}");
+    s.check_all(&[("feeds", "source_url", "url")]);
+}
+
+#[test]
+fn rename_with_type_change_uses_convert() {
+    let mut s = Scenario::new(
+        "CREATE TABLE f(id INTEGER PRIMARY KEY, explicit TEXT); INSERT INTO f VALUES (1,'YES'),(2,'NO');",
+    );
+    let p = s.apply(
+        "tables:
+  f:
+    columns:
+      - { name: id, type: INTEGER, primary_key: true }
+      - { name: is_explicit, type: BOOLEAN, not_null: true, default: 0, renamed_from: explicit, convert: \"CASE explicit WHEN 'YES' THEN 1 ELSE 0 END\" }
+",
+    );
+    assert!(p.steps.iter().any(|st| st.hints.iter().any(|h| h.contains("convert"))));
+    s.check_all(&[]);
+    let v: Vec<i64> = s
+        .conn()
+        .prepare("SELECT is_explicit FROM f ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(v, vec![1, 0]);
+}
+
+#[test]
+fn fts5_left_untouched() {
+    let mut s = Scenario::new(&format!(
+        "{FEED} CREATE VIRTUAL TABLE docs USING fts5(body); INSERT INTO docs VALUES ('hello');"
+    ));
+    s.apply(
+        "tables:
+  feed:
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT }
+      - { name: title, type: TEXT }
+      - { name: n, type: REAL }
+virtual_tables:
+  docs: { sql: CREATE VIRTUAL TABLE docs USING fts5(body) }
+",
+    );
+    s.check_all(&[]);
+    let n: i64 = s.conn().query_row("SELECT count(*) FROM docs WHERE docs MATCH 'hello'", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 1);
+}
+
+#[test]
+fn destructive_refused_without_permission() {
+    let mut s = Scenario::new(FEED);
+    let e = s
+        .try_apply("tables:\n  feed:\n    columns:\n      - { name: id, type: TEXT, primary_key: true }\n", false)
+        .unwrap_err();
+    assert!(matches!(e, Error::Apply(ApplyError::Destructive(_))), "{e}");
+    s.assert_unchanged();
+}
+
+#[test]
+fn error_in_fifth_step_changes_nothing() {
+    let mut s = Scenario::new(
+        "CREATE TABLE a(id INTEGER PRIMARY KEY); CREATE TABLE b(id INTEGER PRIMARY KEY); CREATE TABLE c(id INTEGER PRIMARY KEY);
+         CREATE TABLE d(id INTEGER PRIMARY KEY, v INT); INSERT INTO d VALUES (1, -1);",
+    );
+    let e = s
+        .try_apply(
+            "tables:
+  a: { columns: [ { name: id, type: INTEGER, primary_key: true }, { name: x, type: TEXT } ] }
+  b: { columns: [ { name: id, type: INTEGER, primary_key: true }, { name: x, type: TEXT } ] }
+  c: { columns: [ { name: id, type: INTEGER, primary_key: true }, { name: x, type: TEXT } ] }
+  d:
+    columns: [ { name: id, type: INTEGER, primary_key: true }, { name: v, type: INT } ]
+    checks: [ { expr: v > 0 } ]
+  e: { columns: [ { name: id, type: INTEGER, primary_key: true } ] }
+",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("CHECK"), "{e}");
+    s.assert_unchanged();
+}
+
+#[test]
+fn plans_are_byte_identical() {
+    let s = Scenario::new(FEED);
+    let d = load_yaml(NOT_NULL_TITLE);
+    let a = sqlite_reconcile::render::sql(&s.plan(&d));
+    let b = sqlite_reconcile::render::sql(&s.plan(&d));
+    assert_eq!(a, b);
+}
