@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use rusqlite::Connection;
 
-use crate::model::{Schema, Trigger, View, VirtualTable};
+use crate::model::{Schema, Table, Trigger, View, VirtualTable};
 use crate::sql::{self, parse};
 
 /// Prefix of the tool's own bookkeeping tables; never managed.
@@ -102,6 +102,7 @@ pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, Inspe
             }
             "table" => {
                 let (_, table) = parse::create_table(&text).map_err(|m| err("table", m))?;
+                cross_check(conn, &name, &table).map_err(|m| err("table", m))?;
                 schema.tables.insert(name, table);
             }
             "index" => {
@@ -135,6 +136,54 @@ pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, Inspe
         }
     }
     Ok(schema)
+}
+
+const TABLE_XINFO: &str = "SELECT name, hidden FROM pragma_table_xinfo(?1, 'main') ORDER BY cid";
+
+const TABLE_FLAGS: &str = "SELECT wr, strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1";
+
+/// Checks the parsed CREATE TABLE against what SQLite itself reports: the same
+/// columns in the same order, the same generated columns (hidden 2 = VIRTUAL,
+/// 3 = STORED), and the same WITHOUT ROWID and STRICT flags. A mismatch means
+/// the parse went wrong, which must not pass as a schema difference.
+fn cross_check(conn: &Connection, name: &str, table: &Table) -> Result<(), String> {
+    let mut stmt = conn.prepare_cached(TABLE_XINFO).map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| e.to_string())?;
+    let parsed: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    let actual: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+    if parsed != actual {
+        return Err(format!("parsed columns {parsed:?} but SQLite reports {actual:?}"));
+    }
+    for (col, (_, hidden)) in table.columns.iter().zip(&rows) {
+        let parsed_hidden = match &col.generated {
+            None => 0,
+            Some(g) if g.stored => 3,
+            Some(_) => 2,
+        };
+        if parsed_hidden != *hidden {
+            return Err(format!(
+                "column `{}`: parsed as {} but SQLite reports hidden={hidden}",
+                col.name,
+                match parsed_hidden {
+                    0 => "not generated",
+                    2 => "generated VIRTUAL",
+                    _ => "generated STORED",
+                }
+            ));
+        }
+    }
+    let (wr, strict): (bool, bool) =
+        conn.query_row(TABLE_FLAGS, [name], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| e.to_string())?;
+    if (wr, strict) != (table.without_rowid, table.strict) {
+        return Err(format!(
+            "parsed WITHOUT ROWID={} STRICT={} but SQLite reports WITHOUT ROWID={wr} STRICT={strict}",
+            table.without_rowid, table.strict
+        ));
+    }
+    Ok(())
 }
 
 fn is_virtual(create_sql: &str) -> bool {

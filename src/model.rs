@@ -231,9 +231,9 @@ impl fmt::Display for IndexedColumn {
 
 impl Serialize for IndexedColumn {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        // A bare column shows as its plain name.
+        // A bare column shows as its name, quoted only when it must be (`"group"`, `"my col"`).
         match (self.column_name(), &self.collate, self.order) {
-            (Some(name), None, None) => s.serialize_str(&name),
+            (Some(name), None, None) => s.serialize_str(&sql::quote_ident_if_needed(&name)),
             _ => s.collect_str(self),
         }
     }

@@ -55,13 +55,13 @@ fn is_word(t: &Tok<'_>) -> bool {
 pub fn unquote(name: &str) -> String {
     let b = name.as_bytes();
     if b.len() >= 2 {
-        let (open, close) = (b[0], b[b.len() - 1]);
-        let inner = &name[1..name.len() - 1];
-        match (open, close) {
-            (b'"', b'"') => return inner.replace("\"\"", "\""),
-            (b'`', b'`') => return inner.replace("``", "`"),
-            (b'\'', b'\'') => return inner.replace("''", "'"),
-            (b'[', b']') => return inner.to_string(),
+        // Both ends are ASCII quote characters before slicing, so the slice is on char boundaries.
+        let inner = || &name[1..name.len() - 1];
+        match (b[0], b[b.len() - 1]) {
+            (b'"', b'"') => return inner().replace("\"\"", "\""),
+            (b'`', b'`') => return inner().replace("``", "`"),
+            (b'\'', b'\'') => return inner().replace("''", "'"),
+            (b'[', b']') => return inner().to_string(),
             _ => {}
         }
     }
@@ -219,6 +219,22 @@ fn ends_operand(t: &Tok<'_>) -> bool {
             | TokenType::TK_NULL
             | TokenType::TK_CTIME_KW
     )
+}
+
+/// Replaces identifier `old` by `new` in SQL text (case-insensitive, any quoting).
+pub fn rename_identifier(text: &str, old: &str, new: &str) -> String {
+    let Ok(toks) = tokens(text) else { return text.to_string() };
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for t in &toks {
+        if is_word(t) && unquote(t.text).eq_ignore_ascii_case(old) && t.ty != TokenType::TK_STRING {
+            out.push_str(&text[last..t.start]);
+            out.push_str(&quote_ident_if_needed(new));
+            last = t.end;
+        }
+    }
+    out.push_str(&text[last..]);
+    out
 }
 
 /// Strips redundant outer parentheses from expression text, keeping the inner spelling.
@@ -379,6 +395,8 @@ mod tests {
         assert_eq!(quote_ident("x\"; DROP TABLE users; --"), "\"x\"\"; DROP TABLE users; --\"");
         assert_eq!(unquote("[a b]"), "a b");
         assert_eq!(unquote("\"a\"\"b\""), "a\"b");
+        assert_eq!(unquote("列"), "列");
+        assert_eq!(unquote("\"表\""), "表");
     }
 
     #[test]
