@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use rusqlite::Connection;
+
 use crate::model::{Expr, Schema, Table};
-use crate::normalize::{self, BuildError};
+use crate::normalize::{self, sqlite_message, BuildError};
 use crate::sql::{self, check_expression, parse};
 
 /// An error in the desired schema.
@@ -147,23 +149,34 @@ fn parse_yaml(file: &str, text: &str) -> Result<Schema, LoadError> {
     if text.trim().is_empty() || text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
         return Ok(Schema::default());
     }
-    serde_yaml::from_str::<Schema>(text).map_err(|e| {
+    let yaml_error = |e: serde_yaml::Error| {
         let loc = e.location();
+        let (line, column) = (loc.as_ref().map(|l| l.line()), loc.as_ref().map(|l| l.column()));
         LoadError::Yaml {
             file: file.to_string(),
-            line: loc.as_ref().map(|l| l.line()),
-            column: loc.as_ref().map(|l| l.column()),
-            message: strip_location(&e.to_string()),
+            line,
+            column,
+            message: tidy_yaml_message(&e.to_string(), line, column),
         }
-    })
+    };
+    // A map with a key written twice would silently keep only the last one (a
+    // whole table lost); reading a plain YAML value first refuses it.
+    serde_yaml::from_str::<serde_yaml::Value>(text).map_err(yaml_error)?;
+    serde_yaml::from_str::<Schema>(text).map_err(yaml_error)
 }
 
-/// serde_yaml appends " at line L column C"; the error shows it as file:L:C instead.
-fn strip_location(msg: &str) -> String {
-    match msg.rfind(" at line ") {
-        Some(i) => msg[..i].to_string(),
-        None => msg.to_string(),
+/// The parser's message without its own " at line L column C" (the error
+/// shows it as file:L:C instead) and with the format's words for its types.
+fn tidy_yaml_message(msg: &str, line: Option<usize>, column: Option<usize>) -> String {
+    let mut msg = msg.to_string();
+    if let (Some(l), Some(c)) = (line, column) {
+        let own = format!(" at line {l} column {c}");
+        if let Some(i) = msg.find(&own) {
+            msg.replace_range(i..i + own.len(), "");
+        }
     }
+    msg.replace("struct Schema", "a map of `tables`, `virtual_tables`, `triggers` and `views`")
+        .replace("duplicate entry with key", "duplicate key")
 }
 
 fn merge(into: &mut Loaded, part: Schema, file: &str) -> Result<(), LoadError> {
@@ -417,10 +430,92 @@ pub fn desired_from_dir(dir: &Path) -> Result<Schema, LoadError> {
 
 /// The normalized desired schema of loaded YAML (scratch build, then inspect).
 pub fn desired(loaded: &Loaded) -> Result<Schema, LoadError> {
-    normalize::desired(&loaded.schema).map_err(|e| match e {
-        normalize::NormalizeError::Build(b) => LoadError::Build { file: loaded.file_of(&b.path), source: b },
+    let schema = normalize::desired(&loaded.schema).map_err(|e| match e {
+        normalize::NormalizeError::Build(b) => rejected(loaded, b),
         other => LoadError::Scratch(other.to_string()),
-    })
+    })?;
+    check_bodies(loaded)?;
+    Ok(schema)
+}
+
+/// SQLite's rejection of an object, placed in its file. SQLite's message may
+/// end with " in <the statement> at offset N"; the error shows the statement
+/// anyway, so that becomes the text at the offset.
+fn rejected(loaded: &Loaded, mut b: BuildError) -> LoadError {
+    let tail = format!(" in {}", b.sql);
+    if let Some(i) = b.message.find(&tail) {
+        let offset =
+            b.message[i + tail.len()..].strip_prefix(" at offset ").and_then(|n| n.trim().parse::<usize>().ok());
+        let near = offset
+            .and_then(|o| b.sql.get(o..))
+            .map(|rest| rest.lines().next().unwrap_or("").trim())
+            .filter(|rest| !rest.is_empty())
+            .map(|rest| format!(", at `{rest}`"))
+            .unwrap_or_default();
+        b.message = format!("{}{near}", &b.message[..i]);
+    }
+    LoadError::Build { file: loaded.file_of(&b.path), source: b }
+}
+
+/// SQLite creates views and triggers without resolving the names in their
+/// bodies: `SELECT nope FROM t` fails only when the view is first read.
+/// Preparing (never running) a statement that reads each view, then one that
+/// fires each trigger, compiles those bodies now, so the error is SQLite's
+/// own and is placed at the view or trigger that has it.
+fn check_bodies(loaded: &Loaded) -> Result<(), LoadError> {
+    let s = &loaded.schema;
+    if s.views.is_empty() && s.triggers.is_empty() {
+        return Ok(());
+    }
+    let rejects = |path: String, message: String, sql: String| rejected(loaded, BuildError { path, message, sql });
+    let conn = Connection::open_in_memory().map_err(|e| LoadError::Scratch(e.to_string()))?;
+    // Without triggers first, so a view's error is the view's.
+    let mut bare = s.clone();
+    bare.triggers.clear();
+    normalize::build(&conn, &bare).map_err(|b| rejected(loaded, b))?;
+    for (name, v) in &s.views {
+        let read = format!("SELECT * FROM {} LIMIT 0", sql::quote_ident(name));
+        conn.prepare(&read)
+            .map_err(|e| rejects(format!("views.{name}"), sqlite_message(&e), sql::view_create_sql(name, &v.sql)))?;
+    }
+    // One trigger at a time, so an error is the error of the one in place.
+    for (name, tr) in &s.triggers {
+        let path = format!("triggers.{name}");
+        conn.execute_batch(&tr.sql).map_err(|e| rejects(path.clone(), sqlite_message(&e), tr.sql.clone()))?;
+        if let Some(fire) = firing_statement(&conn, &tr.sql) {
+            conn.prepare(&fire).map_err(|e| {
+                rejects(path.clone(), format!("{} (when `{fire}` fires it)", sqlite_message(&e)), tr.sql.clone())
+            })?;
+        }
+        conn.execute_batch(&format!("DROP TRIGGER {}", sql::quote_ident(name)))
+            .map_err(|e| LoadError::Scratch(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A statement that fires a trigger: an INSERT, DELETE or UPDATE (of every
+/// updatable column) on its table or view, matching its event.
+fn firing_statement(conn: &Connection, trigger_sql: &str) -> Option<String> {
+    use sqlite3_parser::dialect::TokenType;
+    let (_, on) = parse::create_trigger(trigger_sql).ok()?;
+    let target = sql::quote_ident(&on);
+    let event = sql::tokens(trigger_sql)
+        .ok()?
+        .into_iter()
+        .map(|t| t.ty)
+        .find(|ty| matches!(ty, TokenType::TK_INSERT | TokenType::TK_DELETE | TokenType::TK_UPDATE))?;
+    match event {
+        TokenType::TK_INSERT => Some(format!("INSERT INTO {target} DEFAULT VALUES")),
+        TokenType::TK_DELETE => Some(format!("DELETE FROM {target}")),
+        _ => {
+            // Generated columns (hidden 2 and 3) cannot be assigned; every other one can.
+            let mut stmt =
+                conn.prepare("SELECT name FROM pragma_table_xinfo(?1) WHERE hidden = 0 ORDER BY cid").ok()?;
+            let cols: Vec<String> = stmt.query_map([&on], |r| r.get(0)).ok()?.filter_map(Result::ok).collect();
+            let sets: Vec<String> = cols.iter().map(|c| sql::quote_ident(c)).map(|c| format!("{c} = {c}")).collect();
+            (!sets.is_empty()).then(|| format!("UPDATE {target} SET {}", sets.join(", ")))
+        }
+    }
 }
 
 #[cfg(test)]
