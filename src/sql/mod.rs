@@ -188,11 +188,14 @@ pub fn pretty(sql: &str) -> String {
         let space = match prev {
             None => false,
             Some(p) => {
-                !(p.ty == TokenType::TK_LP
-                    || p.ty == TokenType::TK_DOT
-                    || prev_unary
-                    || matches!(t.ty, TokenType::TK_RP | TokenType::TK_COMMA | TokenType::TK_DOT)
-                    || (t.ty == TokenType::TK_LP && p.ty == TokenType::TK_ID))
+                // `- -1` must keep its space: `--1` would start a comment.
+                let comment = p.text.ends_with('-') && t.text.starts_with('-');
+                comment
+                    || !(p.ty == TokenType::TK_LP
+                        || p.ty == TokenType::TK_DOT
+                        || prev_unary
+                        || matches!(t.ty, TokenType::TK_RP | TokenType::TK_COMMA | TokenType::TK_DOT)
+                        || (t.ty == TokenType::TK_LP && p.ty == TokenType::TK_ID))
             }
         };
         if space {
@@ -379,6 +382,8 @@ mod tests {
         assert_eq!(pretty("a - 1"), "a - 1");
         assert_eq!(pretty("x IN ( 1 , 2 )"), "x IN (1, 2)");
         assert_eq!(pretty("t . a"), "t.a");
+        assert_eq!(pretty("- - 1"), "- -1");
+        assert_eq!(pretty("a > - - - 3"), "a > - - -3");
     }
 
     #[test]

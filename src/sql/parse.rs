@@ -10,6 +10,7 @@ use sqlite3_parser::ast::{
     self, Cmd, ColumnConstraint, CreateTableBody, InitDeferredPred, OneSelect, RefAct, RefArg, ResolveType,
     ResultColumn, SortedColumn, Stmt, TabFlags, TableConstraint,
 };
+use sqlite3_parser::dialect::TokenType;
 use sqlite3_parser::lexer::sql::Parser;
 use sqlite3_parser::{Bump, FallibleIterator};
 
@@ -17,7 +18,7 @@ use crate::model::{
     Check, Column, Conflict, Expr, FkAction, ForeignKey, Generated, Index, IndexedColumn, Key, References, SortOrder,
     Table,
 };
-use crate::sql::{parse_indexed_column, pretty, strip_outer_parens, unquote};
+use crate::sql::{parse_indexed_column, pretty, quote_str, strip_outer_parens, tokens, unquote};
 
 /// Runs `f` on the single statement in `sql`, guarding against parser panics.
 fn with_stmt<T>(sql: &str, f: impl FnOnce(&Stmt<'_>) -> Result<T, String>) -> Result<T, String> {
@@ -71,6 +72,26 @@ fn name(n: &ast::Name<'_>) -> String {
 
 fn expr(e: &ast::Expr<'_>) -> Expr {
     Expr::new(strip_outer_parens(&pretty(&e.to_string())))
+}
+
+/// A DEFAULT value. SQLite's grammar reads a bare identifier there as a string
+/// (`DEFAULT "abc"` and `DEFAULT abc` store the text `abc`), except `TRUE` and
+/// `FALSE`, which are 1 and 0; so an identifier becomes the string literal it
+/// means. Kept as an identifier, it would be rebuilt as `DEFAULT ("abc")`,
+/// which SQLite rejects as not constant, and it would compare case-insensitively.
+fn default_expr(e: &ast::Expr<'_>) -> Expr {
+    let text = pretty(&e.to_string());
+    match tokens(&text).as_deref() {
+        Ok([t]) if t.ty == TokenType::TK_ID => {
+            let bare_bool = t.text.eq_ignore_ascii_case("true") || t.text.eq_ignore_ascii_case("false");
+            if bare_bool {
+                Expr::new(text)
+            } else {
+                Expr::new(quote_str(&unquote(t.text)))
+            }
+        }
+        _ => Expr::new(strip_outer_parens(&text)),
+    }
 }
 
 fn conflict(r: Option<ResolveType>) -> Option<Conflict> {
@@ -168,7 +189,7 @@ pub fn create_table(sql: &str) -> Result<(String, Table), String> {
                         col.unique_on_conflict = conflict(*r);
                     }
                     ColumnConstraint::Check(e) => col.checks.push(Check { name: cname, expr: expr(e) }),
-                    ColumnConstraint::Default(e) => col.default = Some(expr(e)),
+                    ColumnConstraint::Default(e) => col.default = Some(default_expr(e)),
                     ColumnConstraint::Collate { collation_name } => col.collate = Some(name(collation_name)),
                     ColumnConstraint::ForeignKey { clause, defer_clause } => {
                         let (on_delete, on_update) = fk_args(clause.args);
@@ -315,6 +336,16 @@ mod tests {
         assert_eq!(t.unique[0].name.as_deref(), Some("u1"));
         assert_eq!(t.unique[0].columns[1].order, Some(SortOrder::Desc));
         assert_eq!(t.checks[0].name.as_deref(), Some("ck"));
+    }
+
+    #[test]
+    fn identifier_defaults_are_strings() {
+        let (_, t) = create_table(
+            "CREATE TABLE t (a DEFAULT \"Abc\", b DEFAULT abc, c DEFAULT [x y], d DEFAULT TRUE, e DEFAULT (\"q\"))",
+        )
+        .unwrap();
+        let d: Vec<_> = t.columns.iter().map(|c| c.default.as_ref().unwrap().as_str().to_string()).collect();
+        assert_eq!(d, ["'Abc'", "'abc'", "'x y'", "TRUE", "\"q\""]);
     }
 
     #[test]

@@ -49,7 +49,103 @@ fn roundtrip(sql: &str) -> Result<Schema, Failure> {
     if c != a {
         return Err(broken(format!("rebuilt (C) != inspected (A)\n--- A: {a:#?}\n--- C: {c:#?}\n--- yaml:\n{yaml}")));
     }
+    // The model could drop something on every side alike; SQLite's own view of
+    // the original and of the rebuilt database must agree too.
+    let original = Connection::open(dir.join("a.db")).map_err(|e| broken(format!("open: {e}")))?;
+    let (fa, fc) = (fingerprint(&original), fingerprint(&conn));
+    if fa != fc {
+        let only_a: Vec<_> = fa.iter().filter(|l| !fc.contains(l)).collect();
+        let only_c: Vec<_> = fc.iter().filter(|l| !fa.contains(l)).collect();
+        return Err(broken(format!(
+            "SQLite sees the rebuilt database differently\n--- only original: {only_a:#?}\n--- only rebuilt: {only_c:#?}\n--- yaml:\n{yaml}"
+        )));
+    }
     Ok(a)
+}
+
+/// What SQLite itself reports about the managed objects, through pragmas and
+/// column metadata, one line per fact. Spelling-free: types are upper-cased,
+/// defaults compared by canonical tokens, auto-index names left out.
+fn fingerprint(conn: &Connection) -> Vec<String> {
+    let q = |sql: &str, arg: &str| -> Vec<Vec<String>> {
+        let mut stmt = conn.prepare(sql).expect("prepare pragma");
+        let n = stmt.column_count();
+        stmt.query_map([arg], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => "NULL".to_string(),
+                        rusqlite::types::ValueRef::Integer(v) => v.to_string(),
+                        rusqlite::types::ValueRef::Real(v) => v.to_string(),
+                        rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                        rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
+                    })
+                })
+                .collect()
+        })
+        .expect("query pragma")
+        .collect::<Result<_, _>>()
+        .expect("read pragma")
+    };
+    let mut out = Vec::new();
+    let objects = q(
+        "SELECT s.type, s.name, s.tbl_name FROM sqlite_schema s \
+         LEFT JOIN pragma_table_list l ON l.schema = 'main' AND l.name = s.name \
+         WHERE s.name NOT LIKE 'sqlite_%' AND coalesce(l.type, '') <> 'shadow' AND ?1 = ?1 ORDER BY s.type, s.name",
+        "",
+    );
+    for o in objects {
+        let (kind, name) = (o[0].as_str(), o[1].as_str());
+        out.push(format!("{kind} {name} on {}", o[2]));
+        if kind != "table" && kind != "view" {
+            continue;
+        }
+        for l in q("SELECT type, ncol, wr, strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1", name) {
+            out.push(format!("{name}: list {l:?}"));
+        }
+        for c in
+            q("SELECT cid, name, upper(type), \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?1)", name)
+        {
+            let (ty, dflt) = (sqlite_reconcile::sql::canonical(&c[2]), default_value(&c[4]));
+            out.push(format!(
+                "{name}: column {} {} {ty} notnull={} default={dflt} pk={} hidden={}",
+                c[0], c[1], c[3], c[5], c[6]
+            ));
+            if kind == "table" && !o[0].is_empty() && !is_virtual(conn, name) {
+                let (_, coll, _, _, auto) = conn.column_metadata(None, name, c[1].as_str()).expect("column metadata");
+                let coll = coll.map(|c| c.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+                out.push(format!("{name}: column {} collate={coll} autoincrement={auto}", c[1]));
+            }
+        }
+        for f in q("SELECT id, seq, \"table\", \"from\", \"to\", on_update, on_delete, \"match\" FROM pragma_foreign_key_list(?1)", name) {
+            out.push(format!("{name}: fk {f:?}"));
+        }
+        for i in q("SELECT name, \"unique\", origin, partial FROM pragma_index_list(?1)", name) {
+            let label = if i[0].starts_with("sqlite_autoindex_") { "(auto)" } else { i[0].as_str() };
+            let terms = q("SELECT seqno, cid, name, \"desc\", coll, key FROM pragma_index_xinfo(?1)", &i[0]);
+            out.push(format!("{name}: index {label} unique={} origin={} partial={} {terms:?}", i[1], i[2], i[3]));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A `dflt_value` as SQLite means it: an identifier there is the string of its
+/// name (`DEFAULT "abc"` and `DEFAULT abc` store `'abc'`), except TRUE and FALSE.
+fn default_value(text: &str) -> String {
+    use sqlite_reconcile::sql::{canonical, quote_str, single_identifier};
+    let bool_word = text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false");
+    match single_identifier(text) {
+        Some(name) if !bool_word => canonical(&quote_str(&name)),
+        _ => canonical(text),
+    }
+}
+
+fn is_virtual(conn: &Connection, name: &str) -> bool {
+    conn.query_row("SELECT type = 'virtual' FROM pragma_table_list WHERE schema = 'main' AND name = ?1", [name], |r| {
+        r.get(0)
+    })
+    .unwrap_or(false)
 }
 
 /// One hand-written case: the round trip must hold and find something to manage.
@@ -163,6 +259,11 @@ const EDGE_CASES: &[(&str, &str)] = &[
     ("default_expressions", "CREATE TABLE t (a INT DEFAULT (abs(-3)), b TEXT DEFAULT (datetime('now')), c INT DEFAULT (1 + 2 * 3), d TEXT DEFAULT ('a' || 'b'));"),
     ("default_parenthesized_literal", "CREATE TABLE t (a INT DEFAULT (0), b TEXT DEFAULT ('x'), c INT DEFAULT ((-7)));"),
     ("default_cast_case", "CREATE TABLE t (a INT DEFAULT (CAST('1' AS INTEGER)), b TEXT DEFAULT (CASE WHEN 1 THEN 'y' ELSE 'n' END));"),
+    ("double_minus", "CREATE TABLE t (a INT DEFAULT (- -1), b INT DEFAULT (-(-2)), c INT CHECK (c > - - 3 AND c < + +4), d INT DEFAULT (- - - 5));"),
+    ("default_double_quoted_string", "CREATE TABLE t (a TEXT DEFAULT \"abc\", b TEXT DEFAULT \"Mixed Case\", c TEXT DEFAULT abc);"),
+    ("keyword_columns_in_expressions", "CREATE TABLE t (\"order\" INT CHECK (\"order\" > 0), [group] TEXT, CHECK ([group] <> 'x' OR \"order\" IS NULL)); \
+       CREATE INDEX t_og ON t (\"order\" * 2, lower([group])) WHERE \"order\" > 1;"),
+    ("cast_with_type_size", "CREATE TABLE t (a TEXT, CHECK (CAST(a AS VARCHAR(10)) = a), CHECK (CAST(a AS DECIMAL(5, 2)) > 0 OR a IS NULL));"),
     ("collate", "CREATE TABLE t (a TEXT COLLATE NOCASE, b TEXT COLLATE rtrim NOT NULL, c TEXT COLLATE \"BINARY\");"),
     ("generated_virtual", "CREATE TABLE t (a INT, b INT GENERATED ALWAYS AS (a * 2) VIRTUAL, c INT AS (a + 1));"),
     ("generated_stored", "CREATE TABLE t (a TEXT, b TEXT GENERATED ALWAYS AS (upper(a)) STORED, c INT AS (length(a)) STORED NOT NULL);"),
@@ -303,6 +404,7 @@ fn spelled_differently_compares_equal() {
             "CREATE TABLE t (a INT, \"my col\" TEXT, c INT REFERENCES t (a));",
             "CREATE TABLE t (a INT /* first */); ALTER TABLE t ADD \"my col\" TEXT; ALTER TABLE \"t\" ADD COLUMN c INT REFERENCES t(a) /* trailing */;",
         ),
+        ("default_identifier_is_a_string", "CREATE TABLE t (a TEXT DEFAULT 'abc', b TEXT DEFAULT 'X y');", "CREATE TABLE t (a TEXT DEFAULT \"abc\", b TEXT DEFAULT [X y]);"),
         ("default_parens", "CREATE TABLE t (a INT DEFAULT 0, b TEXT DEFAULT 'q');", "CREATE TABLE t (a INT DEFAULT (0), b TEXT DEFAULT (('q')));"),
         (
             "operators_spelled",
@@ -352,4 +454,8 @@ fn string_zero_and_number_zero_differ() {
     assert_eq!(text.without_hints(), paren.without_hints());
     let blob = inspect_sql(&dir, "b.db", "CREATE TABLE t (a DEFAULT X'30');").expect("blob default");
     assert_ne!(text.without_hints(), blob.without_hints());
+    // A double-quoted default is a string, and string case counts.
+    let upper = inspect_sql(&dir, "u.db", "CREATE TABLE t (a DEFAULT \"ABC\");").expect("upper default");
+    let lower = inspect_sql(&dir, "l.db", "CREATE TABLE t (a DEFAULT \"abc\");").expect("lower default");
+    assert_ne!(upper.without_hints(), lower.without_hints());
 }
