@@ -110,6 +110,14 @@ fn example_yaml_files_point_at_the_json_schema() {
 }
 
 #[test]
+fn readme_example_checks() {
+    let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
+    let yaml = readme.split("```yaml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a yaml block");
+    let err = succeeds(&check(&[("app.yaml", yaml)]));
+    has(&err, &["valid", "2 tables"]);
+}
+
+#[test]
 fn inspect_then_check() {
     let d = Dir::new();
     d.db(
