@@ -110,6 +110,19 @@ fn example_yaml_files_point_at_the_json_schema() {
 }
 
 #[test]
+fn quick_start_applies_the_example_schema() {
+    // The README's main command, in a copy of the repository's schema directory.
+    let d = Dir::new();
+    for name in ["app.yaml", "logic.yaml", "reconcile.schema.json"] {
+        let text = std::fs::read_to_string(root().join("schema").join(name)).expect("read example");
+        d.write(&format!("schema/{name}"), &text);
+    }
+    succeeds(&reconcile(d.path(), &["apply", "--yes"]));
+    assert!(d.join("app.db").exists(), "apply creates app.db");
+    succeeds(&reconcile(d.path(), &["drift"]));
+}
+
+#[test]
 fn readme_example_checks() {
     let readme = std::fs::read_to_string(root().join("README.md")).expect("read README.md");
     let yaml = readme.split("```yaml\n").nth(1).and_then(|rest| rest.split("```").next()).expect("a yaml block");
