@@ -34,7 +34,7 @@ pub fn json_schema() -> String {
 /// The YAML text of a schema, headed by the editor schema line.
 pub fn to_yaml(schema: &Schema) -> Result<String, serde_yaml::Error> {
     let body = serde_yaml::to_string(schema)?;
-    Ok(format!("# yaml-language-server: $schema=../schema/reconcile.schema.json\n{body}"))
+    Ok(format!("# yaml-language-server: $schema=reconcile.schema.json\n{body}"))
 }
 
 /// Any error of the library.
