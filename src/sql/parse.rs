@@ -260,8 +260,15 @@ pub fn create_table(sql: &str) -> Result<(String, Table), String> {
 }
 
 /// A declared type as one normalized string: `VARCHAR(255)`, `DECIMAL(10,2)`, `UNSIGNED BIG INT`.
+/// Upper-cased with single spaces. As SQLite does (`sqlite3AddColumn`), a type
+/// that starts with a quote is only its first token, dequoted: `"VARCHAR"(10)`
+/// declares `VARCHAR`, without the size.
 fn type_name(t: &ast::Type<'_>) -> String {
-    let base = t.name.split_whitespace().map(|w| unquote(w).to_ascii_uppercase()).collect::<Vec<_>>().join(" ");
+    if t.name.starts_with(['"', '\'', '`', '[']) {
+        let first = tokens(t.name).ok().and_then(|toks| toks.first().map(|tok| unquote(tok.text)));
+        return first.unwrap_or_else(|| unquote(t.name)).to_ascii_uppercase();
+    }
+    let base = t.name.split_whitespace().map(|w| w.to_ascii_uppercase()).collect::<Vec<_>>().join(" ");
     match &t.size {
         None => base,
         Some(ast::TypeSize::MaxSize(a)) => format!("{base}({})", pretty(&a.to_string())),
