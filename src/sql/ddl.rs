@@ -12,8 +12,7 @@ use crate::sql::{quote_ident_if_needed as q, tokens};
 pub fn create_table(name: &str, t: &Table) -> String {
     let mut parts: Vec<String> = t.columns.iter().map(column_def).collect();
     if let Some(pk) = &t.primary_key {
-        let auto =
-            t.columns.iter().any(|c| c.autoincrement && !c.primary_key).then_some(" AUTOINCREMENT").unwrap_or("");
+        let auto = if t.columns.iter().any(|c| c.autoincrement && !c.primary_key) { " AUTOINCREMENT" } else { "" };
         parts.push(key_def(pk, "PRIMARY KEY", auto));
     }
     for u in &t.unique {
