@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
-use crate::diff::{diff, Change, Risk};
+use crate::diff::{diff, Change};
 use crate::inspect::{inspect, InspectOptions};
 use crate::model::{Schema, Table};
 use crate::normalize::sqlite_message;
@@ -330,9 +330,4 @@ fn sample_key(t: &Table) -> String {
     } else {
         "rowid".to_string()
     }
-}
-
-/// Whether a plan needs `--allow-destructive`.
-pub fn needs_permission(plan: &Plan) -> bool {
-    plan.risk() == Risk::Destructive
 }

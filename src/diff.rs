@@ -56,21 +56,6 @@ fn change(kind: &'static str, object: impl Into<String>, what: impl Into<String>
     Change { kind, object: object.into(), what: what.into(), risk }
 }
 
-/// The old name of desired table `name`, if it is renamed in this diff.
-pub fn table_source<'a>(actual: &'a Schema, desired: &Schema, name: &str) -> Option<(&'a String, &'a Table)> {
-    if let Some(found) = actual.table(name) {
-        return Some(found);
-    }
-    let old = desired.tables.get(name)?.renamed_from.as_deref()?;
-    actual.table(old)
-}
-
-/// The actual column a desired column takes its data from: same name, or its
-/// `renamed_from` when the new name does not exist yet.
-pub fn column_source<'a>(old: &'a Table, new: &Column) -> Option<&'a Column> {
-    old.column(&new.name).or_else(|| new.renamed_from.as_deref().and_then(|r| old.column(r)))
-}
-
 /// Every difference between `actual` and `desired`, in a stable order.
 pub fn diff(actual: &Schema, desired: &Schema) -> Vec<Change> {
     let renamed = apply_renames(actual, desired);
@@ -342,7 +327,8 @@ fn diff_table(out: &mut Vec<Change>, name: &str, have: &Table, want: &Table) {
     }
 }
 
-fn same_set<T: PartialEq>(a: &[T], b: &[T]) -> bool {
+/// Whether two constraint lists hold the same items, in any order.
+pub(crate) fn same_set<T: PartialEq>(a: &[T], b: &[T]) -> bool {
     a.len() == b.len() && a.iter().all(|x| b.contains(x))
 }
 

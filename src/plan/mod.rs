@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::diff::{self, apply_renames, Change, Risk};
+use crate::diff::{self, apply_renames, same_set, Change, Risk};
 use crate::model::{Column, Schema, Table};
 use crate::sql::{self, ddl, quote_ident_if_needed as q};
 
@@ -572,10 +572,6 @@ fn native_steps(
     out.extend(not_null_steps);
     out.extend(check_adds);
     Some(out)
-}
-
-fn same_set<T: PartialEq>(a: &[T], b: &[T]) -> bool {
-    a.len() == b.len() && a.iter().all(|x| b.contains(x))
 }
 
 fn same_column(a: &Column, b: &Column) -> bool {
