@@ -3,6 +3,7 @@
 //! real `reconcile` binary.
 
 mod cli;
+mod golden;
 mod roundtrip;
 mod scenarios;
 mod util;
