@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::model::{Column, Expr, Schema, Table};
+use crate::model::{Column, Expr, Index, Schema, Table};
 use crate::sql;
 
 /// How risky a change is for the data in the database.
@@ -311,7 +311,7 @@ fn diff_table(out: &mut Vec<Change>, name: &str, have: &Table, want: &Table) {
                 format!("create on `{name}`"),
                 if wi.unique { Risk::DataDependent } else { Risk::Safe },
             )),
-            Some(hi) if hi != wi => out.push(change(
+            Some(hi) if !same_index(hi, wi) => out.push(change(
                 "index",
                 iname,
                 "replace (definition changed)",
@@ -325,6 +325,12 @@ fn diff_table(out: &mut Vec<Change>, name: &str, have: &Table, want: &Table) {
             out.push(change("index", iname, "drop", Risk::Safe));
         }
     }
+}
+
+/// Whether two indexes have the same definition; the `renamed_from` hint is
+/// not part of it (a hint left in the YAML after its rename must stay inert).
+pub(crate) fn same_index(a: &Index, b: &Index) -> bool {
+    a.columns == b.columns && a.unique == b.unique && a.where_ == b.where_
 }
 
 /// Whether two constraint lists hold the same items, in any order.

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use crate::diff::{self, apply_renames, same_set, Change, Risk};
+use crate::diff::{self, apply_renames, same_index, same_set, Change, Risk};
 use crate::model::{Column, Schema, Table};
 use crate::sql::{self, ddl, quote_ident_if_needed as q};
 
@@ -236,7 +236,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
     for (name, want) in &desired.tables {
         let have = have_all.tables.get(name);
         for (iname, wi) in &want.indexes {
-            let same = have.and_then(|h| h.indexes.get(iname)) == Some(wi);
+            let same = have.and_then(|h| h.indexes.get(iname)).is_some_and(|hi| same_index(hi, wi));
             if !same || rebuilt.contains(name) {
                 let risk = if wi.unique && have.is_some() { Risk::DataDependent } else { Risk::Safe };
                 steps.push(step(
@@ -258,7 +258,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             continue; // dropped with the table
         }
         for (iname, hi) in &have.indexes {
-            if want.and_then(|w| w.indexes.get(iname)) != Some(hi) {
+            if !want.and_then(|w| w.indexes.get(iname)).is_some_and(|wi| same_index(hi, wi)) {
                 steps.push(step(
                     StepKind::DropIndex,
                     iname,
