@@ -3,6 +3,7 @@
 //! real `reconcile` binary.
 
 mod cli;
+mod corpus;
 mod golden;
 mod roundtrip;
 mod scenarios;
