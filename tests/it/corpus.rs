@@ -7,9 +7,14 @@
 //! (`to_yaml` → `load_sources` → `load::desired`) as a user's schema would.
 //! Then plan and apply, and run the scenario checks: the schema equals the
 //! desired one, a second plan is empty, seeded rows survive in every kept
-//! column, and integrity and foreign-key checks are clean. Cases with
-//! `enable_drop: false` must be refused while destructive changes are not
-//! allowed, leaving the database unchanged.
+//! column, and integrity and foreign-key checks are clean. A plan with
+//! destructive steps (the point of sqldef's `enable_drop: false` cases) must
+//! first be refused without permission, leaving the database unchanged. Every
+//! case runs both ways: `current` → `desired`, then `desired` → `current`.
+//!
+//! Seeded values are never NULL: sqldef's cases tighten columns to NOT NULL
+//! without a default, which is right for its empty tables and a refused
+//! data-dependent step (not a planner bug) over rows with NULLs.
 
 use std::collections::BTreeSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -93,7 +98,11 @@ fn sqldef_corpus_plans_and_applies() {
             failures.push(format!("{name}: listed in KNOWN_FAILURES but not run (not in the corpus, or skipped)"));
         }
     }
-    println!("sqldef corpus: {passed}/{run} cases pass ({} skipped, {} cases in all)", skipped.len(), cases.len());
+    println!(
+        "sqldef corpus: {passed}/{run} cases pass, each both ways ({} skipped, {} cases in all)",
+        skipped.len(),
+        cases.len()
+    );
     for s in &skipped {
         println!("  skipped {s}");
     }
@@ -176,32 +185,80 @@ fn skip_reason(case: &Case, running: (u32, u32, u32)) -> Option<String> {
     None
 }
 
+#[test]
+fn cases_outside_the_running_version_or_expecting_errors_are_skipped() {
+    let case = |min: Option<&str>, max: Option<&str>, error: Option<&str>| Case {
+        file: "t.yml".into(),
+        name: "c".into(),
+        current: String::new(),
+        desired: String::new(),
+        enable_drop: true,
+        error: error.map(str::to_string),
+        min_version: min.map(str::to_string),
+        max_version: max.map(str::to_string),
+    };
+    let v = (3, 45, 1);
+    assert_eq!(skip_reason(&case(Some("3.35"), None, None), v), None);
+    assert_eq!(skip_reason(&case(None, Some("3.45"), None), v), None);
+    assert!(skip_reason(&case(Some("3.46"), None, None), v).is_some());
+    assert!(skip_reason(&case(None, Some("3.44.9"), None), v).is_some());
+    assert!(skip_reason(&case(None, None, Some("boom")), v).is_some());
+}
+
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
 }
 
+/// A case passes when it passes both ways: `current` → `desired` (sqldef's
+/// `up`), then `desired` → `current` with the rename hints turned round.
 fn run_case(case: &Case) -> Outcome {
-    match try_case(case) {
-        Ok(notes) => Outcome::Pass { notes },
-        Err(e) => Outcome::Fail(e),
+    let mut notes = Vec::new();
+    for dir in [Direction::Forward, Direction::Reversed] {
+        match try_case(case, dir) {
+            Ok(n) => notes.extend(n.into_iter().map(|x| format!("{}: {x}", dir.label()))),
+            Err(e) => return Outcome::Fail(format!("{}: {e}", dir.label())),
+        }
+    }
+    Outcome::Pass { notes }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Direction {
+    /// `current` → `desired`.
+    Forward,
+    /// `desired` → `current`.
+    Reversed,
+}
+
+impl Direction {
+    fn label(self) -> &'static str {
+        match self {
+            Direction::Forward => "current → desired",
+            Direction::Reversed => "desired → current",
+        }
     }
 }
 
-fn try_case(case: &Case) -> Result<Vec<String>, String> {
+fn try_case(case: &Case, direction: Direction) -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
-    // `current`, seeded, in a real database file.
+    let hints = rename_hints(&case.desired)?;
+    let (from_sql, to_sql, hints) = match direction {
+        Direction::Forward => (&case.current, &case.desired, hints),
+        Direction::Reversed => (&case.desired, &case.current, invert(&hints)),
+    };
+    // The starting schema, seeded, in a real database file.
     let dir = Dir::new();
     let db = dir.join("app.db");
     {
         let conn = Connection::open(&db).map_err(|e| format!("open: {e}"))?;
-        conn.execute_batch(&case.current).map_err(|e| format!("SQLite rejects `current`: {e}"))?;
-        let schema = inspect(&conn, &InspectOptions::default()).map_err(|e| format!("inspect `current`: {e}"))?;
+        conn.execute_batch(from_sql).map_err(|e| format!("SQLite rejects the starting SQL: {e}"))?;
+        let schema = inspect(&conn, &InspectOptions::default()).map_err(|e| format!("inspect the start: {e}"))?;
         notes.extend(seed(&conn, &schema));
     }
     let mut s = Scenario::open(dir, db);
 
-    // `desired`, through YAML.
-    let desired = desired_schema(&case.desired)?;
+    // The goal, through YAML.
+    let desired = desired_schema(to_sql, &hints)?;
     s.desired = Some(desired.clone());
     let renames = column_renames(&desired);
     let renames: Vec<(&str, &str, &str)> =
@@ -209,26 +266,26 @@ fn try_case(case: &Case) -> Result<Vec<String>, String> {
 
     let mut conn = s.conn();
     let (_, plan) = plan_for(&mut conn, &desired, &InspectOptions::default()).map_err(|e| format!("plan: {e}"))?;
-    if !case.enable_drop {
-        if plan.destructive().next().is_some() {
-            match apply(&mut conn, &plan, &desired, &ApplyOptions::default()) {
-                Err(ApplyError::Destructive(_)) => {}
-                Err(e) => return Err(format!("enable_drop: false: refused for another reason: {e}")),
-                Ok(_) => return Err("enable_drop: false: destructive plan applied without permission".into()),
-            }
-            s.check_unchanged().map_err(|e| format!("enable_drop: false: refused apply changed the database: {e}"))?;
-        } else {
-            notes.push("enable_drop: false, but the plan has no destructive step (nothing to refuse)".into());
+    // Destructive steps are refused without permission, and the refusal changes
+    // nothing; sqldef's `enable_drop: false` cases exist to show exactly that.
+    if plan.destructive().next().is_some() {
+        match apply(&mut conn, &plan, &desired, &ApplyOptions::default()) {
+            Err(ApplyError::Destructive(_)) => {}
+            Err(e) => return Err(format!("destructive plan refused for another reason: {e}")),
+            Ok(_) => return Err("destructive plan applied without permission".into()),
         }
+        s.check_unchanged().map_err(|e| format!("refused apply changed the database: {e}"))?;
+    } else if !case.enable_drop && direction == Direction::Forward {
+        notes.push("enable_drop: false, but the plan has no destructive step (nothing to refuse)".into());
     }
     let opts = ApplyOptions { allow_destructive: true, ..ApplyOptions::default() };
     apply(&mut conn, &plan, &desired, &opts).map_err(|e| format!("apply: {e}"))?;
     drop(conn);
 
     s.try_check_all(&renames)?;
-    // Fifth check, once rollback exists: roll the applied plan back, then the
-    // schema must equal `s.before` and every seeded row must be back
-    // (`s.check_unchanged()`).
+    // FIFTH CHECK (rollback) goes here, once rollback exists: roll the applied
+    // plan back; the schema must equal `s.before` and every seeded row must be
+    // back (`s.check_unchanged()`).
     Ok(notes)
 }
 
@@ -291,13 +348,25 @@ fn seed_table(conn: &Connection, schema: &Schema, name: &str, t: &Table) -> Resu
     if cols.is_empty() {
         return Ok(());
     }
-    let list = cols.iter().map(|c| qi(&c.name)).collect::<Vec<_>>().join(", ");
-    let marks = (1..=cols.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
-    let sql = format!("INSERT INTO {} ({list}) VALUES ({marks})", qi(name));
+    // Rowids with gaps (an INTEGER PRIMARY KEY gets them from `value_for`), so a
+    // plan that renumbered rows would show.
+    let rowid_names = ["rowid", "_rowid_", "oid"];
+    let set_rowid = !t.without_rowid
+        && !t.has_rowid_alias()
+        && !t.columns.iter().any(|c| rowid_names.iter().any(|r| c.name.eq_ignore_ascii_case(r)));
+    let mut names: Vec<String> = cols.iter().map(|c| qi(&c.name)).collect();
+    if set_rowid {
+        names.insert(0, "rowid".to_string());
+    }
+    let marks = (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(", ");
+    let sql = format!("INSERT INTO {} ({}) VALUES ({marks})", qi(name), names.join(", "));
     conn.execute_batch("SAVEPOINT seed").map_err(|e| e.to_string())?;
     let result = (|| {
         for row in 0..SEED_ROWS {
             let mut values = Vec::new();
+            if set_rowid {
+                values.push(Value::Integer(row as i64 * 10 + 3));
+            }
             for c in &cols {
                 values.push(match parent_of(t, &c.name) {
                     Some((parent, pcol)) => parent_value(conn, schema, &parent, pcol.as_deref(), row)
@@ -392,12 +461,12 @@ fn qi(name: &str) -> String {
 
 /// `desired` built in a scratch database and inspected, with sqldef's rename
 /// comments as `renamed_from` hints, written as YAML and loaded back.
-fn desired_schema(sql: &str) -> Result<Schema, String> {
+fn desired_schema(sql: &str, hints: &[Hint]) -> Result<Schema, String> {
     let scratch = Connection::open_in_memory().map_err(|e| e.to_string())?;
     scratch.execute_batch(sql).map_err(|e| format!("SQLite rejects `desired`: {e}"))?;
     let mut schema = inspect(&scratch, &InspectOptions::default()).map_err(|e| format!("inspect `desired`: {e}"))?;
-    for hint in rename_hints(sql)? {
-        place_hint(&mut schema, &hint)?;
+    for hint in hints {
+        place_hint(&mut schema, hint)?;
     }
     let yaml = to_yaml(&schema).map_err(|e| format!("to_yaml: {e}"))?;
     let loaded =
@@ -424,6 +493,28 @@ enum Hint {
     Table { name: String, from: String },
     Column { table: String, name: String, from: String },
     Index { name: String, from: String },
+}
+
+/// The hints that undo `hints`: each rename the other way round.
+fn invert(hints: &[Hint]) -> Vec<Hint> {
+    let table_was = |t: &str| {
+        hints.iter().find_map(|h| match h {
+            Hint::Table { name, from } if name.eq_ignore_ascii_case(t) => Some(from.clone()),
+            _ => None,
+        })
+    };
+    hints
+        .iter()
+        .map(|h| match h {
+            Hint::Table { name, from } => Hint::Table { name: from.clone(), from: name.clone() },
+            Hint::Column { table, name, from } => Hint::Column {
+                table: table_was(table).unwrap_or_else(|| table.clone()),
+                name: from.clone(),
+                from: name.clone(),
+            },
+            Hint::Index { name, from } => Hint::Index { name: from.clone(), from: name.clone() },
+        })
+        .collect()
 }
 
 fn place_hint(schema: &mut Schema, hint: &Hint) -> Result<(), String> {
@@ -633,16 +724,19 @@ fn seed_values_fit_strict_and_constraints() {
     conn.execute_batch(
         "CREATE TABLE p(id INTEGER PRIMARY KEY, code TEXT UNIQUE NOT NULL);
          CREATE TABLE c(id INT PRIMARY KEY, p_code TEXT NOT NULL REFERENCES p(code), r REAL, b BLOB, a ANY) STRICT;
-         CREATE TABLE k(a TEXT, b INT, PRIMARY KEY (a, b)) WITHOUT ROWID;",
+         CREATE TABLE k(a TEXT, b INT, PRIMARY KEY (a, b)) WITHOUT ROWID;
+         CREATE TABLE r(x TEXT CHECK (length(x) > 0));",
     )
     .unwrap();
     let schema = inspect(&conn, &InspectOptions::default()).unwrap();
     let notes = seed(&conn, &schema);
     assert!(notes.is_empty(), "{notes:?}");
-    for t in ["p", "c", "k"] {
+    for t in ["p", "c", "k", "r"] {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0)).unwrap();
         assert_eq!(n as usize, SEED_ROWS, "{t}");
     }
     let fk: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
     assert_eq!(fk, 0);
+    let rowids: String = conn.query_row("SELECT group_concat(rowid) FROM r", [], |r| r.get(0)).unwrap();
+    assert_eq!(rowids, "3,13,23", "rowids with gaps");
 }
