@@ -92,6 +92,15 @@ pub enum ApplyError {
     /// The result differs from the desired schema: a planner bug; rolled back.
     #[error("verification failed (planner bug), nothing was changed; the result differs from the desired schema: {}", .0.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; "))]
     Verify(Vec<Change>),
+    /// Data-dependent steps under a policy that forbids them; nothing was run.
+    #[error("refused: the plan has data-dependent steps ({}) and the policy does not allow them", .0.join("; "))]
+    DataDependent(Vec<String>),
+    /// The database's schema is not the one the plan was made against; nothing was run.
+    #[error("refused: the database's schema is not the one this plan was made against: {}", .0.join("; "))]
+    Stale(Vec<String>),
+    /// Work around the plan (backup, history, plan files) failed; rolled back.
+    #[error("{0}; nothing was changed")]
+    Store(String),
     /// Any other SQLite error; rolled back.
     #[error("{0}")]
     Sqlite(String),
@@ -135,8 +144,41 @@ pub fn facts(conn: &mut Connection, actual: &Schema) -> Result<Facts, rusqlite::
     Ok(Facts { sqlite_version, view_reads })
 }
 
+/// Work done inside the plan's transaction besides its steps.
+pub trait Hooks {
+    /// Before BEGIN, with foreign keys already off (ATTACH must happen outside a transaction).
+    fn before_begin(&mut self, _conn: &Connection) -> Result<(), ApplyError> {
+        Ok(())
+    }
+    /// After BEGIN IMMEDIATE and before the first step: the write lock is held.
+    fn before_steps(&mut self, _conn: &Connection, _before: &Schema) -> Result<(), ApplyError> {
+        Ok(())
+    }
+    /// After verification and before COMMIT, with the verified schema and the time spent so far.
+    fn before_commit(&mut self, _conn: &Connection, _after: &Schema, _elapsed: Duration) -> Result<(), ApplyError> {
+        Ok(())
+    }
+    /// After COMMIT or ROLLBACK, also on error.
+    fn after_end(&mut self, _conn: &Connection) {}
+}
+
+/// No extra work.
+pub struct NoHooks;
+impl Hooks for NoHooks {}
+
 /// Runs `plan` on `conn` in one transaction and verifies that the result equals `desired`.
 pub fn apply(conn: &mut Connection, plan: &Plan, desired: &Schema, opts: &ApplyOptions) -> Result<Applied, ApplyError> {
+    apply_with(conn, plan, desired, opts, &mut NoHooks)
+}
+
+/// [`apply`], with `hooks` run at their points of the transaction.
+pub fn apply_with(
+    conn: &mut Connection,
+    plan: &Plan,
+    desired: &Schema,
+    opts: &ApplyOptions,
+    hooks: &mut dyn Hooks,
+) -> Result<Applied, ApplyError> {
     if !opts.allow_destructive {
         let destructive: Vec<String> = plan.destructive().map(|s| s.comment.clone()).collect();
         if !destructive.is_empty() {
@@ -152,22 +194,34 @@ pub fn apply(conn: &mut Connection, plan: &Plan, desired: &Schema, opts: &ApplyO
     let fk_before: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA foreign_keys = OFF")?;
     let fk_now: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
-    let result = if fk_now { Err(ApplyError::ForeignKeys) } else { run(conn, plan, desired, opts) };
+    let result = if fk_now {
+        Err(ApplyError::ForeignKeys)
+    } else {
+        hooks.before_begin(conn).and_then(|()| run(conn, plan, desired, opts, hooks))
+    };
     if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
     }
+    hooks.after_end(conn);
     let restore = conn.execute_batch(if fk_before { "PRAGMA foreign_keys = ON" } else { "PRAGMA foreign_keys = OFF" });
     let applied = result?;
     restore?;
     Ok(applied)
 }
 
-fn run(conn: &mut Connection, plan: &Plan, desired: &Schema, opts: &ApplyOptions) -> Result<Applied, ApplyError> {
+fn run(
+    conn: &mut Connection,
+    plan: &Plan,
+    desired: &Schema,
+    opts: &ApplyOptions,
+    hooks: &mut dyn Hooks,
+) -> Result<Applied, ApplyError> {
     let start = Instant::now();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         return Err(if is_busy(&e) { ApplyError::Busy(opts.busy_timeout) } else { e.into() });
     }
     let before = inspect(conn, &opts.inspect)?;
+    hooks.before_steps(conn, &before)?;
     let mut statements = 0;
     for (i, step) in plan.steps.iter().enumerate() {
         for sql in &step.sql {
@@ -196,6 +250,7 @@ fn run(conn: &mut Connection, plan: &Plan, desired: &Schema, opts: &ApplyOptions
     if !left.is_empty() {
         return Err(ApplyError::Verify(left));
     }
+    hooks.before_commit(conn, &after, start.elapsed())?;
     conn.execute_batch(if opts.dry_run { "ROLLBACK" } else { "COMMIT" })?;
     Ok(Applied { steps: plan.steps.len(), statements, elapsed: start.elapsed(), dry_run: opts.dry_run })
 }

@@ -6,13 +6,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::{Column, Expr, Index, Schema, Table};
 use crate::sql;
 
 /// How risky a change is for the data in the database.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
     /// Cannot fail on existing rows and loses nothing.
@@ -34,10 +34,10 @@ impl fmt::Display for Risk {
 }
 
 /// One difference between the actual and the desired schema.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     /// The object's kind: table, column, index, view, trigger, virtual table.
-    pub kind: &'static str,
+    pub kind: std::borrow::Cow<'static, str>,
     /// The object's name (`table.column` for columns).
     pub object: String,
     /// What changes, in words.
@@ -53,7 +53,7 @@ impl fmt::Display for Change {
 }
 
 fn change(kind: &'static str, object: impl Into<String>, what: impl Into<String>, risk: Risk) -> Change {
-    Change { kind, object: object.into(), what: what.into(), risk }
+    Change { kind: std::borrow::Cow::Borrowed(kind), object: object.into(), what: what.into(), risk }
 }
 
 /// Every difference between `actual` and `desired`, in a stable order.

@@ -13,8 +13,11 @@ pub mod load;
 pub mod model;
 pub mod normalize;
 pub mod plan;
+pub mod reconciler;
 pub mod render;
+pub mod rollback;
 pub mod sql;
+pub mod store;
 
 pub use apply::{Applied, ApplyError, ApplyOptions};
 pub use diff::{Change, Risk};
@@ -22,6 +25,8 @@ pub use inspect::{inspect, InspectError, InspectOptions};
 pub use load::{LoadError, Loaded};
 pub use model::Schema;
 pub use plan::{Plan, PlanError, Step};
+pub use reconciler::{Policy, Reconciler, Report};
+pub use store::{HistoryEntry, Prepared};
 
 /// The JSON Schema of the YAML format, generated from the model types.
 pub fn json_schema() -> String {
@@ -52,6 +57,12 @@ pub enum Error {
     /// Applying failed or was refused; nothing was changed.
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    /// Refused by a safety rule (a stale plan, a rollback that would not fit); nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// The plan store, backup file or history could not be read or written.
+    #[error("{0}")]
+    Store(String),
     /// A database error outside a plan.
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),

@@ -12,7 +12,7 @@ mod rebuild;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diff::{self, apply_renames, same_index, same_set, Change, Risk};
 use crate::model::{Column, Schema, Table};
@@ -35,7 +35,7 @@ impl Facts {
 }
 
 /// The kind of a step; its rank is the phase it runs in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
     /// DROP TRIGGER
@@ -64,10 +64,14 @@ pub enum StepKind {
     CreateView,
     /// CREATE TRIGGER
     CreateTrigger,
+    /// Values a rollback puts back from the backup file
+    RestoreData,
+    /// The development seed script (`reset`)
+    Seed,
 }
 
 /// One step of a plan: SQL statements that run in order inside the plan's transaction.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Step {
     /// What kind of step.
     pub kind: StepKind,
@@ -80,12 +84,12 @@ pub struct Step {
     /// Its risk.
     pub risk: Risk,
     /// Migration hints this step used (`convert on feed.explicit`).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<String>,
 }
 
 /// An ordered plan.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The differences the plan resolves.
     pub changes: Vec<Change>,

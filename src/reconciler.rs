@@ -1,0 +1,501 @@
+//! Reconciler: the whole change around `apply` — plan forward and rollback
+//! together, keep what destructive steps lose, record the change in the
+//! history table in the same transaction, and stage the plan files.
+//!
+//! Used by the CLI (`apply`, `apply --plan`, `rollback`, `reset`) and by
+//! applications at startup ([`Reconciler`]).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::apply::{self, ApplyOptions, Hooks};
+use crate::diff::{diff, Change, Risk};
+use crate::inspect::{inspect, InspectOptions};
+use crate::model::Schema;
+use crate::plan::{self, Facts, Plan, Step, StepKind};
+use crate::rollback::{self, BACKUP_SCHEMA};
+use crate::sql::{quote_ident_if_needed as q, quote_str};
+use crate::store::{self, HistoryEntry, Prepared};
+use crate::{ApplyError, Error};
+
+/// Which kinds of change may run without a person deciding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Steps that can fail on existing rows (NOT NULL, UNIQUE, CHECK, FK): they roll back cleanly if they do.
+    pub allow_data_dependent: bool,
+    /// Steps that lose data (dropped tables or columns); what they drop is kept in a backup.
+    pub allow_destructive: bool,
+}
+
+impl Default for Policy {
+    /// Safe and data-dependent changes apply; destructive ones are refused.
+    fn default() -> Self {
+        Policy { allow_data_dependent: true, allow_destructive: false }
+    }
+}
+
+/// What a reconcile did.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The id of the recorded change; `None` when nothing changed.
+    pub id: Option<String>,
+    /// The one-line summary of the plan.
+    pub summary: String,
+    /// The differences resolved.
+    pub changes: Vec<Change>,
+    /// Steps run.
+    pub steps: usize,
+    /// Statements run.
+    pub statements: usize,
+    /// Time inside the transaction.
+    pub elapsed: Duration,
+    /// Whether everything ran and was rolled back on purpose.
+    pub dry_run: bool,
+    /// Where the plan files were written.
+    pub plan_dir: Option<PathBuf>,
+    /// Where the values the plan drops or rewrites were kept.
+    pub backup: Option<PathBuf>,
+}
+
+impl Report {
+    fn nothing() -> Report {
+        Report {
+            id: None,
+            summary: crate::render::summary(&Plan::default()),
+            changes: Vec::new(),
+            steps: 0,
+            statements: 0,
+            elapsed: Duration::ZERO,
+            dry_run: false,
+            plan_dir: None,
+            backup: None,
+        }
+    }
+}
+
+/// Keeps a database's schema equal to a desired schema: what an application calls at startup.
+///
+/// ```
+/// use sqlite_reconcile::{Policy, Reconciler};
+///
+/// let schema = "tables:\n  notes:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: body, type: TEXT, not_null: true }\n";
+/// let reconciler = Reconciler::from_sources(&[("app.yaml", schema)])?.policy(Policy::default());
+///
+/// let dir = tempfile::tempdir()?;
+/// let mut conn = rusqlite::Connection::open(dir.path().join("app.db"))?;
+/// let first = reconciler.reconcile(&mut conn)?;
+/// assert_eq!(first.steps, 1); // CREATE TABLE notes
+/// let second = reconciler.reconcile(&mut conn)?;
+/// assert!(second.id.is_none()); // already in sync: nothing written
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    desired: Schema,
+    policy: Policy,
+    plans: Option<PathBuf>,
+    options: ApplyOptions,
+}
+
+impl Reconciler {
+    /// From a directory of `*.yaml` files.
+    pub fn from_dir(dir: impl AsRef<Path>) -> Result<Reconciler, Error> {
+        Ok(Reconciler::new(crate::load::desired_from_dir(dir.as_ref())?))
+    }
+
+    /// From YAML texts, for example embedded with `include_str!`: `(name, text)` pairs, the name used in errors.
+    pub fn from_sources<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<Reconciler, Error> {
+        let loaded = crate::load::load_sources(sources)?;
+        Ok(Reconciler::new(crate::load::desired(&loaded)?))
+    }
+
+    /// From a desired schema already normalized (see [`crate::load::desired`]).
+    pub fn new(desired: Schema) -> Reconciler {
+        Reconciler { desired, policy: Policy::default(), plans: None, options: ApplyOptions::default() }
+    }
+
+    /// Which kinds of change may run.
+    pub fn policy(mut self, policy: Policy) -> Reconciler {
+        self.policy = policy;
+        self
+    }
+
+    /// Also write each applied plan's files under `dir`.
+    pub fn plan_store(mut self, dir: impl Into<PathBuf>) -> Reconciler {
+        self.plans = Some(dir.into());
+        self
+    }
+
+    /// How long to wait for the write lock (default 5 s).
+    pub fn busy_timeout(mut self, timeout: Duration) -> Reconciler {
+        self.options.busy_timeout = timeout;
+        self
+    }
+
+    /// Objects to leave alone, as glob patterns (`alembic_*`).
+    pub fn exclude(mut self, patterns: Vec<String>) -> Reconciler {
+        self.options.inspect.exclude = patterns;
+        self
+    }
+
+    /// The desired schema.
+    pub fn desired(&self) -> &Schema {
+        &self.desired
+    }
+
+    /// Plans the change for `conn` without running it.
+    pub fn prepare(&self, conn: &mut Connection) -> Result<Prepared, Error> {
+        prepare(conn, &self.desired, &self.options.inspect)
+    }
+
+    /// Plans and applies under the policy; a no-op (nothing written) when already in sync.
+    pub fn reconcile(&self, conn: &mut Connection) -> Result<Report, Error> {
+        let prepared = self.prepare(conn)?;
+        self.run(conn, &prepared, false)
+    }
+
+    /// Applies a prepared change, refusing it if the database's schema is no longer the one it was planned against.
+    pub fn run(&self, conn: &mut Connection, prepared: &Prepared, dry_run: bool) -> Result<Report, Error> {
+        let mut options = self.options.clone();
+        options.allow_destructive = self.policy.allow_destructive;
+        options.dry_run = dry_run;
+        if !self.policy.allow_data_dependent {
+            let dd: Vec<String> = prepared
+                .forward
+                .steps
+                .iter()
+                .filter(|s| s.risk == Risk::DataDependent)
+                .map(|s| s.comment.clone())
+                .collect();
+            if !dd.is_empty() {
+                return Err(ApplyError::DataDependent(dd).into());
+            }
+        }
+        execute(conn, prepared, &Run { kind: "apply", options, plans: self.plans.clone(), ..Run::default() })
+    }
+}
+
+/// Inspects `conn` and plans the forward change to `desired`, its rollback and the values to keep.
+pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+    let before = inspect(conn, opts)?;
+    let facts = apply::facts(conn, &before)?;
+    let forward = plan::plan(&before, desired, &facts)?;
+    let after = desired.without_hints();
+    let (rollback, backups) = if forward.is_empty() {
+        (Plan::default(), Vec::new())
+    } else {
+        let backups = rollback::backups(&before, desired);
+        let after_facts = facts_of(&after, facts.sqlite_version)?;
+        (rollback::plan_rollback(&before, desired, &backups, &after_facts)?, backups)
+    };
+    Ok(Prepared {
+        format: store::FORMAT_VERSION,
+        tool_version: store::TOOL_VERSION.to_string(),
+        sqlite_version: version_string(facts.sqlite_version),
+        fingerprint_before: store::fingerprint(&before),
+        fingerprint_after: store::fingerprint(&after),
+        before,
+        after: desired.clone(),
+        forward,
+        rollback,
+        backups,
+    })
+}
+
+fn version_string(v: (u32, u32, u32)) -> String {
+    format!("{}.{}.{}", v.0, v.1, v.2)
+}
+
+/// The planner's facts about a database holding `schema`, read from a scratch copy of it.
+fn facts_of(schema: &Schema, sqlite_version: (u32, u32, u32)) -> Result<Facts, Error> {
+    let mut scratch = Connection::open_in_memory()?;
+    crate::normalize::build(&scratch, schema)
+        .map_err(|e| Error::Store(format!("building the planned schema for its rollback: {e}")))?;
+    let mut facts = apply::facts(&mut scratch, schema)?;
+    facts.sqlite_version = sqlite_version;
+    Ok(facts)
+}
+
+/// How to run a prepared change.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    /// `apply`, `rollback` or `reset`, as recorded in the history.
+    pub kind: &'static str,
+    /// Apply options (destructive permission, dry run, busy timeout, excludes).
+    pub options: ApplyOptions,
+    /// Where to write the plan files, if anywhere.
+    pub plans: Option<PathBuf>,
+    /// For a rollback: the id of the change it undoes.
+    pub rolls_back: Option<String>,
+    /// For a rollback: the backup file to attach.
+    pub attach: Option<PathBuf>,
+}
+
+struct Recorder<'a> {
+    prepared: &'a Prepared,
+    run: &'a Run,
+    id: String,
+    backup: Option<PathBuf>,
+    backup_written: bool,
+    attached: bool,
+    staged: Option<store::Staged>,
+}
+
+impl Hooks for Recorder<'_> {
+    fn before_begin(&mut self, conn: &Connection) -> Result<(), ApplyError> {
+        if let Some(path) = &self.run.attach {
+            conn.execute_batch(&format!(
+                "ATTACH DATABASE {} AS {BACKUP_SCHEMA}",
+                quote_str(&format!("file:{}?mode=ro", path.display()))
+            ))
+            .map_err(|e| ApplyError::Store(format!("cannot open the backup {}: {e}", path.display())))?;
+            self.attached = true;
+        }
+        Ok(())
+    }
+
+    fn before_steps(&mut self, conn: &Connection, before: &Schema) -> Result<(), ApplyError> {
+        let differences = diff(before, &self.prepared.before.without_hints());
+        if !differences.is_empty() {
+            return Err(ApplyError::Stale(differences.iter().map(|c| c.to_string()).collect()));
+        }
+        if let (Some(path), false) = (&self.backup, self.run.options.dry_run) {
+            store::write_backup(conn, &self.prepared.backups, path).map_err(ApplyError::Store)?;
+            self.backup_written = true;
+        }
+        Ok(())
+    }
+
+    fn before_commit(&mut self, conn: &Connection, _after: &Schema, elapsed: Duration) -> Result<(), ApplyError> {
+        if self.run.options.dry_run {
+            return Ok(());
+        }
+        let (applied_at, _) = store::now_utc();
+        let entry = HistoryEntry {
+            id: self.id.clone(),
+            kind: self.run.kind.to_string(),
+            applied_at,
+            tool_version: store::TOOL_VERSION.to_string(),
+            sqlite_version: self.prepared.sqlite_version.clone(),
+            fingerprint_before: self.prepared.fingerprint_before.clone(),
+            fingerprint_after: self.prepared.fingerprint_after.clone(),
+            outcome: "applied".to_string(),
+            rolls_back: self.run.rolls_back.clone(),
+            backup: self.backup.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()),
+            steps: self.prepared.forward.steps.len() as i64,
+            destructive: self.prepared.forward.destructive().count() as i64,
+            elapsed_ms: elapsed.as_millis() as i64,
+            summary: crate::render::summary(&self.prepared.forward),
+        };
+        store::record(conn, &entry, self.prepared)
+            .map_err(|e| ApplyError::Store(format!("recording the change in {}: {e}", store::HISTORY_TABLE)))?;
+        if let Some(plans) = &self.run.plans {
+            let staged = store::stage(plans, &entry, self.prepared, self.backup.as_deref())
+                .map_err(|e| ApplyError::Store(format!("writing the plan files under {}: {e}", plans.display())))?;
+            self.staged = Some(staged);
+        }
+        Ok(())
+    }
+
+    fn after_end(&mut self, conn: &Connection) {
+        if self.attached {
+            let _ = conn.execute_batch(&format!("DETACH DATABASE {BACKUP_SCHEMA}"));
+        }
+    }
+}
+
+/// Applies `prepared` with its bookkeeping: the stale-schema check inside the
+/// write lock, the backup, the history row and the plan files.
+pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<Report, Error> {
+    if prepared.is_empty() {
+        return Ok(Report::nothing());
+    }
+    let id = store::new_id(&prepared.fingerprint_after);
+    let db_path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
+    let backup = match (&db_path, prepared.backups.is_empty()) {
+        (Some(db), false) => Some(store::backup_dir(db).join(format!("{id}.db"))),
+        _ => None,
+    };
+    let mut recorder =
+        Recorder { prepared, run, id: id.clone(), backup, backup_written: false, attached: false, staged: None };
+    let result = apply::apply_with(conn, &prepared.forward, &prepared.after, &run.options, &mut recorder);
+    let applied = match result {
+        Ok(a) => a,
+        Err(e) => {
+            if recorder.backup_written {
+                if let Some(b) = &recorder.backup {
+                    let _ = std::fs::remove_file(b);
+                }
+            }
+            return Err(e.into());
+        }
+    };
+    if applied.dry_run {
+        return Ok(Report {
+            id: None,
+            summary: crate::render::summary(&prepared.forward),
+            changes: prepared.forward.changes.clone(),
+            steps: applied.steps,
+            statements: applied.statements,
+            elapsed: applied.elapsed,
+            dry_run: true,
+            plan_dir: None,
+            backup: None,
+        });
+    }
+    let plan_dir = match recorder.staged.take() {
+        Some(staged) => Some(staged.publish().map_err(|e| {
+            Error::Store(format!(
+                "change {id} is applied and recorded, but its plan files could not be moved into place: {e}"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Report {
+        id: Some(id),
+        summary: crate::render::summary(&prepared.forward),
+        changes: prepared.forward.changes.clone(),
+        steps: applied.steps,
+        statements: applied.statements,
+        elapsed: applied.elapsed,
+        dry_run: false,
+        plan_dir,
+        backup: recorder.backup.clone(),
+    })
+}
+
+/// The change a rollback would undo: `id`, or the newest applied change not yet rolled back.
+pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEntry, Prepared), Error> {
+    let entries = store::history(conn)?;
+    let entry = match id {
+        Some(id) => entries
+            .iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| Error::Refused(format!("no change `{id}` in the history of this database")))?,
+        None => entries
+            .iter()
+            .find(|e| e.kind == "apply" && e.outcome == "applied")
+            .ok_or_else(|| Error::Refused("no applied change to roll back in the history of this database".into()))?,
+    };
+    if entry.kind != "apply" {
+        return Err(Error::Refused(format!(
+            "change `{}` is a {}; only applied plans can be rolled back (apply the schema again to go forward)",
+            entry.id, entry.kind
+        )));
+    }
+    if entry.outcome != "applied" {
+        return Err(Error::Refused(format!("change `{}` was already rolled back", entry.id)));
+    }
+    if let Some(newer) = entries.iter().find(|e| e.id > entry.id && e.outcome == "applied" && e.kind != "rollback") {
+        return Err(Error::Refused(format!(
+            "change `{}` was applied after `{}`; roll that back first",
+            newer.id, entry.id
+        )));
+    }
+    let (entry, prepared) = store::recorded(conn, &entry.id)
+        .map_err(Error::Store)?
+        .ok_or_else(|| Error::Refused(format!("no change `{}` in the history", entry.id)))?;
+    Ok((entry, prepared))
+}
+
+/// Rolls back the change `id` (or the newest one), with every guarantee of apply, verified against the schema
+/// recorded before it. Refused when the database's schema is not the one that change produced.
+pub fn rollback(conn: &mut Connection, id: Option<&str>, options: ApplyOptions) -> Result<Report, Error> {
+    let (entry, original) = rollback_target(conn, id)?;
+    let attach = match &entry.backup {
+        Some(name) => {
+            let db = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from).ok_or_else(|| {
+                Error::Store("the change kept values in a backup file, but this database has no file".into())
+            })?;
+            let path = store::backup_dir(&db).join(name);
+            if !path.exists() {
+                return Err(Error::Store(format!(
+                    "the backup {} of change `{}` is missing; its rollback would lose the values it kept",
+                    path.display(),
+                    entry.id
+                )));
+            }
+            Some(path)
+        }
+        None => None,
+    };
+    let inverse = Prepared {
+        format: store::FORMAT_VERSION,
+        tool_version: store::TOOL_VERSION.to_string(),
+        sqlite_version: original.sqlite_version.clone(),
+        fingerprint_before: original.fingerprint_after.clone(),
+        fingerprint_after: original.fingerprint_before.clone(),
+        before: original.after.without_hints(),
+        after: original.before.clone(),
+        forward: original.rollback.clone(),
+        rollback: Plan::default(),
+        backups: Vec::new(),
+    };
+    let run = Run { kind: "rollback", options, plans: None, rolls_back: Some(entry.id.clone()), attach };
+    execute(conn, &inverse, &run).map_err(|e| match e {
+        Error::Apply(ApplyError::Stale(d)) => Error::Refused(format!(
+            "the database's schema is not the one change `{}` produced, so its rollback would not fit: {}",
+            entry.id,
+            d.join("; ")
+        )),
+        other => other,
+    })
+}
+
+/// Drops every managed object and builds `desired` from scratch, then runs `seed` (development only: the
+/// caller checks the environment). Recorded in the history; cannot be rolled back.
+pub fn reset(
+    conn: &mut Connection,
+    desired: &Schema,
+    seed: Option<&str>,
+    options: ApplyOptions,
+) -> Result<Report, Error> {
+    let before = inspect(conn, &options.inspect)?;
+    let facts = apply::facts(conn, &before)?;
+    let mut steps = Vec::new();
+    let drop = |kind: StepKind, what: &str, stmt: &str, name: &str| Step {
+        kind,
+        object: name.to_string(),
+        sql: vec![format!("{stmt} {}", q(name))],
+        comment: format!("drop {what} `{name}`"),
+        risk: Risk::Destructive,
+        hints: Vec::new(),
+    };
+    steps.extend(before.triggers.keys().map(|n| drop(StepKind::DropTrigger, "trigger", "DROP TRIGGER", n)));
+    steps.extend(before.views.keys().map(|n| drop(StepKind::DropView, "view", "DROP VIEW", n)));
+    steps.extend(
+        before.virtual_tables.keys().map(|n| drop(StepKind::DropVirtualTable, "virtual table", "DROP TABLE", n)),
+    );
+    steps.extend(before.tables.keys().map(|n| drop(StepKind::DropTable, "table", "DROP TABLE", n)));
+    let build =
+        plan::plan(&Schema::default(), desired, &Facts { sqlite_version: facts.sqlite_version, ..Facts::default() })?;
+    steps.extend(build.steps);
+    if let Some(seed) = seed.filter(|s| !s.trim().is_empty()) {
+        steps.push(Step {
+            kind: StepKind::Seed,
+            object: "seed".to_string(),
+            sql: vec![seed.to_string()],
+            comment: "run the seed script".to_string(),
+            risk: Risk::Safe,
+            hints: Vec::new(),
+        });
+    }
+    let forward = Plan { changes: diff(&before, desired), steps };
+    let prepared = Prepared {
+        format: store::FORMAT_VERSION,
+        tool_version: store::TOOL_VERSION.to_string(),
+        sqlite_version: version_string(facts.sqlite_version),
+        fingerprint_before: store::fingerprint(&before),
+        fingerprint_after: store::fingerprint(desired),
+        before,
+        after: desired.clone(),
+        forward,
+        rollback: Plan::default(),
+        backups: Vec::new(),
+    };
+    let mut options = options;
+    options.allow_destructive = true;
+    execute(conn, &prepared, &Run { kind: "reset", options, ..Run::default() })
+}

@@ -1,0 +1,297 @@
+//! Rollback: the inverse of a forward plan, planned with it from the same inputs.
+//!
+//! The rollback plan takes the schema the forward plan produces back to the
+//! schema it started from. It is planned by the same planner with every rename
+//! inverted (a table renamed `a → b` is renamed `b → a`), so data follows the
+//! renames back instead of being dropped and recreated. What a forward plan
+//! loses or rewrites — the rows of a dropped table, the values of a dropped,
+//! converted or retyped column, the NULLs a backfill filled — is described by
+//! [`Backup`]s. The applier copies those values into a backup file beside the
+//! database inside the forward plan's write lock; the rollback plan's last
+//! steps put them back from that file, attached as [`BACKUP_SCHEMA`], with the
+//! table's triggers held off so restoring rows fires nothing.
+//!
+//! Invariant: no I/O; the backup file is read and written by `apply`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::diff::{affinity, apply_renames, mentions, Risk};
+use crate::model::{Schema, Table};
+use crate::plan::{self, Facts, Plan, PlanError, Step, StepKind};
+use crate::sql::{quote_ident_if_needed as q, quote_str};
+
+/// The schema name the backup file is attached under while a rollback runs.
+pub const BACKUP_SCHEMA: &str = "reconcile_backup";
+
+/// Values a forward plan loses or rewrites, kept so its rollback can restore them.
+///
+/// Names are those of the schema before the forward plan, which is the schema
+/// the rollback restores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backup {
+    /// The backup table's name inside the backup file (`b1`, `b2`, ...).
+    pub name: String,
+    /// The table the values come from.
+    pub table: String,
+    /// The key that finds a row again: the rowid, or a WITHOUT ROWID table's primary key.
+    pub key: Vec<String>,
+    /// The columns whose values are kept.
+    pub columns: Vec<String>,
+    /// Only rows matching this SQL condition (the rows a backfill fills).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// The table is dropped: the rollback inserts its rows instead of updating them.
+    #[serde(default)]
+    pub whole_table: bool,
+    /// The table has AUTOINCREMENT: its `sqlite_sequence` value is kept too.
+    #[serde(default)]
+    pub sequence: bool,
+    /// Why the values are kept, in words.
+    pub reason: String,
+}
+
+impl Backup {
+    /// The backup table's columns: `k0..` for the key, `c0..` for the values.
+    pub fn key_aliases(&self) -> Vec<String> {
+        (0..self.key.len()).map(|i| format!("k{i}")).collect()
+    }
+    /// The value columns' names inside the backup table.
+    pub fn column_aliases(&self) -> Vec<String> {
+        (0..self.columns.len()).map(|i| format!("c{i}")).collect()
+    }
+    /// The SELECT that reads the kept values from the database before the forward plan.
+    pub fn select_sql(&self) -> String {
+        let cols: Vec<String> = self.key.iter().chain(self.columns.iter()).map(|c| key_expr(c)).collect();
+        let mut s = format!("SELECT {} FROM {}", cols.join(", "), q(&self.table));
+        if let Some(cond) = &self.condition {
+            s.push_str(&format!(" WHERE {cond}"));
+        }
+        s
+    }
+}
+
+/// A key or column name in SQL. A rowid key is one of its aliases that no column shadows,
+/// so spelling it bare reaches the rowid.
+fn key_expr(c: &str) -> String {
+    q(c)
+}
+
+/// The rowid's name in `t`, or `None` when every alias is taken by a column.
+fn rowid_name(t: &Table) -> Option<&'static str> {
+    ["_rowid_", "rowid", "oid"].into_iter().find(|n| t.column(n).is_none())
+}
+
+/// How the rows of `before` (the table as the rollback restores it) are found again.
+fn row_key(before: &Table, after: Option<&Table>) -> Option<Vec<String>> {
+    // Rowids survive a rebuild only between rowid tables.
+    let rowid_kept = !before.without_rowid && after.is_none_or(|a| !a.without_rowid);
+    if let Some(alias) = rowid_name(before).filter(|_| rowid_kept) {
+        return Some(vec![alias.to_string()]);
+    }
+    let pk = before.primary_key_columns();
+    if pk.is_empty() {
+        None
+    } else {
+        Some(pk)
+    }
+}
+
+/// What the forward plan from `before` to `desired` loses or rewrites.
+pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
+    let renamed = apply_renames(before, desired);
+    let mut out = Vec::new();
+    let mut next = |b: Backup| {
+        let name = format!("b{}", out.len() + 1);
+        out.push(Backup { name, ..b });
+    };
+    for (name, have) in &before.tables {
+        // The desired name of this table, following a rename.
+        let new_name = renamed
+            .tables
+            .iter()
+            .find(|(_, old)| old.eq_ignore_ascii_case(name))
+            .map(|(n, _)| n.clone())
+            .or_else(|| desired.table(name).map(|(n, _)| n.clone()));
+        let want = new_name.as_deref().and_then(|n| desired.tables.get(n));
+        let stored: Vec<String> =
+            have.columns.iter().filter(|c| c.generated.is_none()).map(|c| c.name.clone()).collect();
+        let Some(want) = want else {
+            if stored.is_empty() {
+                continue;
+            }
+            // A dropped table: all its stored columns, and the rowid unless a column is the rowid.
+            let mut key = Vec::new();
+            if let Some(alias) = rowid_name(have).filter(|_| !have.without_rowid && !have.has_rowid_alias()) {
+                key.push(alias.to_string());
+            }
+            next(Backup {
+                name: String::new(),
+                table: name.clone(),
+                key,
+                columns: stored,
+                condition: None,
+                whole_table: true,
+                sequence: have.columns.iter().any(|c| c.autoincrement),
+                reason: format!("table `{name}` is dropped"),
+            });
+            continue;
+        };
+        let Some(key) = row_key(have, Some(want)) else { continue };
+        let column_renames = new_name.as_deref().and_then(|n| renamed.columns.get(n)).cloned().unwrap_or_default();
+        let desired_name = |old: &str| {
+            column_renames
+                .iter()
+                .find(|(_, o)| o.eq_ignore_ascii_case(old))
+                .map(|(n, _)| n.clone())
+                .unwrap_or_else(|| old.to_string())
+        };
+        let mut rewritten = Vec::new();
+        let mut reasons = Vec::new();
+        for c in have.columns.iter().filter(|c| c.generated.is_none()) {
+            if key.iter().any(|k| k.eq_ignore_ascii_case(&c.name)) {
+                continue;
+            }
+            let Some(w) = want.column(&desired_name(&c.name)) else {
+                rewritten.push(c.name.clone());
+                reasons.push(format!("`{}` is dropped", c.name));
+                continue;
+            };
+            if w.generated.is_some() {
+                rewritten.push(c.name.clone());
+                reasons.push(format!("`{}` becomes generated", c.name));
+            } else if w.convert.is_some() {
+                rewritten.push(c.name.clone());
+                reasons.push(format!("`{}` is converted", c.name));
+            } else if affinity(c.ty.as_deref()) != affinity(w.ty.as_deref()) || (want.strict && !have.strict) {
+                rewritten.push(c.name.clone());
+                reasons.push(format!("`{}` changes type", c.name));
+            } else if !c.not_null && w.not_null && (w.backfill.is_some() || w.default.is_some()) {
+                next(Backup {
+                    name: String::new(),
+                    table: name.clone(),
+                    key: key.clone(),
+                    columns: vec![c.name.clone()],
+                    condition: Some(format!("{} IS NULL", q(&c.name))),
+                    whole_table: false,
+                    sequence: false,
+                    reason: format!("NULLs of `{name}.{}` are filled", c.name),
+                });
+            }
+        }
+        if !rewritten.is_empty() {
+            next(Backup {
+                name: String::new(),
+                table: name.clone(),
+                key,
+                columns: rewritten,
+                condition: None,
+                whole_table: false,
+                sequence: false,
+                reason: format!("in `{name}`: {}", reasons.join(", ")),
+            });
+        }
+    }
+    out
+}
+
+/// `before` with `desired`'s renames inverted: the goal of the rollback plan, with the hints that lead back.
+fn inverted(before: &Schema, desired: &Schema) -> Schema {
+    let renamed = apply_renames(before, desired);
+    let mut goal = before.without_hints();
+    for (new, old) in &renamed.tables {
+        if let Some(t) = goal.tables.get_mut(old) {
+            t.renamed_from = Some(new.clone());
+        }
+    }
+    for (table, pairs) in &renamed.columns {
+        let old_table = renamed.tables.get(table).cloned().unwrap_or_else(|| table.clone());
+        let Some((key, _)) = goal.table(&old_table) else { continue };
+        let key = key.clone();
+        if let Some(t) = goal.tables.get_mut(&key) {
+            for (new, old) in pairs {
+                if let Some(c) = t.columns.iter_mut().find(|c| c.name.eq_ignore_ascii_case(old)) {
+                    c.renamed_from = Some(new.clone());
+                }
+            }
+        }
+    }
+    goal
+}
+
+/// Plans the rollback of the forward plan `before → desired`: `after_facts`
+/// describe the database as the forward plan leaves it.
+pub fn plan_rollback(
+    before: &Schema,
+    desired: &Schema,
+    backups: &[Backup],
+    after_facts: &Facts,
+) -> Result<Plan, PlanError> {
+    let after = desired.without_hints();
+    let goal = inverted(before, desired);
+    let mut p = plan::plan(&after, &goal, after_facts)?;
+    for b in backups {
+        p.steps.push(restore_step(before, b));
+    }
+    Ok(p)
+}
+
+/// Puts kept values back, with the triggers that name the table held off so nothing fires.
+fn restore_step(before: &Schema, b: &Backup) -> Step {
+    let src = format!("{BACKUP_SCHEMA}.{}", q(&b.name));
+    let keys = b.key_aliases();
+    let cols = b.column_aliases();
+    let held: Vec<(&String, &String)> =
+        before.triggers.iter().filter(|(_, t)| mentions(&t.sql, &b.table)).map(|(n, t)| (n, &t.sql)).collect();
+    let mut sql: Vec<String> = held.iter().map(|(n, _)| format!("DROP TRIGGER {}", q(n))).collect();
+    let t = q(&b.table);
+    if b.whole_table {
+        let into: Vec<String> = b.key.iter().chain(b.columns.iter()).map(|c| key_expr(c)).collect();
+        let from: Vec<String> = keys.iter().chain(cols.iter()).cloned().collect();
+        sql.push(format!("INSERT INTO main.{t} ({}) SELECT {} FROM {src}", into.join(", "), from.join(", ")));
+        if b.sequence {
+            let name = quote_str(&b.table);
+            sql.push(format!("DELETE FROM main.sqlite_sequence WHERE name = {name}"));
+            sql.push(format!(
+                "INSERT INTO main.sqlite_sequence (name, seq) SELECT {name}, seq FROM {BACKUP_SCHEMA}.sequence WHERE name = {name}"
+            ));
+        }
+    } else {
+        let target: Vec<String> = b.key.iter().map(|k| format!("{t}.{}", key_expr(k))).collect();
+        let matches = if keys.len() == 1 {
+            format!("b.{} = {}", keys[0], target[0])
+        } else {
+            format!(
+                "({}) = ({})",
+                keys.iter().map(|k| format!("b.{k}")).collect::<Vec<_>>().join(", "),
+                target.join(", ")
+            )
+        };
+        let set_cols: Vec<String> = b.columns.iter().map(|c| q(c)).collect();
+        let key_cols: Vec<String> = b.key.iter().map(|k| key_expr(k)).collect();
+        let (lhs, rhs) = if set_cols.len() == 1 {
+            (set_cols[0].clone(), format!("(SELECT b.{} FROM {src} AS b WHERE {matches})", cols[0]))
+        } else {
+            (
+                format!("({})", set_cols.join(", ")),
+                format!(
+                    "(SELECT {} FROM {src} AS b WHERE {matches})",
+                    cols.iter().map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
+                ),
+            )
+        };
+        let key_list = if key_cols.len() == 1 { key_cols[0].clone() } else { format!("({})", key_cols.join(", ")) };
+        sql.push(format!(
+            "UPDATE main.{t} SET {lhs} = {rhs} WHERE {key_list} IN (SELECT {} FROM {src})",
+            keys.join(", ")
+        ));
+    }
+    sql.extend(held.iter().map(|(_, s)| s.trim().trim_end_matches(';').to_string()));
+    Step {
+        kind: StepKind::RestoreData,
+        object: b.table.clone(),
+        sql,
+        comment: format!("restore kept values of `{}` ({})", b.table, b.reason),
+        risk: Risk::Safe,
+        hints: Vec::new(),
+    }
+}

@@ -1,0 +1,392 @@
+//! Store: what an applied plan leaves behind.
+//!
+//! - A [`Prepared`] change: the forward plan, its rollback plan and the values
+//!   to keep, planned together from the same inputs, with the fingerprints of
+//!   the schema before and after. `plan --out` saves one as JSON.
+//! - The history table inside the database (`_reconcile_history`), written in
+//!   the same transaction as the change, so the record never disagrees with the
+//!   schema. It holds each change whole, so `rollback` needs nothing else.
+//! - The plan directory (`plans/<id>/forward.sql`, `rollback.sql`,
+//!   `meta.json`): readable copies for review and version control, staged
+//!   before COMMIT and renamed into place after it. Never table data.
+//! - The backup file (`<db>.reconcile/<id>.db`): the values a destructive or
+//!   rewriting step loses, copied while the forward plan holds the write lock.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::Schema;
+use crate::plan::Plan;
+use crate::rollback::{Backup, BACKUP_SCHEMA};
+use crate::sql::{quote_ident_if_needed as q, quote_str};
+
+/// The history table's name; `inspect` leaves it out like every `_reconcile_` table.
+pub const HISTORY_TABLE: &str = "_reconcile_history";
+
+/// Version of the saved-plan and metadata formats.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The tool's version, recorded with every change.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// A change planned against one schema: everything needed to apply it and to undo it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Prepared {
+    /// Format version ([`FORMAT_VERSION`]).
+    pub format: u32,
+    /// The tool version that planned it.
+    pub tool_version: String,
+    /// The SQLite version it was planned for.
+    pub sqlite_version: String,
+    /// Fingerprint of the schema it was planned against.
+    pub fingerprint_before: String,
+    /// Fingerprint of the schema it produces.
+    pub fingerprint_after: String,
+    /// The schema it was planned against.
+    pub before: Schema,
+    /// The schema it produces (with the hints that led there).
+    pub after: Schema,
+    /// The forward plan.
+    pub forward: Plan,
+    /// The plan that undoes it.
+    pub rollback: Plan,
+    /// The values the forward plan loses or rewrites, kept for the rollback.
+    #[serde(default)]
+    pub backups: Vec<Backup>,
+}
+
+impl Prepared {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.forward.is_empty()
+    }
+}
+
+/// A schema's fingerprint: the first 16 hex digits of the SHA-256 of its JSON form, hints left out.
+pub fn fingerprint(schema: &Schema) -> String {
+    let json = serde_json::to_string(&schema.without_hints()).unwrap_or_default();
+    let digest = Sha256::digest(json.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The current UTC time as `2026-11-21T10:30:00Z` and as the sortable `20261121-103000`.
+pub fn now_utc() -> (String, String) {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"), format!("{y:04}{mo:02}{d:02}-{h:02}{m:02}{s:02}"))
+}
+
+/// A new change id: UTC time then the fingerprint it produces, so `ls` lists ids in order.
+pub fn new_id(fingerprint_after: &str) -> String {
+    let (_, compact) = now_utc();
+    format!("{compact}-{}", &fingerprint_after[..fingerprint_after.len().min(8)])
+}
+
+/// One row of the history table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The change's id.
+    pub id: String,
+    /// `apply`, `rollback` or `reset`.
+    pub kind: String,
+    /// When it was committed (UTC).
+    pub applied_at: String,
+    /// The tool version.
+    pub tool_version: String,
+    /// The SQLite version.
+    pub sqlite_version: String,
+    /// Fingerprint of the schema before.
+    pub fingerprint_before: String,
+    /// Fingerprint of the schema after.
+    pub fingerprint_after: String,
+    /// `applied`, or `rolled back` once a rollback undid it.
+    pub outcome: String,
+    /// For a rollback: the id of the change it undid.
+    pub rolls_back: Option<String>,
+    /// The backup file's name under `<db>.reconcile/`, if values were kept.
+    pub backup: Option<String>,
+    /// Number of steps.
+    pub steps: i64,
+    /// Number of destructive steps.
+    pub destructive: i64,
+    /// Time inside the transaction, in milliseconds.
+    pub elapsed_ms: i64,
+    /// The plan's one-line summary.
+    pub summary: String,
+}
+
+const HISTORY_DDL: &str = "CREATE TABLE IF NOT EXISTS _reconcile_history (
+  id TEXT PRIMARY KEY NOT NULL,
+  kind TEXT NOT NULL,
+  applied_at TEXT NOT NULL,
+  tool_version TEXT NOT NULL,
+  sqlite_version TEXT NOT NULL,
+  fingerprint_before TEXT NOT NULL,
+  fingerprint_after TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  rolls_back TEXT,
+  backup TEXT,
+  steps INTEGER NOT NULL,
+  destructive INTEGER NOT NULL,
+  elapsed_ms INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  record TEXT NOT NULL
+)";
+
+const HISTORY_COLUMNS: &str = "id, kind, applied_at, tool_version, sqlite_version, fingerprint_before, \
+     fingerprint_after, outcome, rolls_back, backup, steps, destructive, elapsed_ms, summary";
+
+/// Records `entry` (and the whole change, for a later rollback) inside the open transaction.
+pub fn record(conn: &Connection, entry: &HistoryEntry, prepared: &Prepared) -> Result<(), rusqlite::Error> {
+    conn.execute_batch(HISTORY_DDL)?;
+    let json = serde_json::to_string(prepared).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    conn.execute(
+        &format!("INSERT INTO {HISTORY_TABLE} ({HISTORY_COLUMNS}, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        params![
+            entry.id,
+            entry.kind,
+            entry.applied_at,
+            entry.tool_version,
+            entry.sqlite_version,
+            entry.fingerprint_before,
+            entry.fingerprint_after,
+            entry.outcome,
+            entry.rolls_back,
+            entry.backup,
+            entry.steps,
+            entry.destructive,
+            entry.elapsed_ms,
+            entry.summary,
+            json
+        ],
+    )?;
+    if let Some(undone) = &entry.rolls_back {
+        conn.execute(&format!("UPDATE {HISTORY_TABLE} SET outcome = 'rolled back' WHERE id = ?1"), [undone])?;
+    }
+    Ok(())
+}
+
+fn has_history(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [HISTORY_TABLE], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n > 0)
+}
+
+/// The history, newest first; empty when nothing was ever applied.
+pub fn history(conn: &Connection) -> Result<Vec<HistoryEntry>, rusqlite::Error> {
+    if !has_history(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(&format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_TABLE} ORDER BY id DESC"))?;
+    let rows = stmt.query_map([], |r| {
+        Ok(HistoryEntry {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            applied_at: r.get(2)?,
+            tool_version: r.get(3)?,
+            sqlite_version: r.get(4)?,
+            fingerprint_before: r.get(5)?,
+            fingerprint_after: r.get(6)?,
+            outcome: r.get(7)?,
+            rolls_back: r.get(8)?,
+            backup: r.get(9)?,
+            steps: r.get(10)?,
+            destructive: r.get(11)?,
+            elapsed_ms: r.get(12)?,
+            summary: r.get(13)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// The recorded change `id`, with its history entry.
+pub fn recorded(conn: &Connection, id: &str) -> Result<Option<(HistoryEntry, Prepared)>, String> {
+    let entries = history(conn).map_err(|e| e.to_string())?;
+    let Some(entry) = entries.into_iter().find(|e| e.id == id) else { return Ok(None) };
+    let json: Option<String> = conn
+        .query_row(&format!("SELECT record FROM {HISTORY_TABLE} WHERE id = ?1"), [id], |r| r.get(0))
+        .optional()
+        .map_err(|e| e.to_string())?;
+    let json = json.unwrap_or_default();
+    let prepared: Prepared =
+        serde_json::from_str(&json).map_err(|e| format!("history entry {id} cannot be read back: {e}"))?;
+    Ok(Some((entry, prepared)))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Plan files written to a hidden directory, renamed into place by [`Staged::publish`]; removed if dropped.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: Option<tempfile::TempDir>,
+    target: PathBuf,
+}
+
+impl Staged {
+    /// Moves the files to `<plans>/<id>`.
+    pub fn publish(mut self) -> std::io::Result<PathBuf> {
+        let Some(tmp) = self.tmp.take() else { return Ok(self.target.clone()) };
+        let path = tmp.keep();
+        fs::rename(&path, &self.target)?;
+        if let Some(parent) = self.target.parent() {
+            // Make the rename durable where the platform allows it.
+            if let Ok(d) = fs::File::open(parent) {
+                let _ = d.sync_all();
+            }
+        }
+        Ok(self.target.clone())
+    }
+}
+
+/// The metadata file of a stored change.
+#[derive(Debug, Serialize)]
+struct Meta<'a> {
+    format: u32,
+    id: &'a str,
+    kind: &'a str,
+    created_at: &'a str,
+    tool_version: &'a str,
+    sqlite_version: &'a str,
+    fingerprint_before: &'a str,
+    fingerprint_after: &'a str,
+    backup: Option<&'a str>,
+    backups: &'a [Backup],
+    summary: String,
+    changes: &'a [crate::diff::Change],
+    steps: Vec<StepMeta<'a>>,
+    rollback_steps: Vec<StepMeta<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+struct StepMeta<'a> {
+    kind: crate::plan::StepKind,
+    object: &'a str,
+    risk: crate::Risk,
+    comment: &'a str,
+}
+
+fn step_meta(p: &Plan) -> Vec<StepMeta<'_>> {
+    p.steps.iter().map(|s| StepMeta { kind: s.kind, object: &s.object, risk: s.risk, comment: &s.comment }).collect()
+}
+
+/// Writes `forward.sql`, `rollback.sql` and `meta.json` of `entry` to a hidden directory under `plans`.
+pub fn stage(
+    plans: &Path,
+    entry: &HistoryEntry,
+    prepared: &Prepared,
+    backup_path: Option<&Path>,
+) -> std::io::Result<Staged> {
+    fs::create_dir_all(plans)?;
+    let target = plans.join(&entry.id);
+    if target.exists() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            format!("{} already exists", target.display()),
+        ));
+    }
+    let tmp = tempfile::Builder::new().prefix(&format!(".{}.", entry.id)).tempdir_in(plans)?;
+    let forward = crate::render::sql(&prepared.forward);
+    let mut rollback = String::new();
+    if let Some(b) = backup_path {
+        rollback.push_str(&format!(
+            "-- Kept values come back from the backup file written when this plan was applied.\nATTACH DATABASE {} AS {BACKUP_SCHEMA};\n",
+            quote_str(&b.display().to_string())
+        ));
+    }
+    rollback.push_str(&crate::render::sql(&prepared.rollback));
+    let meta = Meta {
+        format: FORMAT_VERSION,
+        id: &entry.id,
+        kind: &entry.kind,
+        created_at: &entry.applied_at,
+        tool_version: &entry.tool_version,
+        sqlite_version: &entry.sqlite_version,
+        fingerprint_before: &entry.fingerprint_before,
+        fingerprint_after: &entry.fingerprint_after,
+        backup: entry.backup.as_deref(),
+        backups: &prepared.backups,
+        summary: entry.summary.clone(),
+        changes: &prepared.forward.changes,
+        steps: step_meta(&prepared.forward),
+        rollback_steps: step_meta(&prepared.rollback),
+    };
+    let meta = serde_json::to_string_pretty(&meta).map_err(std::io::Error::other)? + "\n";
+    for (name, text) in [("forward.sql", forward), ("rollback.sql", rollback), ("meta.json", meta)] {
+        let mut f = fs::File::create(tmp.path().join(name))?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    Ok(Staged { tmp: Some(tmp), target })
+}
+
+/// The directory of backup files beside `db`: `<db>.reconcile/`.
+pub fn backup_dir(db: &Path) -> PathBuf {
+    let mut name = db.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(".reconcile");
+    db.with_file_name(name)
+}
+
+/// Copies the values `backups` describe from `conn` (inside its write transaction) to a new SQLite file at `path`.
+pub fn write_backup(conn: &Connection, backups: &[Backup], path: &Path) -> Result<(), String> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let tmp =
+        tempfile::Builder::new().prefix(".backup.").tempfile_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let copy = || -> Result<(), rusqlite::Error> {
+        let mut out = Connection::open(tmp.path())?;
+        out.execute_batch("PRAGMA journal_mode = DELETE")?;
+        let tx = out.transaction()?;
+        tx.execute_batch("CREATE TABLE sequence (name TEXT NOT NULL, seq INTEGER)")?;
+        for b in backups {
+            let cols: Vec<String> = b.key_aliases().into_iter().chain(b.column_aliases()).collect();
+            tx.execute_batch(&format!("CREATE TABLE {} ({})", q(&b.name), cols.join(", ")))?;
+            let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
+            let mut insert = tx.prepare(&format!("INSERT INTO {} VALUES ({})", q(&b.name), placeholders.join(", ")))?;
+            let mut select = conn.prepare(&b.select_sql())?;
+            let mut rows = select.query([])?;
+            while let Some(row) = rows.next()? {
+                let values: Vec<rusqlite::types::Value> =
+                    (0..cols.len()).map(|i| row.get(i)).collect::<Result<_, _>>()?;
+                insert.execute(rusqlite::params_from_iter(values))?;
+            }
+            if b.sequence {
+                let seq: Option<i64> = conn
+                    .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [&b.table], |r| r.get(0))
+                    .optional()
+                    .unwrap_or(None);
+                tx.execute("INSERT INTO sequence (name, seq) VALUES (?1, ?2)", params![b.table, seq])?;
+            }
+        }
+        tx.commit()?;
+        out.close().map_err(|(_, e)| e)
+    };
+    copy().map_err(|e| format!("writing the backup {}: {e}", path.display()))?;
+    tmp.as_file().sync_all().map_err(|e| format!("{}: {e}", path.display()))?;
+    tmp.persist(path).map_err(|e| format!("{}: {}", path.display(), e.error))?;
+    Ok(())
+}
