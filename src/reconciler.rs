@@ -237,6 +237,7 @@ struct Recorder<'a> {
     prepared: &'a Prepared,
     run: &'a Run,
     id: String,
+    backup_dir: Option<PathBuf>,
     backup: Option<PathBuf>,
     backup_written: bool,
     attached: bool,
@@ -261,8 +262,11 @@ impl Hooks for Recorder<'_> {
         if !differences.is_empty() {
             return Err(ApplyError::Stale(differences.iter().map(|c| c.to_string()).collect()));
         }
-        if let (Some(path), false) = (&self.backup, self.run.options.dry_run) {
-            store::write_backup(conn, &self.prepared.backups, path).map_err(ApplyError::Store)?;
+        self.id = store::next_id(conn, &self.prepared.fingerprint_after)?;
+        if let (Some(dir), false) = (&self.backup_dir, self.run.options.dry_run) {
+            let path = dir.join(format!("{}.db", self.id));
+            store::write_backup(conn, &self.prepared.backups, &path).map_err(ApplyError::Store)?;
+            self.backup = Some(path);
             self.backup_written = true;
         }
         Ok(())
@@ -312,14 +316,21 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
     if prepared.is_empty() {
         return Ok(Report::nothing());
     }
-    let id = store::new_id(&prepared.fingerprint_after);
     let db_path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
-    let backup = match (&db_path, prepared.backups.is_empty()) {
-        (Some(db), false) => Some(store::backup_dir(db).join(format!("{id}.db"))),
+    let backup_dir = match (&db_path, prepared.backups.is_empty()) {
+        (Some(db), false) => Some(store::backup_dir(db)),
         _ => None,
     };
-    let mut recorder =
-        Recorder { prepared, run, id: id.clone(), backup, backup_written: false, attached: false, staged: None };
+    let mut recorder = Recorder {
+        prepared,
+        run,
+        id: String::new(),
+        backup_dir,
+        backup: None,
+        backup_written: false,
+        attached: false,
+        staged: None,
+    };
     let result = apply::apply_with(conn, &prepared.forward, &prepared.after, &run.options, &mut recorder);
     let applied = match result {
         Ok(a) => a,
@@ -345,6 +356,7 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
             backup: None,
         });
     }
+    let id = recorder.id.clone();
     let plan_dir = match recorder.staged.take() {
         Some(staged) => Some(staged.publish().map_err(|e| {
             Error::Store(format!(
@@ -388,7 +400,10 @@ pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEn
     if entry.outcome != "applied" {
         return Err(Error::Refused(format!("change `{}` was already rolled back", entry.id)));
     }
-    if let Some(newer) = entries.iter().find(|e| e.id > entry.id && e.outcome == "applied" && e.kind != "rollback") {
+    // Entries are newest first: those before this one were applied after it.
+    let newer =
+        entries.iter().take_while(|e| e.id != entry.id).find(|e| e.outcome == "applied" && e.kind != "rollback");
+    if let Some(newer) = newer {
         return Err(Error::Refused(format!(
             "change `{}` was applied after `{}`; roll that back first",
             newer.id, entry.id

@@ -92,10 +92,16 @@ pub fn now_utc() -> (String, String) {
     (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"), format!("{y:04}{mo:02}{d:02}-{h:02}{m:02}{s:02}"))
 }
 
-/// A new change id: UTC time then the fingerprint it produces, so `ls` lists ids in order.
-pub fn new_id(fingerprint_after: &str) -> String {
+/// A new change id for `conn`, read under the write lock: the UTC time, the change's sequence number in
+/// this database and the fingerprint it produces (`20261121-103000-0004-ab12cd34`), so `ls` lists them in order.
+pub fn next_id(conn: &Connection, fingerprint_after: &str) -> Result<String, rusqlite::Error> {
+    let n: i64 = if has_history(conn)? {
+        conn.query_row(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), [], |r| r.get(0))?
+    } else {
+        0
+    };
     let (_, compact) = now_utc();
-    format!("{compact}-{}", &fingerprint_after[..fingerprint_after.len().min(8)])
+    Ok(format!("{compact}-{:04}-{}", n + 1, &fingerprint_after[..fingerprint_after.len().min(8)]))
 }
 
 /// One row of the history table.
@@ -194,7 +200,7 @@ pub fn history(conn: &Connection) -> Result<Vec<HistoryEntry>, rusqlite::Error> 
     if !has_history(conn)? {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare(&format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_TABLE} ORDER BY id DESC"))?;
+    let mut stmt = conn.prepare(&format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_TABLE} ORDER BY rowid DESC"))?;
     let rows = stmt.query_map([], |r| {
         Ok(HistoryEntry {
             id: r.get(0)?,

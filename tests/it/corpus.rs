@@ -278,14 +278,11 @@ fn try_case(case: &Case, direction: Direction) -> Result<Vec<String>, String> {
     } else if !case.enable_drop && direction == Direction::Forward {
         notes.push("enable_drop: false, but the plan has no destructive step (nothing to refuse)".into());
     }
-    let opts = ApplyOptions { allow_destructive: true, ..ApplyOptions::default() };
-    apply(&mut conn, &plan, &desired, &opts).map_err(|e| format!("apply: {e}"))?;
     drop(conn);
+    s.try_apply_desired(&desired, true).map_err(|e| format!("apply: {e}"))?;
 
+    // The four checks, then the rollback brings back the start, schema and rows.
     s.try_check_all(&renames)?;
-    // FIFTH CHECK (rollback) goes here, once rollback exists: roll the applied
-    // plan back; the schema must equal `s.before` and every seeded row must be
-    // back (`s.check_unchanged()`).
     Ok(notes)
 }
 

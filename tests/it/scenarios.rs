@@ -1,14 +1,17 @@
 //! Scenario tests: a real database file with seeded rows, a desired YAML, apply,
 //! then the four checks: the schema equals the desired one, a second plan is
 //! empty, seeded rows survive in every kept column, and integrity and
-//! foreign-key checks are clean.
+//! foreign-key checks are clean; then the fifth: the stored rollback brings
+//! back the schema and every row of before, and applying again gives the same
+//! result as the first time.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
-use sqlite_reconcile::apply::{apply, ApplyError, ApplyOptions};
+use sqlite_reconcile::apply::{ApplyError, ApplyOptions};
+use sqlite_reconcile::reconciler::{self, Run};
 use sqlite_reconcile::{diff, inspect, load, plan_for, Error, InspectOptions, Plan, Schema};
 
 use crate::util::Dir;
@@ -126,11 +129,18 @@ impl Scenario {
     pub fn try_apply(&mut self, yaml: &str, allow_destructive: bool) -> Result<Plan, Error> {
         let desired = load_yaml(yaml);
         self.desired = Some(desired.clone());
+        self.try_apply_desired(&desired, allow_destructive)
+    }
+
+    /// Applies `desired` the way `reconcile apply` does: recorded in the history, with a rollback
+    /// plan and backups, and plan files under `plans/` beside the database.
+    pub fn try_apply_desired(&self, desired: &Schema, allow_destructive: bool) -> Result<Plan, Error> {
         let mut c = self.conn();
-        let (_, plan) = plan_for(&mut c, &desired, &InspectOptions::default())?;
-        let opts = ApplyOptions { allow_destructive, ..ApplyOptions::default() };
-        apply(&mut c, &plan, &desired, &opts)?;
-        Ok(plan)
+        let prepared = reconciler::prepare(&mut c, desired, &InspectOptions::default())?;
+        let options = ApplyOptions { allow_destructive, ..ApplyOptions::default() };
+        let plans = self.db.with_file_name("plans");
+        reconciler::execute(&mut c, &prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })?;
+        Ok(prepared.forward)
     }
 
     #[track_caller]
@@ -146,8 +156,43 @@ impl Scenario {
         }
     }
 
-    /// The four checks, the first failure as an error.
+    /// The four checks and the rollback check, the first failure as an error.
     pub fn try_check_all(&self, renames: &[(&str, &str, &str)]) -> Result<(), String> {
+        self.try_check_four(renames)?;
+        self.try_check_rollback()
+    }
+
+    /// The fifth check: the rollback restores the schema and every row of before; applying again
+    /// then gives exactly the schema and rows of the first apply.
+    pub fn try_check_rollback(&self) -> Result<(), String> {
+        let desired = self.desired.as_ref().ok_or("apply first")?;
+        if diff::diff(&self.before, desired).is_empty() {
+            // Nothing was applied, so nothing is recorded to roll back.
+            return self.check_unchanged();
+        }
+        let conn = self.conn();
+        let applied = inspect(&conn, &InspectOptions::default()).map_err(|e| e.to_string())?;
+        let applied_rows = all_rows(&conn, &applied);
+        drop(conn);
+        let options = ApplyOptions { allow_destructive: true, ..ApplyOptions::default() };
+        let mut c = self.conn();
+        reconciler::rollback(&mut c, None, options).map_err(|e| format!("rollback: {e}"))?;
+        drop(c);
+        self.check_unchanged().map_err(|e| format!("after rollback: {e}"))?;
+        self.try_apply_desired(desired, true).map_err(|e| format!("apply again after rollback: {e}"))?;
+        let conn = self.conn();
+        let again = inspect(&conn, &InspectOptions::default()).map_err(|e| e.to_string())?;
+        if again != applied {
+            return Err(format!("apply after rollback gives another schema: {:?}", diff::diff(&again, &applied)));
+        }
+        if all_rows(&conn, &again) != applied_rows {
+            return Err("apply after rollback gives other rows".to_string());
+        }
+        Ok(())
+    }
+
+    /// The four checks, the first failure as an error.
+    pub fn try_check_four(&self, renames: &[(&str, &str, &str)]) -> Result<(), String> {
         let desired = self.desired.as_ref().ok_or("apply first")?;
         let conn = self.conn();
         let after = inspect(&conn, &InspectOptions::default()).map_err(|e| format!("inspect after apply: {e}"))?;
@@ -233,8 +278,11 @@ impl Scenario {
         if now != self.before {
             return Err(format!("schema changed: {now:#?}"));
         }
-        if all_rows(&conn, &now) != self.rows {
-            return Err("rows changed".to_string());
+        let rows = all_rows(&conn, &now);
+        if rows != self.rows {
+            let which: Vec<&String> =
+                self.rows.keys().chain(rows.keys()).filter(|t| rows.get(*t) != self.rows.get(*t)).collect();
+            return Err(format!("rows changed in {which:?}: {:?} became {:?}", self.rows, rows));
         }
         Ok(())
     }
