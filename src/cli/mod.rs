@@ -1,20 +1,34 @@
 //! CLI: clap arguments, one function per command, and the only place that
 //! knows about terminals and exit codes (0 ok, 1 error, 2 drift, 3 refused).
 
+mod config;
+
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use rusqlite::{Connection, OpenFlags};
 
-use sqlite_reconcile::{inspect, load, render, ApplyError, ApplyOptions, Error, InspectOptions, Plan, Schema};
+use sqlite_reconcile::reconciler::{self, Run};
+use sqlite_reconcile::{
+    inspect, load, render, ApplyError, ApplyOptions, Error, InspectOptions, Plan, Prepared, Report,
+};
+
+use config::Config;
 
 /// Keep SQLite schemas as code: declare tables, indexes, triggers and views in
 /// YAML; plan and apply the changes safely.
+///
+/// Settings come from flags, then RECONCILE_* environment variables, then
+/// reconcile.toml (in the current directory, or --config), then defaults.
 #[derive(Debug, Parser)]
 #[command(name = "reconcile", version, about, long_about = None)]
 pub struct Cli {
+    /// Config file [env: RECONCILE_CONFIG] [default: ./reconcile.toml when present]
+    #[arg(long, global = true, env = "RECONCILE_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,18 +37,17 @@ pub struct Cli {
 enum Command {
     /// Describe an existing database's schema as YAML (stdout or -o FILE)
     Inspect {
-        /// Database file [env: RECONCILE_DB]
-        #[arg(long, env = "RECONCILE_DB", default_value = "app.db")]
-        db: PathBuf,
+        #[command(flatten)]
+        db: Db,
         /// Write the YAML to this file instead of stdout
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
     /// Validate the YAML schema without a database (exit 0 valid, 1 invalid)
     Check {
-        /// Schema directory of *.yaml files [env: RECONCILE_SCHEMA]
-        #[arg(long, env = "RECONCILE_SCHEMA", default_value = "schema")]
-        schema: PathBuf,
+        /// Schema directory of *.yaml files [env: RECONCILE_SCHEMA] [config: schema] [default: schema]
+        #[arg(long, env = "RECONCILE_SCHEMA")]
+        schema: Option<PathBuf>,
     },
     /// Show the ordered steps that would bring the database to the schema
     Plan {
@@ -43,45 +56,95 @@ enum Command {
         /// Output format
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Also save the plan (with its rollback) to FILE, for `apply --plan FILE`
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
-    /// Apply the plan in one transaction and verify the result
+    /// Apply the plan in one transaction, verify it, and record it with its rollback
     Apply {
         #[command(flatten)]
         target: Target,
-        /// Apply without asking
+        #[command(flatten)]
+        run: RunArgs,
+        /// Apply this saved plan exactly (from `plan --out`), instead of planning against the schema
         #[arg(long)]
-        yes: bool,
-        /// Allow destructive steps (dropped tables or columns, narrowing types)
-        #[arg(long)]
-        allow_destructive: bool,
-        /// Run everything, verify, then roll back
-        #[arg(long)]
-        dry_run: bool,
-        /// Milliseconds to wait for the write lock [env: RECONCILE_BUSY_TIMEOUT]
-        #[arg(long, env = "RECONCILE_BUSY_TIMEOUT", default_value_t = 5000)]
-        busy_timeout: u64,
+        plan: Option<PathBuf>,
+        /// Plan directory for the applied plan's files [env: RECONCILE_PLANS] [config: plans] [default: plans]
+        #[arg(long, env = "RECONCILE_PLANS")]
+        plans: Option<PathBuf>,
     },
     /// Compare the database with the schema: exit 0 in sync, 2 drift, 1 error
     Drift {
         #[command(flatten)]
         target: Target,
         /// Output format
-        #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
-        format: DriftFormat,
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Undo the last applied change (or PLAN_ID) with its stored rollback plan
+    Rollback {
+        #[command(flatten)]
+        db: Db,
+        /// The change to undo, as listed by `history` [default: the last applied]
+        plan_id: Option<String>,
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// List the changes applied to the database, newest first
+    History {
+        #[command(flatten)]
+        db: Db,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Development only: drop every managed object, build the schema from scratch, run the seed
+    Reset {
+        #[command(flatten)]
+        target: Target,
+        /// Really do it
+        #[arg(long)]
+        yes: bool,
     },
     /// Print the JSON Schema of the YAML format
     Schema,
 }
 
+/// The database file.
+#[derive(Debug, clap::Args)]
+struct Db {
+    /// Database file [env: RECONCILE_DB] [config: db] [default: app.db]
+    #[arg(long, env = "RECONCILE_DB")]
+    db: Option<PathBuf>,
+}
+
 /// The database and the schema directory.
 #[derive(Debug, clap::Args)]
 struct Target {
-    /// Database file [env: RECONCILE_DB]
-    #[arg(long, env = "RECONCILE_DB", default_value = "app.db")]
-    db: PathBuf,
-    /// Schema directory of *.yaml files [env: RECONCILE_SCHEMA]
-    #[arg(long, env = "RECONCILE_SCHEMA", default_value = "schema")]
-    schema: PathBuf,
+    /// Database file [env: RECONCILE_DB] [config: db] [default: app.db]
+    #[arg(long, env = "RECONCILE_DB")]
+    db: Option<PathBuf>,
+    /// Schema directory of *.yaml files [env: RECONCILE_SCHEMA] [config: schema] [default: schema]
+    #[arg(long, env = "RECONCILE_SCHEMA")]
+    schema: Option<PathBuf>,
+}
+
+/// How to run a change.
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Apply without asking
+    #[arg(long)]
+    yes: bool,
+    /// Allow destructive steps (dropped tables or columns); what they drop is kept for the rollback
+    /// [config: allow_destructive]
+    #[arg(long)]
+    allow_destructive: bool,
+    /// Run everything, verify, then roll back
+    #[arg(long)]
+    dry_run: bool,
+    /// Milliseconds to wait for the write lock [env: RECONCILE_BUSY_TIMEOUT] [config: busy_timeout_ms] [default: 5000]
+    #[arg(long, env = "RECONCILE_BUSY_TIMEOUT")]
+    busy_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -92,9 +155,38 @@ enum Format {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum DriftFormat {
+enum ListFormat {
     Text,
     Json,
+}
+
+/// Settings resolved from flags, environment, config file and defaults.
+struct Settings {
+    config: Config,
+}
+
+impl Settings {
+    fn db(&self, flag: &Option<PathBuf>) -> PathBuf {
+        flag.clone().or_else(|| self.config.path(&self.config.db)).unwrap_or_else(|| PathBuf::from("app.db"))
+    }
+    fn schema(&self, flag: &Option<PathBuf>) -> PathBuf {
+        flag.clone().or_else(|| self.config.path(&self.config.schema)).unwrap_or_else(|| PathBuf::from("schema"))
+    }
+    fn plans(&self, flag: &Option<PathBuf>) -> PathBuf {
+        flag.clone().or_else(|| self.config.path(&self.config.plans)).unwrap_or_else(|| PathBuf::from("plans"))
+    }
+    fn inspect(&self) -> InspectOptions {
+        InspectOptions { exclude: self.config.exclude.clone() }
+    }
+    fn apply(&self, run: &RunArgs) -> ApplyOptions {
+        let ms = run.busy_timeout.or(self.config.busy_timeout_ms).unwrap_or(5000);
+        ApplyOptions {
+            allow_destructive: run.allow_destructive || self.config.allow_destructive.unwrap_or(false),
+            dry_run: run.dry_run,
+            busy_timeout: Duration::from_millis(ms),
+            inspect: self.inspect(),
+        }
+    }
 }
 
 /// How a command ended, for the exit code.
@@ -124,20 +216,21 @@ impl<E: std::fmt::Display> From<E> for Failure {
 /// Parses arguments, runs the command, maps the result to an exit code.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => return exit_code(Err(Failure::Error(e))),
+    };
+    let settings = Settings { config };
+    let st = &settings;
     let result = match cli.command {
-        Command::Inspect { db, output } => cmd_inspect(&db, output.as_deref()),
-        Command::Check { schema } => cmd_check(&schema),
-        Command::Plan { target, format } => cmd_plan(&target, format),
-        Command::Apply { target, yes, allow_destructive, dry_run, busy_timeout } => {
-            let opts = ApplyOptions {
-                allow_destructive,
-                dry_run,
-                busy_timeout: std::time::Duration::from_millis(busy_timeout),
-                ..ApplyOptions::default()
-            };
-            cmd_apply(&target, yes, &opts)
-        }
-        Command::Drift { target, format } => cmd_drift(&target, format),
+        Command::Inspect { db, output } => cmd_inspect(&st.db(&db.db), &st.inspect(), output.as_deref()),
+        Command::Check { schema } => cmd_check(&st.schema(&schema)),
+        Command::Plan { target, format, out } => cmd_plan(st, &target, format, out.as_deref()),
+        Command::Apply { target, run, plan, plans } => cmd_apply(st, &target, &run, plan.as_deref(), &st.plans(&plans)),
+        Command::Drift { target, format } => cmd_drift(st, &target, format),
+        Command::Rollback { db, plan_id, run } => cmd_rollback(st, &st.db(&db.db), plan_id.as_deref(), &run),
+        Command::History { db, format } => cmd_history(&st.db(&db.db), format),
+        Command::Reset { target, yes } => cmd_reset(st, &target, yes),
         Command::Schema => {
             print_stdout(&sqlite_reconcile::json_schema());
             Ok(Outcome::Ok)
@@ -181,10 +274,9 @@ fn open_existing_read_only(db: &Path) -> Result<Connection, Failure> {
     Ok(conn)
 }
 
-fn cmd_inspect(db: &Path, output: Option<&Path>) -> Result<Outcome, Failure> {
+fn cmd_inspect(db: &Path, opts: &InspectOptions, output: Option<&Path>) -> Result<Outcome, Failure> {
     let conn = open_existing_read_only(db)?;
-    let schema =
-        inspect(&conn, &InspectOptions::default()).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+    let schema = inspect(&conn, opts).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
     let yaml = sqlite_reconcile::to_yaml(&schema)?;
     match output {
         Some(path) => {
@@ -211,19 +303,15 @@ fn cmd_check(schema: &Path) -> Result<Outcome, Failure> {
     Ok(Outcome::Ok)
 }
 
-/// Writes a file atomically: a temporary file in the same directory, then rename.
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
 fn lib_failure(e: Error) -> Failure {
     match e {
-        Error::Apply(a @ (ApplyError::Destructive(_) | ApplyError::JournalMode(_))) => Failure::Refused(a.to_string()),
+        Error::Apply(
+            a @ (ApplyError::Destructive(_)
+            | ApplyError::DataDependent(_)
+            | ApplyError::JournalMode(_)
+            | ApplyError::Stale(_)),
+        ) => Failure::Refused(a.to_string()),
+        Error::Refused(m) => Failure::Refused(m),
         other => Failure::Error(other.to_string()),
     }
 }
@@ -236,94 +324,213 @@ fn open_target(db: &Path) -> Result<Connection, Failure> {
     Ok(conn)
 }
 
-/// Loads the desired schema, opens the database and plans.
-fn prepare(target: &Target, create: bool) -> Result<(Connection, Schema, Plan), Failure> {
-    let desired = load::desired_from_dir(&target.schema)?;
-    let mut conn = if create { open_target(&target.db)? } else { open_existing_read_only(&target.db)? };
-    let (_, plan) = sqlite_reconcile::plan_for(&mut conn, &desired, &InspectOptions::default()).map_err(lib_failure)?;
-    Ok((conn, desired, plan))
-}
-
-fn cmd_plan(target: &Target, format: Format) -> Result<Outcome, Failure> {
-    let (_, _, plan) = prepare_existing_or_empty(target)?;
-    match format {
-        Format::Text => eprint!("{}", render::text(&plan)),
-        Format::Sql => print_stdout(&render::sql(&plan)),
-        Format::Json => print_stdout(&render::json(&plan)),
-    }
-    Ok(Outcome::Ok)
-}
-
 /// Plans against the database, or against an empty one when the file does not exist yet
 /// (planning never creates the file).
-fn prepare_existing_or_empty(target: &Target) -> Result<(Option<Connection>, Schema, Plan), Failure> {
-    if target.db.exists() {
-        let (c, d, p) = prepare(target, false)?;
-        return Ok((Some(c), d, p));
-    }
-    let desired = load::desired_from_dir(&target.schema)?;
-    let mut conn = Connection::open_in_memory()?;
-    let (_, plan) = sqlite_reconcile::plan_for(&mut conn, &desired, &InspectOptions::default()).map_err(lib_failure)?;
-    Ok((None, desired, plan))
+fn prepare(st: &Settings, db: &Path, schema: &Path) -> Result<Prepared, Failure> {
+    let desired = load::desired_from_dir(schema)?;
+    let mut conn = if db.exists() { open_existing_read_only(db)? } else { Connection::open_in_memory()? };
+    reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(lib_failure)
 }
 
-fn cmd_apply(target: &Target, yes: bool, opts: &ApplyOptions) -> Result<Outcome, Failure> {
-    // Validate everything before the database file is created.
-    let desired = load::desired_from_dir(&target.schema)?;
-    let mut conn = open_target(&target.db)?;
-    let (_, plan) = sqlite_reconcile::plan_for(&mut conn, &desired, &opts.inspect).map_err(lib_failure)?;
-    if plan.is_empty() {
-        eprintln!("{}: in sync with {}; nothing to do", target.db.display(), target.schema.display());
-        return Ok(Outcome::Ok);
+fn cmd_plan(st: &Settings, target: &Target, format: Format, out: Option<&Path>) -> Result<Outcome, Failure> {
+    let (db, schema) = (st.db(&target.db), st.schema(&target.schema));
+    let prepared = prepare(st, &db, &schema)?;
+    let plan = &prepared.forward;
+    match format {
+        Format::Text => eprint!("{}", render::text(plan)),
+        Format::Sql => print_stdout(&render::sql(plan)),
+        Format::Json => print_stdout(&render::json(plan)),
     }
-    eprint!("{}", render::text(&plan));
-    if !yes && !opts.dry_run {
-        if !std::io::stdin().is_terminal() {
-            return Err(Failure::Refused(
-                "not a terminal and no --yes: review the plan above and rerun with --yes".into(),
-            ));
-        }
-        eprint!("\nApply these {} steps to {}? [y/N] ", plan.steps.len(), target.db.display());
-        let mut answer = String::new();
-        std::io::stdin().read_line(&mut answer)?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            return Err(Failure::Refused("not applied".into()));
-        }
-    }
-    let applied =
-        sqlite_reconcile::apply::apply(&mut conn, &plan, &desired, opts).map_err(|e| lib_failure(e.into()))?;
-    if applied.dry_run {
-        eprintln!("dry run: {} steps ran and verified in {:?}, then rolled back", applied.steps, applied.elapsed);
-    } else {
-        eprintln!(
-            "applied {} steps ({} statements) in {:?}; verified",
-            applied.steps, applied.statements, applied.elapsed
-        );
+    if let Some(out) = out {
+        let json = serde_json::to_string_pretty(&prepared)? + "\n";
+        write_atomic(out, json.as_bytes()).map_err(|e| Failure::Error(format!("{}: {e}", out.display())))?;
+        eprintln!("saved the plan to {} (against schema {})", out.display(), prepared.fingerprint_before);
     }
     Ok(Outcome::Ok)
 }
 
-fn cmd_drift(target: &Target, format: DriftFormat) -> Result<Outcome, Failure> {
-    let desired = load::desired_from_dir(&target.schema)?;
-    let conn = open_existing_read_only(&target.db)?;
-    let actual = inspect(&conn, &InspectOptions::default())?;
+/// Reads a plan saved by `plan --out`.
+fn read_saved(path: &Path) -> Result<Prepared, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::Error(format!("{}: {e}", path.display())))?;
+    let prepared: Prepared = serde_json::from_str(&text)
+        .map_err(|e| Failure::Error(format!("{}: not a saved plan: {e}", path.display())))?;
+    if prepared.format != sqlite_reconcile::store::FORMAT_VERSION {
+        return Err(Failure::Error(format!(
+            "{}: saved plan format {} is not the supported format {}",
+            path.display(),
+            prepared.format,
+            sqlite_reconcile::store::FORMAT_VERSION
+        )));
+    }
+    Ok(prepared)
+}
+
+/// Shows the plan and asks, unless `--yes` or `--dry-run`; refuses without a terminal.
+fn confirm(plan: &Plan, what: &str, db: &Path, run: &RunArgs) -> Result<(), Failure> {
+    eprint!("{}", render::text(plan));
+    if run.yes || run.dry_run {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::Refused("not a terminal and no --yes: review the plan above and rerun with --yes".into()));
+    }
+    eprint!("\n{what} these {} steps to {}? [y/N] ", plan.steps.len(), db.display());
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if !matches!(answer.trim(), "y" | "Y" | "yes") {
+        return Err(Failure::Refused("not applied".into()));
+    }
+    Ok(())
+}
+
+fn report(r: &Report, verb: &str) {
+    if r.dry_run {
+        eprintln!("dry run: {} steps ran and verified in {:?}, then rolled back", r.steps, r.elapsed);
+        return;
+    }
+    eprintln!("{verb} {} steps ({} statements) in {:?}; verified", r.steps, r.statements, r.elapsed);
+    if let Some(id) = &r.id {
+        eprintln!("recorded as {id}");
+    }
+    if let Some(dir) = &r.plan_dir {
+        eprintln!("plan files: {}", dir.display());
+    }
+    if let Some(b) = &r.backup {
+        eprintln!("dropped or rewritten values kept in {}", b.display());
+    }
+}
+
+fn cmd_apply(
+    st: &Settings,
+    target: &Target,
+    run: &RunArgs,
+    saved: Option<&Path>,
+    plans: &Path,
+) -> Result<Outcome, Failure> {
+    let db = st.db(&target.db);
+    // Validate everything before the database file is created.
+    let prepared = match saved {
+        Some(path) => read_saved(path)?,
+        None => {
+            let desired = load::desired_from_dir(&st.schema(&target.schema))?;
+            let mut conn = open_target(&db)?;
+            reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(lib_failure)?
+        }
+    };
+    let mut conn = open_target(&db)?;
+    if prepared.is_empty() {
+        match saved {
+            Some(p) => eprintln!("{}: the saved plan {} has nothing to do", db.display(), p.display()),
+            None => eprintln!("{}: in sync with {}; nothing to do", db.display(), st.schema(&target.schema).display()),
+        }
+        return Ok(Outcome::Ok);
+    }
+    confirm(&prepared.forward, "Apply", &db, run)?;
+    let r = reconciler::execute(
+        &mut conn,
+        &prepared,
+        &Run { kind: "apply", options: st.apply(run), plans: Some(plans.to_path_buf()), ..Run::default() },
+    )
+    .map_err(lib_failure)?;
+    report(&r, "applied");
+    Ok(Outcome::Ok)
+}
+
+fn cmd_rollback(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> Result<Outcome, Failure> {
+    if !db.exists() {
+        return Err(Failure::Error(format!("{}: no such database file", db.display())));
+    }
+    let mut conn = open_target(db)?;
+    let (entry, original) = reconciler::rollback_target(&conn, id).map_err(lib_failure)?;
+    eprintln!("rolling back {} ({}, applied {})", entry.id, entry.summary, entry.applied_at);
+    confirm(&original.rollback, "Roll back with", db, run)?;
+    let r = reconciler::rollback(&mut conn, Some(&entry.id), st.apply(run)).map_err(lib_failure)?;
+    report(&r, "rolled back with");
+    Ok(Outcome::Ok)
+}
+
+fn cmd_history(db: &Path, format: ListFormat) -> Result<Outcome, Failure> {
+    let conn = open_existing_read_only(db)?;
+    let entries = sqlite_reconcile::store::history(&conn)?;
+    match format {
+        ListFormat::Json => {
+            let j = serde_json::json!({ "version": render::JSON_VERSION, "history": entries });
+            print_stdout(&format!("{}\n", serde_json::to_string_pretty(&j)?));
+        }
+        ListFormat::Text => {
+            if entries.is_empty() {
+                eprintln!("{}: no changes recorded", db.display());
+            }
+            let mut out = String::new();
+            for e in &entries {
+                let undo = e.rolls_back.as_deref().map(|r| format!(" (undoes {r})")).unwrap_or_default();
+                out.push_str(&format!(
+                    "{}  {}  {:<8} {:<11} {} -> {}  {}{undo}\n",
+                    e.id, e.applied_at, e.kind, e.outcome, e.fingerprint_before, e.fingerprint_after, e.summary
+                ));
+            }
+            print_stdout(&out);
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+fn cmd_reset(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, Failure> {
+    let from_env = std::env::var("RECONCILE_ENV").ok();
+    let from_file = st.config.env.clone();
+    let in_ci = std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let dev = match (&from_env, &from_file) {
+        (Some(e), _) => e == "dev",
+        // Under CI a checked-in `env = "dev"` is not enough: the job must say so itself.
+        (None, Some(f)) => f == "dev" && !in_ci,
+        (None, None) => false,
+    };
+    if !dev {
+        let why = if in_ci && from_file.as_deref() == Some("dev") {
+            "CI=true: set RECONCILE_ENV=dev in the job to reset there"
+        } else {
+            "the environment is not declared development (RECONCILE_ENV=dev, or env = \"dev\" in reconcile.toml)"
+        };
+        return Err(Failure::Refused(format!("reset drops every table and its rows; {why}")));
+    }
+    if !yes {
+        return Err(Failure::Refused("reset drops every table and its rows; rerun with --yes".into()));
+    }
+    let db = st.db(&target.db);
+    let desired = load::desired_from_dir(&st.schema(&target.schema))?;
+    let seed = match st.config.path(&st.config.seed) {
+        Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| Failure::Error(format!("seed {}: {e}", p.display())))?),
+        None => None,
+    };
+    let mut conn = open_target(&db)?;
+    let options = ApplyOptions { inspect: st.inspect(), ..ApplyOptions::default() };
+    let r = reconciler::reset(&mut conn, &desired, seed.as_deref(), options).map_err(lib_failure)?;
+    report(&r, "reset:");
+    Ok(Outcome::Ok)
+}
+
+fn cmd_drift(st: &Settings, target: &Target, format: ListFormat) -> Result<Outcome, Failure> {
+    let (db, schema) = (st.db(&target.db), st.schema(&target.schema));
+    let desired = load::desired_from_dir(&schema)?;
+    let conn = open_existing_read_only(&db)?;
+    let actual = inspect(&conn, &st.inspect())?;
     let changes = sqlite_reconcile::diff::diff(&actual, &desired);
     match format {
-        DriftFormat::Json => {
+        ListFormat::Json => {
             let j = serde_json::json!({
                 "version": render::JSON_VERSION,
                 "in_sync": changes.is_empty(),
-                "database": target.db.display().to_string(),
-                "schema": target.schema.display().to_string(),
+                "database": db.display().to_string(),
+                "schema": schema.display().to_string(),
                 "differences": changes,
             });
             print_stdout(&format!("{}\n", serde_json::to_string_pretty(&j)?));
         }
-        DriftFormat::Text => {
+        ListFormat::Text => {
             if changes.is_empty() {
-                eprintln!("{}: in sync with {}", target.db.display(), target.schema.display());
+                eprintln!("{}: in sync with {}", db.display(), schema.display());
             } else {
-                eprintln!("{}: {} differences from {}:", target.db.display(), changes.len(), target.schema.display());
+                eprintln!("{}: {} differences from {}:", db.display(), changes.len(), schema.display());
                 for c in &changes {
                     eprintln!("  {c}");
                 }
@@ -331,4 +538,8 @@ fn cmd_drift(target: &Target, format: DriftFormat) -> Result<Outcome, Failure> {
         }
     }
     Ok(if changes.is_empty() { Outcome::Ok } else { Outcome::Drift })
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    sqlite_reconcile::store::write_atomic(path, bytes)
 }
