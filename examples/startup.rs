@@ -1,21 +1,39 @@
 //! An application that reconciles its database at startup, then serves.
 //!
 //! Run: `cargo run --example startup -- app.db`
+//!
+//! The schema travels inside the binary (`include_str!`). Safe and
+//! data-dependent changes apply by themselves; a destructive one stops the
+//! start with a typed error, for a person to apply with `reconcile apply
+//! --allow-destructive`. Every applied change is recorded in the database's
+//! history with its rollback, so `reconcile rollback` can undo it.
+//! (`--schema DIR` reads the schema from a directory instead, to try a change
+//! without rebuilding.)
 
 use std::process::ExitCode;
 
 use rusqlite::Connection;
-use sqlite_reconcile::apply::{apply, ApplyOptions};
-use sqlite_reconcile::{load, plan_for, InspectOptions};
+use sqlite_reconcile::{ApplyError, Error, Policy, Reconciler};
 
-/// The schema travels inside the binary.
+/// The schema embedded in the binary.
 const SCHEMA: &[(&str, &str)] =
     &[("app.yaml", include_str!("../schema/app.yaml")), ("logic.yaml", include_str!("../schema/logic.yaml"))];
 
 fn main() -> ExitCode {
-    let path = std::env::args().nth(1).unwrap_or_else(|| "app.db".to_string());
-    match start(&path) {
-        Ok(()) => ExitCode::SUCCESS,
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let schema_dir = args.iter().position(|a| a == "--schema").and_then(|i| args.get(i + 1)).cloned();
+    let path = args
+        .iter()
+        .enumerate()
+        .find(|(i, a)| !a.starts_with("--") && (*i == 0 || args[i - 1] != "--schema"))
+        .map(|(_, a)| a.clone())
+        .unwrap_or_else(|| "app.db".to_string());
+    match start(&path, schema_dir.as_deref()) {
+        Ok(conn) => serve(conn),
+        Err(Error::Apply(e @ ApplyError::Destructive(_))) => {
+            eprintln!("startup stopped: {e}");
+            ExitCode::from(3)
+        }
         Err(e) => {
             eprintln!("startup failed: {e}");
             ExitCode::FAILURE
@@ -23,17 +41,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn start(path: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let desired = load::desired(&load::load_sources(SCHEMA)?)?;
-    let mut conn = Connection::open(path)?;
-    let (_, plan) = plan_for(&mut conn, &desired, &InspectOptions::default())?;
-    if plan.is_empty() {
-        eprintln!("{path}: schema up to date");
-    } else {
-        // Safe and data-dependent changes apply; destructive ones are refused.
-        let applied = apply(&mut conn, &plan, &desired, &ApplyOptions::default())?;
-        eprintln!("{path}: applied {} steps in {:?}", applied.steps, applied.elapsed);
+/// Opens the database and brings its schema up to date.
+pub fn start(path: &str, schema_dir: Option<&str>) -> Result<Connection, Error> {
+    let reconciler = match schema_dir {
+        Some(dir) => Reconciler::from_dir(dir)?,
+        None => Reconciler::from_sources(SCHEMA)?,
     }
-    // ... serve requests with `conn` ...
-    Ok(())
+    .policy(Policy::default());
+    let mut conn = Connection::open(path)?;
+    let report = reconciler.reconcile(&mut conn)?;
+    match &report.id {
+        None => eprintln!("{path}: schema up to date"),
+        Some(id) => eprintln!("{path}: applied {} ({}) in {:?} as {id}", report.summary, report.steps, report.elapsed),
+    }
+    Ok(conn)
+}
+
+/// Where the application's work would begin.
+fn serve(conn: Connection) -> ExitCode {
+    match conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table'", [], |r| r.get::<_, i64>(0)) {
+        Ok(n) => {
+            eprintln!("serving with {n} tables");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -16,7 +16,7 @@ use sqlite_reconcile::{diff, inspect, load, plan_for, Error, InspectOptions, Pla
 
 use crate::util::Dir;
 
-type Rows = BTreeMap<String, BTreeMap<String, Value>>;
+pub type Rows = BTreeMap<String, BTreeMap<String, Value>>;
 
 pub struct Scenario {
     _dir: Dir,

@@ -39,16 +39,22 @@ impl Dir {
     }
 }
 
-/// The real `reconcile` binary.
+/// The real `reconcile` binary, with no RECONCILE_* settings and no CI from the environment.
 pub fn reconcile(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reconcile"))
-        .current_dir(dir)
-        .args(args)
-        .env_remove("RECONCILE_DB")
-        .env_remove("RECONCILE_SCHEMA")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run reconcile")
+    reconcile_env(dir, args, &[])
+}
+
+/// The real `reconcile` binary with these environment variables set (and no others of its own).
+pub fn reconcile_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_reconcile"));
+    cmd.current_dir(dir).args(args).env("NO_COLOR", "1").env_remove("CI");
+    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT"] {
+        cmd.env_remove(format!("RECONCILE_{var}"));
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run reconcile")
 }
 
 pub fn stdout(o: &Output) -> String {
