@@ -307,8 +307,10 @@ fn native_message(sql: &str, message: &str) -> String {
 
 /// Counts and samples the rows behind a constraint failure, on the database as it was.
 fn diagnose(conn: &Connection, before: &Schema, desired: &Schema, object: &str, message: &str) -> Option<String> {
-    let (table_name, have) = before.table(object)?;
     let want = desired.table(object).map(|(_, t)| t);
+    // A table renamed in the same plan is found under its old name.
+    let (table_name, have) =
+        before.table(object).or_else(|| want.and_then(|w| w.renamed_from.as_deref()).and_then(|o| before.table(o)))?;
     let keys = sample_key(have);
     let t = q(table_name);
     let count_where = |cond: &str| -> Option<(i64, String)> {

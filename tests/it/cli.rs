@@ -481,3 +481,42 @@ fn check_yaml_that_is_not_utf8() {
     let err = fails(&reconcile(d.path(), &["check", "--schema", "schema"]));
     has(&err, &["schema/app.yaml"]);
 }
+
+/// On a terminal without `--yes`, apply shows the plan and asks; only "y" applies.
+#[test]
+fn apply_asks_on_a_terminal() {
+    if std::process::Command::new("script").arg("--version").output().is_err() {
+        panic!("this test needs `script` (util-linux) to give reconcile a terminal");
+    }
+    let dir = Dir::new();
+    dir.write(
+        "schema/app.yaml",
+        "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n",
+    );
+    let run = |answer: &str| {
+        let cmd = format!("{} apply", env!("CARGO_BIN_EXE_reconcile"));
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .current_dir(dir.path())
+            .env_remove("RECONCILE_DB")
+            .env_remove("RECONCILE_SCHEMA")
+            .env_remove("RECONCILE_CONFIG")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child.stdin.take().unwrap().write_all(answer.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let declined = run("n\n");
+    assert!(declined.contains("Apply these 1 steps"), "{declined}");
+    let conn = rusqlite::Connection::open(dir.join("app.db")).unwrap();
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0)).unwrap();
+    assert_eq!(tables, 0, "declined, nothing applied");
+    let accepted = run("y\n");
+    assert!(accepted.contains("applied 1 steps"), "{accepted}");
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0)).unwrap();
+    assert_eq!(tables, 1);
+}

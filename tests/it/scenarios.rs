@@ -803,3 +803,25 @@ fn index_rename_hint_is_inert_once_applied() {
     );
     s.check_all(&[]);
 }
+
+#[test]
+fn failure_in_a_renamed_and_rebuilt_table_is_diagnosed() {
+    let mut s = Scenario::new(FEED);
+    let e = s
+        .try_apply(
+            "tables:
+  feeds:
+    renamed_from: feed
+    columns:
+      - { name: id, type: TEXT, primary_key: true }
+      - { name: url, type: TEXT, not_null: true, collate: NOCASE }
+      - { name: title, type: TEXT }
+      - { name: n, type: INTEGER }
+",
+            true,
+        )
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("1 rows") && msg.contains("url") && msg.contains("backfill"), "{msg}");
+    s.assert_unchanged();
+}
