@@ -7,7 +7,7 @@
 //! the tool's own `_reconcile_*` tables, and names matched by `exclude`.
 //! Invariant: reads only, never writes.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::Connection;
 
@@ -74,15 +74,27 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 const SCHEMA_ROWS: &str = "SELECT type, name, tbl_name, sql FROM main.sqlite_schema \
      WHERE sql IS NOT NULL ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, name";
 
-const SHADOW_TABLES: &str = "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'";
+/// Every table of `main` with its kind and flags, in one pass: the pragma lists
+/// all tables whatever its WHERE, so asking per table would cost O(tables²).
+const TABLE_LIST: &str = "SELECT name, type, wr, strict FROM pragma_table_list WHERE schema = 'main'";
 
 /// Reads the managed schema of the `main` database.
 pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, InspectError> {
-    let shadow: BTreeSet<String> = {
-        let mut stmt = conn.prepare_cached(SHADOW_TABLES)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
+    let mut shadow: BTreeSet<String> = BTreeSet::new();
+    // Table name → (WITHOUT ROWID, STRICT) as SQLite reports them.
+    let mut flags: HashMap<String, (bool, bool)> = HashMap::new();
+    {
+        let mut stmt = conn.prepare_cached(TABLE_LIST)?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let name: String = r.get(0)?;
+            let kind: String = r.get(1)?;
+            if kind == "shadow" {
+                shadow.insert(name.clone());
+            }
+            flags.insert(name, (r.get(2)?, r.get(3)?));
+        }
+    }
     let mut schema = Schema::default();
     let mut indexes = Vec::new();
     let mut stmt = conn.prepare_cached(SCHEMA_ROWS)?;
@@ -102,7 +114,7 @@ pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, Inspe
             }
             "table" => {
                 let (_, table) = parse::create_table(&text).map_err(|m| err("table", m))?;
-                cross_check(conn, &name, &table).map_err(|m| err("table", m))?;
+                cross_check(conn, &name, &table, flags.get(&name).copied()).map_err(|m| err("table", m))?;
                 schema.tables.insert(name, table);
             }
             "index" => {
@@ -140,13 +152,12 @@ pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, Inspe
 
 const TABLE_XINFO: &str = "SELECT name, hidden FROM pragma_table_xinfo(?1, 'main') ORDER BY cid";
 
-const TABLE_FLAGS: &str = "SELECT wr, strict FROM pragma_table_list WHERE schema = 'main' AND name = ?1";
-
 /// Checks the parsed CREATE TABLE against what SQLite itself reports: the same
 /// columns in the same order, the same generated columns (hidden 2 = VIRTUAL,
-/// 3 = STORED), and the same WITHOUT ROWID and STRICT flags. A mismatch means
-/// the parse went wrong, which must not pass as a schema difference.
-fn cross_check(conn: &Connection, name: &str, table: &Table) -> Result<(), String> {
+/// 3 = STORED), and the same WITHOUT ROWID and STRICT flags (`flags`, from
+/// `pragma_table_list`). A mismatch means the parse went wrong, which must not
+/// pass as a schema difference.
+fn cross_check(conn: &Connection, name: &str, table: &Table, flags: Option<(bool, bool)>) -> Result<(), String> {
     let mut stmt = conn.prepare_cached(TABLE_XINFO).map_err(|e| e.to_string())?;
     let rows = stmt
         .query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
@@ -175,8 +186,7 @@ fn cross_check(conn: &Connection, name: &str, table: &Table) -> Result<(), Strin
             ));
         }
     }
-    let (wr, strict): (bool, bool) =
-        conn.query_row(TABLE_FLAGS, [name], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| e.to_string())?;
+    let (wr, strict) = flags.ok_or_else(|| "SQLite does not list this table in pragma_table_list".to_string())?;
     if (wr, strict) != (table.without_rowid, table.strict) {
         return Err(format!(
             "parsed WITHOUT ROWID={} STRICT={} but SQLite reports WITHOUT ROWID={wr} STRICT={strict}",
