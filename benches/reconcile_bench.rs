@@ -390,12 +390,15 @@ fn rebuild_scenario(work: &Path, rows: i64, reps: usize, variants: bool) -> Vec<
     let schema_s = schema.to_str().expect("utf-8 path");
     let db_s = db.to_str().expect("utf-8 path").to_string();
     let me = std::env::current_exe().expect("current exe");
+    // Emptied before every run: plan ids are unique per database, and every run starts from the same one.
+    let plans = work.join("plans-rebuild");
+    let plans_s = plans.to_str().expect("utf-8 path");
 
     type Runner<'a> = (&'a str, Box<dyn Fn() -> Run + 'a>);
     let mut runners: Vec<Runner> = vec![
         (
             "`reconcile apply` (whole process)",
-            Box::new(|| reconcile(&["apply", "--db", &db_s, "--schema", schema_s, "--yes"], None)),
+            Box::new(|| reconcile(&["apply", "--db", &db_s, "--schema", schema_s, "--plans", plans_s, "--yes"], None)),
         ),
         (
             "hand-written SQL transaction (child process)",
@@ -425,6 +428,8 @@ fn rebuild_scenario(work: &Path, rows: i64, reps: usize, variants: bool) -> Vec<
         }
         for i in order {
             fresh_copy(&base, &db);
+            let _ = fs::remove_dir_all(&plans);
+            let _ = fs::remove_dir_all(work.join("events-run.db.reconcile"));
             let r = (runners[i].1)();
             if rep == 0 {
                 check_rebuilt(&db, rows, &desired);
@@ -672,6 +677,9 @@ fn plan_scenario(work: &Path, n: usize, reps: usize, detail: bool) -> (Stats, St
     }
     row("introspection alone (`inspect`, in process)", &st.inspect, &ratio(&st.inspect, &stats), "");
     if detail {
+        alembic(work, &db, &schema, &expected, reps, &stats, &st);
+    }
+    if detail {
         println!("\nIn process, stage by stage (median of {reps}):\n");
         println!("| stage | median |\n|---|---:|");
         let stage = |what: &str, s: &Stats| println!("| {what} | {} |", ms(s.median));
@@ -689,6 +697,61 @@ fn plan_scenario(work: &Path, n: usize, reps: usize, detail: bool) -> (Stats, St
         stage("`reconciler::prepare`: inspect, facts, plan, and the rollback plan", &st.prepare);
     }
     (stats, st)
+}
+
+/// Alembic's autogenerate comparison (`benches/alembic_compare.py`) on the same two
+/// schemas, when Python has Alembic; it must find the same tables.
+fn alembic(
+    work: &Path,
+    db: &Path,
+    schema: &Path,
+    expected: &BTreeMap<String, usize>,
+    reps: usize,
+    ours: &Stats,
+    st: &Stages,
+) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/alembic_compare.py");
+    let has = Command::new("python3").args(["-c", "import alembic"]).stderr(Stdio::null()).status();
+    if !has.is_ok_and(|s| s.success()) {
+        println!("| Alembic `compare_metadata` | not installed (`pip install alembic`): skipped | | | | |");
+        return;
+    }
+    // The desired schema as a database, for Alembic to reflect as its models.
+    let desired_db = work.join("plan-desired.db");
+    let _ = fs::remove_file(&desired_db);
+    let (d, s) = (desired_db.to_str().expect("utf-8"), schema.to_str().expect("utf-8"));
+    reconcile(&["apply", "--db", d, "--schema", s, "--yes"], None);
+    let out = work.join("alembic.json");
+    let mut compare = Vec::new();
+    let runs: Vec<Run> = (0..reps)
+        .map(|_| {
+            let args = [script.to_str().expect("utf-8"), db.to_str().expect("utf-8"), d];
+            let r = run_child(Path::new("python3"), &args, Some(&out));
+            let v: serde_json::Value = serde_json::from_str(&fs::read_to_string(&out).expect("output")).expect("json");
+            let tables: BTreeSet<String> =
+                v["tables"].as_array().expect("tables").iter().filter_map(|t| t.as_str().map(String::from)).collect();
+            assert_eq!(tables, expected.keys().cloned().collect::<BTreeSet<_>>(), "Alembic found other tables");
+            compare.push(Duration::from_secs_f64(v["seconds"].as_f64().expect("seconds")));
+            r
+        })
+        .collect();
+    let whole = Stats::of_runs(&runs);
+    let cmp = Stats::of(&compare);
+    row(
+        "Alembic: python3 + reflect models + `compare_metadata` (whole process)",
+        &whole,
+        &ratio(&whole, ours),
+        &mib(peak(&runs)),
+    );
+    row("Alembic: `compare_metadata` alone", &cmp, &ratio(&cmp, ours), "");
+    let ours_compare = st.inspect.median + st.plan.median;
+    println!(
+        "\nAlembic's comparison alone is {:.1}× our whole `reconcile plan` process and {:.0}× our like-for-like \
+         part (inspect + diff + plan, {}, with the models already in memory).",
+        cmp.median.as_secs_f64() / ours.median.as_secs_f64(),
+        cmp.median.as_secs_f64() / ours_compare.as_secs_f64(),
+        ms(ours_compare)
+    );
 }
 
 fn ratio(a: &Stats, b: &Stats) -> String {
