@@ -308,12 +308,12 @@ pub fn stage(
     backup_path: Option<&Path>,
 ) -> std::io::Result<Staged> {
     fs::create_dir_all(plans)?;
-    let target = plans.join(&entry.id);
-    if target.exists() {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::AlreadyExists,
-            format!("{} already exists", target.display()),
-        ));
+    // Another database may have recorded a change with the same id in the same second: number the directory.
+    let mut target = plans.join(&entry.id);
+    let mut n = 1;
+    while target.exists() {
+        n += 1;
+        target = plans.join(format!("{}.{n}", entry.id));
     }
     let tmp = tempfile::Builder::new().prefix(&format!(".{}.", entry.id)).tempdir_in(plans)?;
     let forward = crate::render::sql(&prepared.forward);
