@@ -242,8 +242,8 @@ struct Recorder<'a> {
     run: &'a Run,
     id: String,
     backup_dir: Option<PathBuf>,
+    /// Set once the backup file is written.
     backup: Option<PathBuf>,
-    backup_written: bool,
     attached: bool,
     staged: Option<store::Staged>,
 }
@@ -271,7 +271,6 @@ impl Hooks for Recorder<'_> {
             let path = dir.join(format!("{}.db", self.id));
             store::write_backup(conn, &self.prepared.backups, &path).map_err(ApplyError::Store)?;
             self.backup = Some(path);
-            self.backup_written = true;
         }
         Ok(())
     }
@@ -325,58 +324,37 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
         (Some(db), false) => Some(store::backup_dir(db)),
         _ => None,
     };
-    let mut recorder = Recorder {
-        prepared,
-        run,
-        id: String::new(),
-        backup_dir,
-        backup: None,
-        backup_written: false,
-        attached: false,
-        staged: None,
-    };
+    let mut recorder =
+        Recorder { prepared, run, id: String::new(), backup_dir, backup: None, attached: false, staged: None };
     let result = apply::apply_with(conn, &prepared.forward, &prepared.after, &run.options, &mut recorder);
     let applied = match result {
         Ok(a) => a,
         Err(e) => {
-            if recorder.backup_written {
-                if let Some(b) = &recorder.backup {
-                    let _ = std::fs::remove_file(b);
-                }
+            if let Some(b) = &recorder.backup {
+                let _ = std::fs::remove_file(b);
             }
             return Err(e.into());
         }
     };
-    if applied.dry_run {
-        return Ok(Report {
-            id: None,
-            summary: crate::render::summary(&prepared.forward),
-            changes: prepared.forward.changes.clone(),
-            steps: applied.steps,
-            statements: applied.statements,
-            elapsed: applied.elapsed,
-            dry_run: true,
-            plan_dir: None,
-            backup: None,
-        });
-    }
-    let id = recorder.id.clone();
+    // A dry run stages nothing and writes no backup, so only a committed change has these.
+    let id = (!applied.dry_run).then(|| recorder.id.clone());
     let plan_dir = match recorder.staged.take() {
         Some(staged) => Some(staged.publish().map_err(|e| {
             Error::Store(format!(
-                "change {id} is applied and recorded, but its plan files could not be moved into place: {e}"
+                "change {} is applied and recorded, but its plan files could not be moved into place: {e}",
+                recorder.id
             ))
         })?),
         None => None,
     };
     Ok(Report {
-        id: Some(id),
+        id,
         summary: crate::render::summary(&prepared.forward),
         changes: prepared.forward.changes.clone(),
         steps: applied.steps,
         statements: applied.statements,
         elapsed: applied.elapsed,
-        dry_run: false,
+        dry_run: applied.dry_run,
         plan_dir,
         backup: recorder.backup.clone(),
     })
@@ -423,6 +401,16 @@ pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEn
 /// recorded before it. Refused when the database's schema is not the one that change produced.
 pub fn rollback(conn: &mut Connection, id: Option<&str>, options: ApplyOptions) -> Result<Report, Error> {
     let (entry, original) = rollback_target(conn, id)?;
+    rollback_change(conn, &entry, &original, options)
+}
+
+/// Rolls back `original`, the change recorded as `entry` (found by [`rollback_target`]).
+pub fn rollback_change(
+    conn: &mut Connection,
+    entry: &HistoryEntry,
+    original: &Prepared,
+    options: ApplyOptions,
+) -> Result<Report, Error> {
     let attach = match &entry.backup {
         Some(name) => {
             let db = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from).ok_or_else(|| {

@@ -61,7 +61,7 @@ impl Backup {
     }
     /// The SELECT that reads the kept values from the database before the forward plan.
     pub fn select_sql(&self) -> String {
-        let cols: Vec<String> = self.key.iter().chain(self.columns.iter()).map(|c| key_expr(c)).collect();
+        let cols: Vec<String> = self.key.iter().chain(self.columns.iter()).map(|c| q(c)).collect();
         let mut s = format!("SELECT {} FROM {}", cols.join(", "), q(&self.table));
         if let Some(cond) = &self.condition {
             s.push_str(&format!(" WHERE {cond}"));
@@ -70,13 +70,8 @@ impl Backup {
     }
 }
 
-/// A key or column name in SQL. A rowid key is one of its aliases that no column shadows,
-/// so spelling it bare reaches the rowid.
-fn key_expr(c: &str) -> String {
-    q(c)
-}
-
-/// The rowid's name in `t`, or `None` when every alias is taken by a column.
+/// The rowid's name in `t`, or `None` when every alias is taken by a column. A rowid key is
+/// one of its aliases that no column shadows, so spelling it bare reaches the rowid.
 fn rowid_name(t: &Table) -> Option<&'static str> {
     ["_rowid_", "rowid", "oid"].into_iter().find(|n| t.column(n).is_none())
 }
@@ -245,7 +240,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
     let mut sql: Vec<String> = held.iter().map(|(n, _)| format!("DROP TRIGGER {}", q(n))).collect();
     let t = q(&b.table);
     if b.whole_table {
-        let into: Vec<String> = b.key.iter().chain(b.columns.iter()).map(|c| key_expr(c)).collect();
+        let into: Vec<String> = b.key.iter().chain(b.columns.iter()).map(|c| q(c)).collect();
         let from: Vec<String> = keys.iter().chain(cols.iter()).cloned().collect();
         sql.push(format!("INSERT INTO main.{t} ({}) SELECT {} FROM {src}", into.join(", "), from.join(", ")));
         if b.sequence {
@@ -256,7 +251,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
             ));
         }
     } else {
-        let target: Vec<String> = b.key.iter().map(|k| format!("{t}.{}", key_expr(k))).collect();
+        let target: Vec<String> = b.key.iter().map(|k| format!("{t}.{}", q(k))).collect();
         let matches = if keys.len() == 1 {
             format!("b.{} = {}", keys[0], target[0])
         } else {
@@ -267,7 +262,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
             )
         };
         let set_cols: Vec<String> = b.columns.iter().map(|c| q(c)).collect();
-        let key_cols: Vec<String> = b.key.iter().map(|k| key_expr(k)).collect();
+        let key_cols: Vec<String> = b.key.iter().map(|k| q(k)).collect();
         let (lhs, rhs) = if set_cols.len() == 1 {
             (set_cols[0].clone(), format!("(SELECT b.{} FROM {src} AS b WHERE {matches})", cols[0]))
         } else {

@@ -201,39 +201,45 @@ pub fn history(conn: &Connection) -> Result<Vec<HistoryEntry>, rusqlite::Error> 
         return Ok(Vec::new());
     }
     let mut stmt = conn.prepare(&format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_TABLE} ORDER BY rowid DESC"))?;
-    let rows = stmt.query_map([], |r| {
-        Ok(HistoryEntry {
-            id: r.get(0)?,
-            kind: r.get(1)?,
-            applied_at: r.get(2)?,
-            tool_version: r.get(3)?,
-            sqlite_version: r.get(4)?,
-            fingerprint_before: r.get(5)?,
-            fingerprint_after: r.get(6)?,
-            outcome: r.get(7)?,
-            rolls_back: r.get(8)?,
-            backup: r.get(9)?,
-            steps: r.get(10)?,
-            destructive: r.get(11)?,
-            elapsed_ms: r.get(12)?,
-            summary: r.get(13)?,
-        })
-    })?;
+    let rows = stmt.query_map([], entry_from_row)?;
     rows.collect()
 }
 
 /// The recorded change `id`, with its history entry.
 pub fn recorded(conn: &Connection, id: &str) -> Result<Option<(HistoryEntry, Prepared)>, String> {
-    let entries = history(conn).map_err(|e| e.to_string())?;
-    let Some(entry) = entries.into_iter().find(|e| e.id == id) else { return Ok(None) };
-    let json: Option<String> = conn
-        .query_row(&format!("SELECT record FROM {HISTORY_TABLE} WHERE id = ?1"), [id], |r| r.get(0))
+    if !has_history(conn).map_err(|e| e.to_string())? {
+        return Ok(None);
+    }
+    let row = conn
+        .query_row(&format!("SELECT {HISTORY_COLUMNS}, record FROM {HISTORY_TABLE} WHERE id = ?1"), [id], |r| {
+            Ok((entry_from_row(r)?, r.get::<_, String>(14)?))
+        })
         .optional()
         .map_err(|e| e.to_string())?;
-    let json = json.unwrap_or_default();
+    let Some((entry, json)) = row else { return Ok(None) };
     let prepared: Prepared =
         serde_json::from_str(&json).map_err(|e| format!("history entry {id} cannot be read back: {e}"))?;
     Ok(Some((entry, prepared)))
+}
+
+/// One history row, read from the columns of `HISTORY_COLUMNS` in order.
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
+    Ok(HistoryEntry {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        applied_at: r.get(2)?,
+        tool_version: r.get(3)?,
+        sqlite_version: r.get(4)?,
+        fingerprint_before: r.get(5)?,
+        fingerprint_after: r.get(6)?,
+        outcome: r.get(7)?,
+        rolls_back: r.get(8)?,
+        backup: r.get(9)?,
+        steps: r.get(10)?,
+        destructive: r.get(11)?,
+        elapsed_ms: r.get(12)?,
+        summary: r.get(13)?,
+    })
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, synced, then renamed.

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use rusqlite::{Connection, OpenFlags};
 
 use sqlite_reconcile::reconciler::{self, Run};
+use sqlite_reconcile::store;
 use sqlite_reconcile::{
     inspect, load, render, ApplyError, ApplyOptions, Error, InspectOptions, Plan, Prepared, Report,
 };
@@ -279,9 +280,8 @@ fn cmd_inspect(db: &Path, opts: &InspectOptions, output: Option<&Path>) -> Resul
     let schema = inspect(&conn, opts).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
     let yaml = sqlite_reconcile::to_yaml(&schema)?;
     match output {
-        Some(path) => {
-            write_atomic(path, yaml.as_bytes()).map_err(|e| Failure::Error(format!("{}: {e}", path.display())))?
-        }
+        Some(path) => store::write_atomic(path, yaml.as_bytes())
+            .map_err(|e| Failure::Error(format!("{}: {e}", path.display())))?,
         None => print_stdout(&yaml),
     }
     Ok(Outcome::Ok)
@@ -343,7 +343,7 @@ fn cmd_plan(st: &Settings, target: &Target, format: Format, out: Option<&Path>) 
     }
     if let Some(out) = out {
         let json = serde_json::to_string_pretty(&prepared)? + "\n";
-        write_atomic(out, json.as_bytes()).map_err(|e| Failure::Error(format!("{}: {e}", out.display())))?;
+        store::write_atomic(out, json.as_bytes()).map_err(|e| Failure::Error(format!("{}: {e}", out.display())))?;
         eprintln!("saved the plan to {} (against schema {})", out.display(), prepared.fingerprint_before);
     }
     Ok(Outcome::Ok)
@@ -409,15 +409,18 @@ fn cmd_apply(
 ) -> Result<Outcome, Failure> {
     let db = st.db(&target.db);
     // Validate everything before the database file is created.
-    let prepared = match saved {
-        Some(path) => read_saved(path)?,
+    let (mut conn, prepared) = match saved {
+        Some(path) => {
+            let prepared = read_saved(path)?;
+            (open_target(&db)?, prepared)
+        }
         None => {
             let desired = load::desired_from_dir(&st.schema(&target.schema))?;
             let mut conn = open_target(&db)?;
-            reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(lib_failure)?
+            let prepared = reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(lib_failure)?;
+            (conn, prepared)
         }
     };
-    let mut conn = open_target(&db)?;
     if prepared.is_empty() {
         match saved {
             Some(p) => eprintln!("{}: the saved plan {} has nothing to do", db.display(), p.display()),
@@ -444,7 +447,7 @@ fn cmd_rollback(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> Re
     let (entry, original) = reconciler::rollback_target(&conn, id).map_err(lib_failure)?;
     eprintln!("rolling back {} ({}, applied {})", entry.id, entry.summary, entry.applied_at);
     confirm(&original.rollback, "Roll back with", db, run)?;
-    let r = reconciler::rollback(&mut conn, Some(&entry.id), st.apply(run)).map_err(lib_failure)?;
+    let r = reconciler::rollback_change(&mut conn, &entry, &original, st.apply(run)).map_err(lib_failure)?;
     report(&r, "rolled back with");
     Ok(Outcome::Ok)
 }
@@ -538,8 +541,4 @@ fn cmd_drift(st: &Settings, target: &Target, format: ListFormat) -> Result<Outco
         }
     }
     Ok(if changes.is_empty() { Outcome::Ok } else { Outcome::Drift })
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    sqlite_reconcile::store::write_atomic(path, bytes)
 }
