@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{affinity, apply_renames, mentions, Risk};
-use crate::model::{Schema, Table};
+use crate::model::{Expr, Schema, Table};
 use crate::plan::{self, Facts, Plan, PlanError, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
@@ -213,6 +213,50 @@ fn inverted(before: &Schema, desired: &Schema) -> Schema {
     goal
 }
 
+/// Columns the forward plan drops come back in the rollback already holding
+/// their kept values, read from the backup as a `backfill`: a NOT NULL or
+/// UNIQUE column cannot come back empty (or all at its default) to be filled
+/// by the restore step afterwards.
+fn refill_dropped(goal: &mut Schema, before: &Schema, desired: &Schema, backups: &[Backup]) {
+    let renamed = apply_renames(before, desired);
+    for b in backups.iter().filter(|b| !b.whole_table) {
+        let new_table = renamed
+            .tables
+            .iter()
+            .find(|(_, old)| old.eq_ignore_ascii_case(&b.table))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_else(|| b.table.clone());
+        let Some((_, want)) = desired.table(&new_table) else { continue };
+        let pairs = renamed.columns.get(&new_table).cloned().unwrap_or_default();
+        // The name a column of `before` has in the table the rollback starts from.
+        let now = |old: &str| {
+            pairs.iter().find(|(_, o)| o.eq_ignore_ascii_case(old)).map(|(n, _)| n.clone()).unwrap_or(old.to_string())
+        };
+        let t = q(&b.table);
+        let matches: Vec<String> =
+            b.key_aliases().iter().zip(&b.key).map(|(alias, k)| format!("b.{alias} = {t}.{}", q(&now(k)))).collect();
+        let Some(goal_table) = goal.tables.get_mut(&b.table) else { continue };
+        for (c, alias) in b.columns.iter().zip(b.column_aliases()) {
+            if want.column(&now(c)).is_some() {
+                continue;
+            }
+            if let Some(col) = goal_table.columns.iter_mut().find(|x| x.name.eq_ignore_ascii_case(c)) {
+                let kept = format!(
+                    "(SELECT b.{alias} FROM {BACKUP_SCHEMA}.{} AS b WHERE {})",
+                    q(&b.name),
+                    matches.join(" AND ")
+                );
+                // Rows written since the forward change have no kept value: they get the default.
+                let value = match &col.default {
+                    Some(d) => format!("coalesce({kept}, {d})"),
+                    None => kept,
+                };
+                col.backfill = Some(Expr::new(value));
+            }
+        }
+    }
+}
+
 /// Plans the rollback of the forward plan `before → desired`: `after_facts`
 /// describe the database as the forward plan leaves it.
 pub fn plan_rollback(
@@ -222,7 +266,8 @@ pub fn plan_rollback(
     after_facts: &Facts,
 ) -> Result<Plan, PlanError> {
     let after = desired.without_hints();
-    let goal = inverted(before, desired);
+    let mut goal = inverted(before, desired);
+    refill_dropped(&mut goal, before, desired, backups);
     let mut p = plan::plan(&after, &goal, after_facts)?;
     for b in backups {
         p.steps.push(restore_step(before, b));
