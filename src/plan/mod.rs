@@ -193,7 +193,18 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             None => {
                 touched.insert(name.to_ascii_lowercase());
                 rebuilt.insert(name.clone());
-                steps.push(rebuild::rebuild(name, original, have, want, risk));
+                // Renamed natively first, so SQLite rewrites what names the columns elsewhere
+                // (other tables' foreign keys); the rebuild then copies from the new names.
+                for (new, old) in &column_renames {
+                    steps.push(step(
+                        StepKind::AlterTable,
+                        name,
+                        vec![format!("ALTER TABLE {} RENAME COLUMN {} TO {}", q(name), q(old), q(new))],
+                        format!("rename column `{name}.{old}` to `{new}`"),
+                        Risk::Safe,
+                    ));
+                }
+                steps.push(rebuild::rebuild(name, original, have, want, risk, &column_renames));
             }
         }
     }
