@@ -46,30 +46,41 @@ pub fn keyed_rows(conn: &Connection, schema: &Schema, table: &str, by_rowid: boo
     let mut out = Rows::new();
     let mut q = stmt.query([]).unwrap();
     while let Some(r) = q.next().unwrap() {
-        let key: Value = r.get(0).unwrap();
-        let key = match key {
+        let key = match cell(r, 0) {
             Value::Integer(i) => format!("{i:012}"),
             Value::Text(s) => s,
             other => format!("{other:?}"),
         };
         let mut m = BTreeMap::new();
         for (i, n) in names.iter().enumerate().skip(1) {
-            m.insert(n.to_ascii_lowercase(), r.get::<_, Value>(i).unwrap());
+            m.insert(n.to_ascii_lowercase(), cell(r, i));
         }
         out.insert(key, m);
     }
     out
 }
 
-/// Re-keys rows captured by rowid by their primary key values.
-fn keyed_rows_of(schema: &Schema, table: &str, rows: &Rows) -> Rows {
-    let pk = schema.tables[table].primary_key_columns();
-    if pk.is_empty() {
+/// A value as stored; text that is not UTF-8 (SQLite allows it) is shown by its bytes.
+fn cell(r: &rusqlite::Row<'_>, i: usize) -> Value {
+    match r.get_ref(i).unwrap() {
+        rusqlite::types::ValueRef::Text(b) => {
+            Value::Text(String::from_utf8(b.to_vec()).unwrap_or_else(|_| format!("<text bytes {b:?}>")))
+        }
+        rusqlite::types::ValueRef::Null => Value::Null,
+        rusqlite::types::ValueRef::Integer(i) => Value::Integer(i),
+        rusqlite::types::ValueRef::Real(f) => Value::Real(f),
+        rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// Re-keys rows by the values of `cols` (names as in the rows).
+fn rekey(rows: &Rows, cols: &[String]) -> Rows {
+    if cols.is_empty() {
         return rows.clone();
     }
     rows.values()
         .map(|r| {
-            let key = pk
+            let key = cols
                 .iter()
                 .map(|c| match r.get(&c.to_ascii_lowercase()) {
                     Some(Value::Integer(i)) => i.to_string(),
@@ -236,8 +247,25 @@ impl Scenario {
             let new_t = &after.tables[&new_table];
             let old_t = &self.before.tables[table];
             let by_rowid = !new_t.without_rowid && !old_t.without_rowid;
-            let new_rows = keyed_rows(conn, after, &new_table, by_rowid);
-            let old_rows = &if by_rowid { old_rows.clone() } else { keyed_rows_of(&self.before, table, old_rows) };
+            let (old_rows, new_rows) = if by_rowid {
+                (old_rows.clone(), keyed_rows(conn, after, &new_table, true))
+            } else {
+                // A row is found again by the key it had before, under its columns' new names
+                // (the key itself may change, e.g. when a table becomes WITHOUT ROWID).
+                let old_key = old_t.primary_key_columns();
+                let new_key: Vec<String> = old_key
+                    .iter()
+                    .map(|o| {
+                        renames
+                            .iter()
+                            .find(|(t, _, old)| t.eq_ignore_ascii_case(&new_table) && old.eq_ignore_ascii_case(o))
+                            .map(|(_, n, _)| n.to_string())
+                            .unwrap_or_else(|| o.clone())
+                    })
+                    .collect();
+                (rekey(old_rows, &old_key), rekey(&keyed_rows(conn, after, &new_table, false), &new_key))
+            };
+            let old_rows = &old_rows;
             for (key, old) in old_rows {
                 let new = new_rows.get(key).ok_or_else(|| format!("`{table}` lost row {key}"))?;
                 for c in &new_t.columns {
@@ -824,4 +852,60 @@ fn failure_in_a_renamed_and_rebuilt_table_is_diagnosed() {
     let msg = e.to_string();
     assert!(msg.contains("1 rows") && msg.contains("url") && msg.contains("backfill"), "{msg}");
     s.assert_unchanged();
+}
+
+// ---------------------------------------------------------------------------
+// Regressions found by the property tests (`props.rs`), each reduced to its
+// smallest form. See: #5
+
+#[test]
+fn r5_rollback_brings_back_a_dropped_not_null_column() {
+    // See: #5. The rollback re-added the column empty and meant to fill it
+    // afterwards, which NOT NULL refuses.
+    let mut s = Scenario::new("CREATE TABLE t(a PRIMARY KEY, b NOT NULL); INSERT INTO t VALUES (1, 'x'), (2, 'y');");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: a, primary_key: true }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_rollback_brings_back_a_dropped_unique_column_with_a_default() {
+    // See: #5. Re-added with its default in every row, the column broke its own UNIQUE.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT NOT NULL DEFAULT 'd' UNIQUE); INSERT INTO t VALUES (1, 'x'), (2, 'y');",
+    );
+    s.apply("tables:\n  t:\n    columns:\n      - { name: a, type: INTEGER, primary_key: true }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_a_generated_column_made_plain_keeps_its_values() {
+    // See: #5. The rebuild left the column out of the copy as if it were still generated.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(a INTEGER, g INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL); INSERT INTO t(a) VALUES (1), (5);",
+    );
+    s.apply("tables:\n  t:\n    columns:\n      - { name: a, type: INTEGER }\n      - { name: g, type: INTEGER }\n");
+    s.check_all(&[]);
+    let g: i64 = s.conn().query_row("SELECT g FROM t WHERE a = 5", [], |r| r.get(0)).unwrap();
+    assert_eq!(g, 10);
+}
+
+#[test]
+fn r5_a_rebuilt_parent_renames_the_column_its_children_reference() {
+    // See: #5. The rebuild renamed the parent's key column in its new CREATE, leaving
+    // the child's REFERENCES on the old name: "foreign key mismatch" at the check.
+    let mut s = Scenario::new(
+        "CREATE TABLE p(id PRIMARY KEY); CREATE TABLE c(p_id REFERENCES p(id));
+         INSERT INTO p VALUES (1), (2); INSERT INTO c VALUES (1), (2), (NULL);",
+    );
+    s.apply(
+        "tables:
+  p:
+    columns:
+      - { name: key, primary_key: true, unique: true, renamed_from: id }
+  c:
+    columns:
+      - { name: p_id, references: { table: p, column: key } }
+",
+    );
+    s.check_all(&[("p", "key", "id")]);
 }
