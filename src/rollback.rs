@@ -325,7 +325,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
             keys.join(", ")
         ));
     }
-    sql.extend(held.iter().map(|(_, s)| s.trim().trim_end_matches(';').to_string()));
+    sql.extend(held.iter().map(|(_, s)| crate::sql::trim_statement(s).to_string()));
     Step {
         kind: StepKind::RestoreData,
         object: b.table.clone(),

@@ -239,7 +239,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             steps.push(step(
                 StepKind::CreateVirtualTable,
                 name,
-                vec![v.sql.trim().trim_end_matches(';').to_string()],
+                vec![sql::trim_statement(&v.sql).to_string()],
                 format!("create virtual table `{name}`"),
                 Risk::Safe,
             ));
@@ -346,7 +346,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             steps.push(step(
                 StepKind::CreateTrigger,
                 tname,
-                vec![t.sql.trim().trim_end_matches(';').to_string()],
+                vec![sql::trim_statement(&t.sql).to_string()],
                 format!("create trigger `{tname}`"),
                 Risk::Safe,
             ));

@@ -240,13 +240,34 @@ pub fn rename_identifier(text: &str, old: &str, new: &str) -> String {
     out
 }
 
+/// SQLite's whitespace: other Unicode spaces (U+00A0 and the like) are identifier characters to it.
+fn is_sql_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')
+}
+
+/// `text` without SQLite whitespace at either end (Rust's `trim` would also take
+/// Unicode spaces, which SQLite reads as part of an identifier).
+pub fn trim_space(text: &str) -> &str {
+    text.trim_matches(is_sql_space)
+}
+
+/// `text` without SQLite whitespace at its end.
+pub fn trim_end_space(text: &str) -> &str {
+    text.trim_end_matches(is_sql_space)
+}
+
+/// `text` without SQLite whitespace and `;` at its end.
+pub fn trim_statement(text: &str) -> &str {
+    trim_end_space(trim_space(text).trim_end_matches(';'))
+}
+
 /// Strips redundant outer parentheses from expression text, keeping the inner spelling.
 pub fn strip_outer_parens(text: &str) -> String {
-    let mut s = text.trim();
+    let mut s = trim_space(text);
     loop {
         let Ok(toks) = tokens(s) else { return s.to_string() };
         if toks.len() >= 2 && wraps_all(&toks) {
-            s = s[toks[0].end..toks[toks.len() - 1].start].trim();
+            s = trim_space(&s[toks[0].end..toks[toks.len() - 1].start]);
         } else {
             return s.to_string();
         }
@@ -314,7 +335,7 @@ pub fn check_expression(text: &str) -> Result<(), String> {
 
 /// `CREATE VIEW name AS <select>` from a view's `sql`, which may already be a whole CREATE VIEW.
 pub fn view_create_sql(name: &str, sql: &str) -> String {
-    let body = sql.trim().trim_end_matches(';').trim_end();
+    let body = trim_statement(sql);
     let starts_with_create =
         tokens(body).ok().and_then(|t| t.first().map(|t| t.ty == TokenType::TK_CREATE)).unwrap_or(false);
     if starts_with_create {
@@ -331,14 +352,14 @@ pub fn view_body(create_sql: &str) -> String {
     for (i, t) in toks.iter().enumerate() {
         match t.ty {
             // A column list comes before AS: keep the whole statement.
-            TokenType::TK_LP => return create_sql.trim().to_string(),
+            TokenType::TK_LP => return trim_space(create_sql).to_string(),
             TokenType::TK_AS if i + 1 < toks.len() => {
-                return create_sql[toks[i + 1].start..].trim().trim_end_matches(';').trim_end().to_string();
+                return trim_statement(&create_sql[toks[i + 1].start..]).to_string();
             }
             _ => {}
         }
     }
-    create_sql.trim().to_string()
+    trim_space(create_sql).to_string()
 }
 
 #[cfg(test)]
@@ -389,6 +410,9 @@ mod tests {
     #[test]
     fn outer_parens_only_when_they_wrap_everything() {
         assert_eq!(strip_outer_parens("(a) + (b)"), "(a) + (b)");
+        // U+00A0 is part of an identifier to SQLite, not space.
+        assert_eq!(strip_outer_parens("\u{a0}-x"), "\u{a0}-x");
+        assert_eq!(view_body("CREATE VIEW v AS SELECT a FROM t\u{a0}"), "SELECT a FROM t\u{a0}");
         assert_eq!(strip_outer_parens(" ((abs(-3))) "), "abs(-3)");
     }
 
