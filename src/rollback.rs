@@ -213,11 +213,17 @@ fn inverted(before: &Schema, desired: &Schema) -> Schema {
     goal
 }
 
-/// Columns the forward plan drops come back in the rollback already holding
-/// their kept values, read from the backup as a `backfill`: a NOT NULL or
-/// UNIQUE column cannot come back empty (or all at its default) to be filled
-/// by the restore step afterwards.
-fn refill_dropped(goal: &mut Schema, before: &Schema, desired: &Schema, backups: &[Backup]) {
+/// The alias of a backup table inside the rollback's statements: the tool's own
+/// prefix, so no user table or column shadows it.
+const KEPT: &str = "_reconcile_kept";
+
+/// Columns whose values the forward plan drops or rewrites come back in the
+/// rollback's rebuild already holding their kept values, read from the backup:
+/// a dropped column as its `backfill`, a rewritten one as its `convert`. A NOT
+/// NULL, UNIQUE, CHECKed or STRICT column cannot come back empty, all at its
+/// default, or holding the rewritten values, to be fixed by the restore step
+/// afterwards.
+fn refill(goal: &mut Schema, before: &Schema, desired: &Schema, backups: &[Backup]) {
     let renamed = apply_renames(before, desired);
     for b in backups.iter().filter(|b| !b.whole_table) {
         let new_table = renamed
@@ -233,25 +239,29 @@ fn refill_dropped(goal: &mut Schema, before: &Schema, desired: &Schema, backups:
             pairs.iter().find(|(_, o)| o.eq_ignore_ascii_case(old)).map(|(n, _)| n.clone()).unwrap_or(old.to_string())
         };
         let t = q(&b.table);
-        let matches: Vec<String> =
-            b.key_aliases().iter().zip(&b.key).map(|(alias, k)| format!("b.{alias} = {t}.{}", q(&now(k)))).collect();
+        let matches: Vec<String> = b
+            .key_aliases()
+            .iter()
+            .zip(&b.key)
+            .map(|(alias, k)| format!("{KEPT}.{alias} = {t}.{}", q(&now(k))))
+            .collect();
         let Some(goal_table) = goal.tables.get_mut(&b.table) else { continue };
         for (c, alias) in b.columns.iter().zip(b.column_aliases()) {
+            let Some(col) = goal_table.columns.iter_mut().find(|x| x.name.eq_ignore_ascii_case(c)) else { continue };
+            let kept = format!(
+                "(SELECT {KEPT}.{alias} FROM {BACKUP_SCHEMA}.{} AS {KEPT} WHERE {})",
+                q(&b.name),
+                matches.join(" AND ")
+            );
+            // Rows written since the forward change have no kept value: a dropped column
+            // gets its default, a rewritten one its value as it is now.
             if want.column(&now(c)).is_some() {
-                continue;
-            }
-            if let Some(col) = goal_table.columns.iter_mut().find(|x| x.name.eq_ignore_ascii_case(c)) {
-                let kept = format!(
-                    "(SELECT b.{alias} FROM {BACKUP_SCHEMA}.{} AS b WHERE {})",
-                    q(&b.name),
-                    matches.join(" AND ")
-                );
-                // Rows written since the forward change have no kept value: they get the default.
-                let value = match &col.default {
+                col.convert = Some(Expr::new(format!("coalesce({kept}, {})", q(&now(c)))));
+            } else {
+                col.backfill = Some(Expr::new(match &col.default {
                     Some(d) => format!("coalesce({kept}, {d})"),
                     None => kept,
-                };
-                col.backfill = Some(Expr::new(value));
+                }));
             }
         }
     }
@@ -267,7 +277,7 @@ pub fn plan_rollback(
 ) -> Result<Plan, PlanError> {
     let after = desired.without_hints();
     let mut goal = inverted(before, desired);
-    refill_dropped(&mut goal, before, desired, backups);
+    refill(&mut goal, before, desired, backups);
     let mut p = plan::plan(&after, &goal, after_facts)?;
     for b in backups {
         p.steps.push(restore_step(before, b));
@@ -298,24 +308,24 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
     } else {
         let target: Vec<String> = b.key.iter().map(|k| format!("{t}.{}", q(k))).collect();
         let matches = if keys.len() == 1 {
-            format!("b.{} = {}", keys[0], target[0])
+            format!("{KEPT}.{} = {}", keys[0], target[0])
         } else {
             format!(
                 "({}) = ({})",
-                keys.iter().map(|k| format!("b.{k}")).collect::<Vec<_>>().join(", "),
+                keys.iter().map(|k| format!("{KEPT}.{k}")).collect::<Vec<_>>().join(", "),
                 target.join(", ")
             )
         };
         let set_cols: Vec<String> = b.columns.iter().map(|c| q(c)).collect();
         let key_cols: Vec<String> = b.key.iter().map(|k| q(k)).collect();
         let (lhs, rhs) = if set_cols.len() == 1 {
-            (set_cols[0].clone(), format!("(SELECT b.{} FROM {src} AS b WHERE {matches})", cols[0]))
+            (set_cols[0].clone(), format!("(SELECT {KEPT}.{} FROM {src} AS {KEPT} WHERE {matches})", cols[0]))
         } else {
             (
                 format!("({})", set_cols.join(", ")),
                 format!(
-                    "(SELECT {} FROM {src} AS b WHERE {matches})",
-                    cols.iter().map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
+                    "(SELECT {} FROM {src} AS {KEPT} WHERE {matches})",
+                    cols.iter().map(|c| format!("{KEPT}.{c}")).collect::<Vec<_>>().join(", ")
                 ),
             )
         };

@@ -10,7 +10,7 @@
 use super::{step, Step, StepKind};
 use crate::diff::{column_differences, Risk};
 use crate::model::{Column, Table};
-use crate::sql::{ddl, quote_ident_if_needed as q, quote_str, rename_identifier};
+use crate::sql::{ddl, quote_ident_if_needed as q, quote_str, rename_column_ref};
 
 /// The rebuild step for table `name`: `original` is the table as stored,
 /// `have` the same with renames applied (keyed by desired names), `want` the goal.
@@ -94,13 +94,18 @@ fn copied_value(
         .unwrap_or_else(|| have.name.clone());
     let renamed = !original_name.eq_ignore_ascii_case(&w.name);
     let stored = if renamed_first.is_empty() { original_name } else { have.name.clone() };
-    let own_change = renamed || column_differences(have, w).iter().any(|(what, _)| what.starts_with("type"));
+    let own_change = renamed
+        || column_differences(have, w)
+            .iter()
+            .any(|(what, _)| what.starts_with("type") || what.starts_with("generated"));
     let mut value = match &w.convert {
         // `convert` runs only when this column's own definition changes (DESIGN.md).
         Some(c) if own_change => {
             hints.push(format!("convert on {table}.{}", w.name));
             // It is written against the old names; the renames already ran.
-            let c = renamed_first.iter().fold(c.as_str().to_string(), |e, (new, old)| rename_identifier(&e, old, new));
+            let c = renamed_first
+                .iter()
+                .fold(c.as_str().to_string(), |e, (new, old)| rename_column_ref(&e, table, old, new));
             format!("({c})")
         }
         _ => q(&stored),

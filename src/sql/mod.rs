@@ -240,6 +240,31 @@ pub fn rename_identifier(text: &str, old: &str, new: &str) -> String {
     out
 }
 
+/// Replaces column `old` by `new` in an expression over table `table`: bare
+/// references and those qualified by `table`; a name qualified by another table
+/// or alias, and a qualifier itself, are left alone.
+pub fn rename_column_ref(text: &str, table: &str, old: &str, new: &str) -> String {
+    let Ok(toks) = tokens(text) else { return text.to_string() };
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (i, t) in toks.iter().enumerate() {
+        if !is_word(t) || t.ty == TokenType::TK_STRING || !unquote(t.text).eq_ignore_ascii_case(old) {
+            continue;
+        }
+        let is_qualifier = toks.get(i + 1).is_some_and(|n| n.ty == TokenType::TK_DOT);
+        let qualified_elsewhere =
+            i >= 2 && toks[i - 1].ty == TokenType::TK_DOT && !unquote(toks[i - 2].text).eq_ignore_ascii_case(table);
+        if is_qualifier || qualified_elsewhere {
+            continue;
+        }
+        out.push_str(&text[last..t.start]);
+        out.push_str(&quote_ident_if_needed(new));
+        last = t.end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 /// SQLite's whitespace: other Unicode spaces (U+00A0 and the like) are identifier characters to it.
 fn is_sql_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')
@@ -405,6 +430,16 @@ mod tests {
         assert_eq!(pretty("t . a"), "t.a");
         assert_eq!(pretty("- - 1"), "- -1");
         assert_eq!(pretty("a > - - - 3"), "a > - - -3");
+    }
+
+    #[test]
+    fn column_references_renamed_only_where_they_name_the_column() {
+        assert_eq!(rename_column_ref("CAST(c0 AS TEXT)", "t", "c0", "x"), "CAST(x AS TEXT)");
+        assert_eq!(
+            rename_column_ref("(SELECT k.c0 FROM kept AS k WHERE k.k0 = t.c0)", "t", "c0", "x"),
+            "(SELECT k.c0 FROM kept AS k WHERE k.k0 = t.x)"
+        );
+        assert_eq!(rename_column_ref("c0.a + 'c0'", "t", "c0", "x"), "c0.a + 'c0'");
     }
 
     #[test]

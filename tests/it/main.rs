@@ -4,6 +4,7 @@
 
 mod cli;
 mod corpus;
+mod fuzz_regressions;
 mod golden;
 mod lifecycle;
 mod props;

@@ -909,3 +909,25 @@ fn r5_a_rebuilt_parent_renames_the_column_its_children_reference() {
     );
     s.check_all(&[("p", "key", "id")]);
 }
+
+#[test]
+fn r5_rollback_of_a_strict_retype_puts_the_old_values_back_first() {
+    // See: #5. The rollback copied the converted values back into the old STRICT
+    // type before restoring the kept ones, and SQLite refused them.
+    let mut s = Scenario::new("CREATE TABLE t(a INTEGER) STRICT; INSERT INTO t VALUES (0), (7);");
+    s.apply(
+        "tables:\n  t:\n    columns:\n      - { name: a, type: BLOB, convert: CAST(a AS BLOB) }\n    strict: true\n",
+    );
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_rollback_restores_kept_values_into_a_table_named_b() {
+    // See: #5. The restore read the backup under the alias `b`, which a table named
+    // `b` shadowed.
+    let mut s = Scenario::new(
+        "CREATE TABLE b(id INTEGER PRIMARY KEY, x TEXT, y TEXT); INSERT INTO b VALUES (5, 'p', 'q'), (9, 'r', 's');",
+    );
+    s.apply("tables:\n  b:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: x, type: TEXT }\n");
+    s.check_all(&[]);
+}
