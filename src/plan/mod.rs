@@ -163,6 +163,30 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             Risk::Safe,
         ));
     }
+    // Tables whose column renames SQLite cannot run natively, and the tables that
+    // reference a column they rename: both are rebuilt, the renames done by the copy.
+    let rename_in_copy: BTreeSet<String> = renamed
+        .columns
+        .iter()
+        .filter(|(t, pairs)| {
+            let original = renamed.tables.get(*t).map(String::as_str).unwrap_or(t.as_str());
+            actual.table(original).is_some_and(|(_, o)| pairs.iter().any(|(_, old)| !renames_natively(o, old)))
+        })
+        .map(|(t, _)| t.clone())
+        .collect();
+    let references_renamed = |t: &Table| {
+        rename_in_copy.iter().any(|p| {
+            let new_names: Vec<&String> = renamed.columns[p].iter().map(|(n, _)| n).collect();
+            let hit = |table: &str, col: &str| {
+                table.eq_ignore_ascii_case(p) && new_names.iter().any(|n| n.eq_ignore_ascii_case(col))
+            };
+            t.columns
+                .iter()
+                .filter_map(|c| c.references.as_ref())
+                .any(|r| r.column.as_deref().is_some_and(|c| hit(&r.table, c)))
+                || t.foreign_keys.iter().any(|f| f.referenced_columns.iter().any(|c| hit(&f.references, c)))
+        })
+    };
     for (name, want) in &desired.tables {
         let Some(have) = have_all.tables.get(name) else {
             steps.push(step(
@@ -178,11 +202,14 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             renamed.tables.get(name).and_then(|o| actual.tables.get(o)).or_else(|| actual.table(name).map(|(_, t)| t));
         let Some(original) = original else { continue };
         let column_renames = renamed.columns.get(name).cloned().unwrap_or_default();
-        if have == want && column_renames.is_empty() {
+        let in_copy = rename_in_copy.contains(name);
+        let forced = references_renamed(want);
+        if have == want && column_renames.is_empty() && !forced {
             continue;
         }
         let risk = table_risk(name);
-        match native_steps(name, have, want, &column_renames, facts) {
+        let native = if in_copy || forced { None } else { native_steps(name, have, want, &column_renames, facts) };
+        match native {
             Some(native) => {
                 let structural = native.iter().any(|(_, dropped_or_renamed)| *dropped_or_renamed);
                 if structural {
@@ -195,7 +222,8 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
                 rebuilt.insert(name.clone());
                 // Renamed natively first, so SQLite rewrites what names the columns elsewhere
                 // (other tables' foreign keys); the rebuild then copies from the new names.
-                for (new, old) in &column_renames {
+                let renamed_first: &[(String, String)] = if in_copy { &[] } else { &column_renames };
+                for (new, old) in renamed_first {
                     steps.push(step(
                         StepKind::AlterTable,
                         name,
@@ -204,7 +232,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
                         Risk::Safe,
                     ));
                 }
-                steps.push(rebuild::rebuild(name, original, have, want, risk, &column_renames));
+                steps.push(rebuild::rebuild(name, original, have, want, risk, renamed_first));
             }
         }
     }
@@ -599,6 +627,19 @@ fn same_column(a: &Column, b: &Column) -> bool {
         ..c.clone()
     };
     strip(a) == strip(b)
+}
+
+/// Whether SQLite's RENAME COLUMN works on column `old` of `t`. It fails on the
+/// column-level key of a WITHOUT ROWID table that also declares a table-level
+/// UNIQUE on just that column ("error in table t after rename: no such column"):
+/// that redundant constraint is not rewritten (SQLite 3.40 to 3.54).
+fn renames_natively(t: &Table, old: &str) -> bool {
+    let key = t.columns.iter().any(|c| c.primary_key && c.name.eq_ignore_ascii_case(old));
+    let redundant_unique = t.unique.iter().any(|k| match k.columns.as_slice() {
+        [c] => c.collate.is_none() && c.order.is_none() && c.column_name().is_some_and(|n| n.eq_ignore_ascii_case(old)),
+        _ => false,
+    });
+    !(t.without_rowid && key && redundant_unique)
 }
 
 /// ALTER TABLE ADD COLUMN's restrictions (lang_altertable §3).

@@ -931,3 +931,29 @@ fn r5_rollback_restores_kept_values_into_a_table_named_b() {
     s.apply("tables:\n  b:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: x, type: TEXT }\n");
     s.check_all(&[]);
 }
+
+#[test]
+fn r5_renaming_the_key_of_a_without_rowid_table_with_a_redundant_unique() {
+    // See: #5. SQLite's RENAME COLUMN fails on this table ("error in table t after
+    // rename: no such column: id"): the redundant UNIQUE (id) is not rewritten. The
+    // table is rebuilt instead, and so is the child that references the column.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, UNIQUE (id)) WITHOUT ROWID;
+         CREATE TABLE c(t_id INTEGER REFERENCES t(id));
+         INSERT INTO t VALUES (1, 'a'), (2, 'b'); INSERT INTO c VALUES (1), (2);",
+    );
+    s.apply(
+        "tables:
+  t:
+    columns:
+      - { name: key, type: INTEGER, primary_key: true, renamed_from: id }
+      - { name: v, type: TEXT }
+    unique: [[key]]
+    without_rowid: true
+  c:
+    columns:
+      - { name: t_id, type: INTEGER, references: { table: t, column: key } }
+",
+    );
+    s.check_all(&[("t", "key", "id")]);
+}
