@@ -630,16 +630,17 @@ fn same_column(a: &Column, b: &Column) -> bool {
 }
 
 /// Whether SQLite's RENAME COLUMN works on column `old` of `t`. It fails on the
-/// column-level key of a WITHOUT ROWID table that also declares a table-level
-/// UNIQUE on just that column ("error in table t after rename: no such column"):
-/// that redundant constraint is not rewritten (SQLite 3.40 to 3.54).
+/// key of a WITHOUT ROWID table when that key is one column declared `INTEGER`
+/// and a table-level UNIQUE also names it ("error in table t after rename: no
+/// such column"): that constraint is not rewritten (SQLite 3.40 to 3.54).
 fn renames_natively(t: &Table, old: &str) -> bool {
-    let key = t.columns.iter().any(|c| c.primary_key && c.name.eq_ignore_ascii_case(old));
-    let redundant_unique = t.unique.iter().any(|k| match k.columns.as_slice() {
-        [c] => c.collate.is_none() && c.order.is_none() && c.column_name().is_some_and(|n| n.eq_ignore_ascii_case(old)),
-        _ => false,
-    });
-    !(t.without_rowid && key && redundant_unique)
+    let pk = t.primary_key_columns();
+    let integer_key = pk.len() == 1
+        && pk[0].eq_ignore_ascii_case(old)
+        && t.column(old).and_then(|c| c.ty.as_deref()).is_some_and(|ty| ty.eq_ignore_ascii_case("INTEGER"));
+    let in_unique =
+        t.unique.iter().any(|k| k.columns.iter().any(|c| c.column_name().is_some_and(|n| n.eq_ignore_ascii_case(old))));
+    !(t.without_rowid && integer_key && in_unique)
 }
 
 /// ALTER TABLE ADD COLUMN's restrictions (lang_altertable §3).

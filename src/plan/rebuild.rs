@@ -43,7 +43,7 @@ pub(super) fn rebuild(
             Some(h) => Some(copied_value(name, original, h, w, renamed, &mut hints)),
             None => w.backfill.as_ref().map(|b| {
                 hints.push(format!("backfill on {name}.{}", w.name));
-                format!("({b})")
+                format!("({})", renamed_names(b.as_str(), name, renamed))
             }),
         };
         if let Some(v) = value {
@@ -103,9 +103,7 @@ fn copied_value(
         Some(c) if own_change => {
             hints.push(format!("convert on {table}.{}", w.name));
             // It is written against the old names; the renames already ran.
-            let c = renamed_first
-                .iter()
-                .fold(c.as_str().to_string(), |e, (new, old)| rename_column_ref(&e, table, old, new));
+            let c = renamed_names(c.as_str(), table, renamed_first);
             format!("({c})")
         }
         _ => q(&stored),
@@ -113,10 +111,15 @@ fn copied_value(
     if w.not_null && !have.not_null {
         if let Some(b) = &w.backfill {
             hints.push(format!("backfill on {table}.{}", w.name));
-            value = format!("coalesce({value}, {b})");
+            value = format!("coalesce({value}, {})", renamed_names(b.as_str(), table, renamed_first));
         } else if let Some(d) = &w.default {
             value = format!("coalesce({value}, {})", d.as_str());
         }
     }
     value
+}
+
+/// A hint's expression, written against the old column names, after the renames that already ran.
+fn renamed_names(expr: &str, table: &str, renamed_first: &[(String, String)]) -> String {
+    renamed_first.iter().fold(expr.to_string(), |e, (new, old)| rename_column_ref(&e, table, old, new))
 }
