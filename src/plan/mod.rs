@@ -433,7 +433,8 @@ fn check_hints(actual: &Schema, desired: &Schema) -> Result<(), PlanError> {
 
 /// Native ALTER steps that take `have` (renames applied) to `want`, or `None`
 /// when SQLite needs a rebuild. The flag on each step says whether it drops or
-/// renames a column (so views and triggers reading the table must be recreated).
+/// renames a column (so views and triggers reading the table must be recreated),
+/// or updates rows (so the table's triggers are held off and do not fire).
 fn native_steps(
     name: &str,
     have: &Table,
@@ -495,7 +496,8 @@ fn native_steps(
                 let fill =
                     w.backfill.as_ref().map(|b| (b, "backfill")).or_else(|| w.default.as_ref().map(|d| (d, "default")));
                 if let Some((e, how)) = fill {
-                    sqls.push(format!("UPDATE {t} SET {c} = ({e}) WHERE {c} IS NULL"));
+                    // OR ABORT: a column's own ON CONFLICT (REPLACE, IGNORE) must not decide for the migration.
+                    sqls.push(format!("UPDATE OR ABORT {t} SET {c} = ({e}) WHERE {c} IS NULL"));
                     if how == "backfill" {
                         hints.push(format!("backfill on {name}.{}", w.name));
                     }
@@ -509,7 +511,7 @@ fn native_steps(
                     Risk::DataDependent,
                 );
                 s.hints = hints;
-                not_null_steps.push((s, false));
+                not_null_steps.push((s, fill.is_some()));
             } else {
                 not_null_steps.push((
                     step(
