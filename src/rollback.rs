@@ -297,7 +297,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
     if b.whole_table {
         let into: Vec<String> = b.key.iter().chain(b.columns.iter()).map(|c| q(c)).collect();
         let from: Vec<String> = keys.iter().chain(cols.iter()).cloned().collect();
-        sql.push(format!("INSERT INTO main.{t} ({}) SELECT {} FROM {src}", into.join(", "), from.join(", ")));
+        sql.push(format!("INSERT OR ABORT INTO main.{t} ({}) SELECT {} FROM {src}", into.join(", "), from.join(", ")));
         if b.sequence {
             let name = quote_str(&b.table);
             sql.push(format!("DELETE FROM main.sqlite_sequence WHERE name = {name}"));
@@ -331,7 +331,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
         };
         let key_list = if key_cols.len() == 1 { key_cols[0].clone() } else { format!("({})", key_cols.join(", ")) };
         sql.push(format!(
-            "UPDATE main.{t} SET {lhs} = {rhs} WHERE {key_list} IN (SELECT {} FROM {src})",
+            "UPDATE OR ABORT main.{t} SET {lhs} = {rhs} WHERE {key_list} IN (SELECT {} FROM {src})",
             keys.join(", ")
         ));
     }

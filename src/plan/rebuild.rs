@@ -52,7 +52,15 @@ pub(super) fn rebuild(
         }
     }
     if !into.is_empty() {
-        sql.push(format!("INSERT INTO {} ({}) SELECT {} FROM {}", q(&tmp), into.join(", "), from.join(", "), q(name)));
+        // OR ABORT: the new table's ON CONFLICT clauses (REPLACE, IGNORE) would otherwise drop
+        // or merge rows that break its constraints instead of failing the plan.
+        sql.push(format!(
+            "INSERT OR ABORT INTO {} ({}) SELECT {} FROM {}",
+            q(&tmp),
+            into.join(", "),
+            from.join(", "),
+            q(name)
+        ));
     }
     let had_autoinc = original.columns.iter().any(|c| c.autoincrement);
     let wants_autoinc = want.columns.iter().any(|c| c.autoincrement);

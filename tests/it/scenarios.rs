@@ -992,3 +992,65 @@ fn r5_rollback_of_a_key_rename_and_a_dropped_column() {
     );
     s.check_all(&[("t", "key", "id")]);
 }
+
+#[test]
+fn r5_backfill_fires_no_trigger() {
+    // See: #5. The native backfill (UPDATE ... WHERE c IS NULL, then SET NOT NULL)
+    // fired the table's UPDATE triggers: a migration wrote rows into `audit`.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); CREATE TABLE audit(msg TEXT);
+         CREATE TRIGGER t_audit AFTER UPDATE ON t BEGIN INSERT INTO audit VALUES ('updated'); END;
+         INSERT INTO t VALUES (1, NULL), (2, 'x');",
+    );
+    s.apply(
+        "tables:
+  t:
+    columns:
+      - { name: id, type: INTEGER, primary_key: true }
+      - { name: a, type: TEXT, not_null: true, backfill: \"'filled'\" }
+  audit:
+    columns:
+      - { name: msg, type: TEXT }
+triggers:
+  t_audit:
+    sql: CREATE TRIGGER t_audit AFTER UPDATE ON t BEGIN INSERT INTO audit VALUES ('updated'); END
+",
+    );
+    let n: i64 = s.conn().query_row("SELECT count(*) FROM audit", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "a trigger fired during the migration");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_a_new_unique_on_conflict_replace_does_not_delete_duplicates() {
+    // See: #5. The rebuild's INSERT ... SELECT obeyed the new column's ON CONFLICT
+    // REPLACE and silently dropped all but one of the duplicate rows.
+    let mut s =
+        Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'x');");
+    let e = s
+        .try_apply(
+            "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, unique: true, unique_on_conflict: replace }\n",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("UNIQUE"), "{e}");
+    s.assert_unchanged();
+}
+
+#[test]
+fn r5_a_new_not_null_on_conflict_ignore_does_not_skip_rows() {
+    // See: #5. Under NOT NULL ON CONFLICT IGNORE the rebuild's copy silently left out
+    // the rows holding NULL.
+    let mut s =
+        Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
+    let e = s
+        .try_apply(
+            "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, not_null: true, not_null_on_conflict: ignore }\n",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("NOT NULL"), "{e}");
+    s.assert_unchanged();
+}
