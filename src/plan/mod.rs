@@ -611,9 +611,10 @@ fn native_steps(
         ));
     }
     // Indexes are handled by the caller; anything else left over needs a rebuild.
+    // Added before dropped: SQLite refuses to drop a table's last column.
     out.extend(check_drops);
-    out.extend(drops);
     out.extend(adds);
+    out.extend(drops);
     out.extend(not_null_steps);
     out.extend(check_adds);
     Some(out)
