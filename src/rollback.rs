@@ -248,20 +248,17 @@ fn refill(goal: &mut Schema, before: &Schema, desired: &Schema, backups: &[Backu
         let Some(goal_table) = goal.tables.get_mut(&b.table) else { continue };
         for (c, alias) in b.columns.iter().zip(b.column_aliases()) {
             let Some(col) = goal_table.columns.iter_mut().find(|x| x.name.eq_ignore_ascii_case(c)) else { continue };
-            let kept = format!(
-                "(SELECT {KEPT}.{alias} FROM {BACKUP_SCHEMA}.{} AS {KEPT} WHERE {})",
-                q(&b.name),
-                matches.join(" AND ")
-            );
-            // Rows written since the forward change have no kept value: a dropped column
-            // gets its default, a rewritten one its value as it is now.
+            let from = format!("FROM {BACKUP_SCHEMA}.{} AS {KEPT} WHERE {}", q(&b.name), matches.join(" AND "));
+            // Rows written since the forward change have no kept value (a kept NULL is a
+            // value): a dropped column gets its default, a rewritten one its value as it is now.
+            let value = |otherwise: &str| {
+                format!("CASE WHEN EXISTS (SELECT 1 {from}) THEN (SELECT {KEPT}.{alias} {from}) ELSE {otherwise} END")
+            };
             if want.column(&now(c)).is_some() {
-                col.convert = Some(Expr::new(format!("coalesce({kept}, {})", q(&now(c)))));
+                col.convert = Some(Expr::new(value(&q(&now(c)))));
             } else {
-                col.backfill = Some(Expr::new(match &col.default {
-                    Some(d) => format!("coalesce({kept}, {d})"),
-                    None => kept,
-                }));
+                let default = col.default.as_ref().map(|d| d.as_str().to_string()).unwrap_or_else(|| "NULL".into());
+                col.backfill = Some(Expr::new(value(&default)));
             }
         }
     }

@@ -42,7 +42,7 @@ use crate::scenarios::Scenario;
 use crate::util::Dir;
 
 /// Cases per run by default: about a minute on two cores in a debug build.
-const DEFAULT_CASES: u32 = 256;
+const DEFAULT_CASES: u32 = 512;
 
 fn cases() -> u32 {
     std::env::var("RECONCILE_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CASES)
@@ -313,7 +313,7 @@ fn value(seed: (u8, i8), s: Store) -> Value {
 
 fn conflict_strategy() -> impl Strategy<Value = Option<Conflict>> {
     prop_oneof![
-        6 => Just(None),
+        4 => Just(None),
         1 => Just(Some(Conflict::Abort)),
         1 => Just(Some(Conflict::Replace)),
         1 => Just(Some(Conflict::Ignore)),

@@ -1054,3 +1054,21 @@ fn r5_a_new_not_null_on_conflict_ignore_does_not_skip_rows() {
     assert!(e.contains("NOT NULL"), "{e}");
     s.assert_unchanged();
 }
+
+#[test]
+fn r5_replacing_the_only_column_adds_before_it_drops() {
+    // See: #5. DROP COLUMN ran before ADD COLUMN, and SQLite refuses to drop a
+    // table's last column.
+    let mut s = Scenario::new("CREATE TABLE t(a); INSERT INTO t VALUES (1), (2);");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_rollback_restores_kept_nulls_of_a_dropped_column_with_a_default() {
+    // See: #5. The rollback read a kept NULL as "no kept value" and put the default
+    // there instead, which broke the column's UNIQUE.
+    let mut s = Scenario::new("CREATE TABLE t(a DEFAULT 0, b, UNIQUE (a)); INSERT INTO t VALUES (NULL, 1), (NULL, 2);");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
+    s.check_all(&[]);
+}
