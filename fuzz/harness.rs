@@ -487,7 +487,7 @@ fn ident(i: &Ident, pool: &[&str]) -> (String, String) {
     (name, q)
 }
 
-fn pick<'a, T>(items: &'a [T], sel: u8) -> Option<&'a T> {
+fn pick<T>(items: &[T], sel: u8) -> Option<&T> {
     (!items.is_empty()).then(|| &items[sel as usize % items.len()])
 }
 
@@ -965,7 +965,7 @@ fn render_one(o: &mut Out, st: &Ddl, scope: &mut Scope) -> Option<String> {
                 .iter()
                 .take(3)
                 .map(|c| COLUMNS[*c as usize % COLUMNS.len()])
-                .map(|c| sql::quote_ident(c))
+                .map(sql::quote_ident)
                 .collect();
             format!("{} {q} {} fts5({})", o.words("CREATE VIRTUAL TABLE"), o.kw("USING"), nonempty(cs).join(", "))
         }

@@ -776,7 +776,7 @@ fn pk_cols(t: &Tab) -> Vec<u8> {
     }
 }
 
-fn col<'a>(t: &'a Tab, id: u8) -> Option<&'a Col> {
+fn col(t: &Tab, id: u8) -> Option<&Col> {
     t.cols.iter().find(|c| c.id == id)
 }
 
