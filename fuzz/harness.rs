@@ -961,12 +961,8 @@ fn render_one(o: &mut Out, st: &Ddl, scope: &mut Scope) -> Option<String> {
         }
         Ddl::Virtual { name, cols } => {
             let (_, q) = ident(name, NAMES);
-            let cs: Vec<String> = cols
-                .iter()
-                .take(3)
-                .map(|c| COLUMNS[*c as usize % COLUMNS.len()])
-                .map(sql::quote_ident)
-                .collect();
+            let cs: Vec<String> =
+                cols.iter().take(3).map(|c| COLUMNS[*c as usize % COLUMNS.len()]).map(sql::quote_ident).collect();
             format!("{} {q} {} fts5({})", o.words("CREATE VIRTUAL TABLE"), o.kw("USING"), nonempty(cs).join(", "))
         }
         Ddl::AddColumn { table, col } => {
