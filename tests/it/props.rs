@@ -75,20 +75,22 @@ const COLUMN_WORDS: &[&str] =
     &["key", "order", "group", "default", "select", "from", "check", "primary", "value", "as"];
 
 fn table_name(id: u8, style: u8) -> String {
-    match style % 4 {
+    match style % 5 {
         0 => format!("t{id}"),
         1 => word_name(TABLE_WORDS, id),
         2 => format!("Tab {id}"),
-        _ => format!("tä{id}"),
+        3 => format!("tä{id}"),
+        _ => format!("t\"q'{id}"),
     }
 }
 
 fn column_name(id: u8, style: u8) -> String {
-    match style % 4 {
+    match style % 5 {
         0 => format!("c{id}"),
         1 => word_name(COLUMN_WORDS, id),
         2 => format!("Col {id}"),
-        _ => format!("cé{id}"),
+        3 => format!("cé{id}"),
+        _ => format!("c\"q'{id}"),
     }
 }
 
@@ -186,6 +188,8 @@ struct Tab {
     pk: Pk,
     without_rowid: bool,
     strict: bool,
+    /// A table-level key's first column is DESC.
+    pk_desc: bool,
     uniques: Vec<Vec<u8>>,
     checks: Vec<TCheck>,
     fks: Vec<Fk>,
@@ -206,6 +210,8 @@ enum Src {
 #[derive(Debug, Clone, PartialEq)]
 struct ViewS {
     id: u8,
+    /// `CREATE VIEW v(x0, x1, ...)`: the result columns named by the view.
+    named: bool,
     src: Src,
     /// Selected outputs of the source (selectors), or `*`.
     cols: Option<Vec<u8>>,
@@ -231,6 +237,8 @@ struct Trig {
 #[derive(Debug, Clone, PartialEq, Default)]
 struct Spec {
     tables: Vec<Tab>,
+    /// FTS5 tables, by id.
+    vtabs: Vec<u8>,
     views: Vec<ViewS>,
     triggers: Vec<Trig>,
 }
@@ -335,7 +343,7 @@ fn action_strategy() -> impl Strategy<Value = Option<FkAction>> {
 
 fn col_strategy() -> impl Strategy<Value = Col> {
     (
-        0u8..4,
+        0u8..5,
         0..TYPES.len(),
         prop::bool::weighted(0.3),
         conflict_strategy(),
@@ -428,8 +436,8 @@ fn row_strategy() -> impl Strategy<Value = Vec<(u8, i8)>> {
 
 fn table_strategy() -> impl Strategy<Value = Tab> {
     (
-        (0u8..4, prop::collection::vec(col_strategy(), 1..=5), pk_strategy()),
-        (prop::bool::weighted(0.2), prop::bool::weighted(0.25)),
+        (0u8..5, prop::collection::vec(col_strategy(), 1..=5), pk_strategy()),
+        (prop::bool::weighted(0.2), prop::bool::weighted(0.25), prop::bool::weighted(0.2)),
         prop::collection::vec(prop::collection::vec(any::<u8>(), 1..=2), 0..=1),
         prop::collection::vec(tcheck_strategy(), 0..=1),
         prop::collection::vec(fk_strategy(), 0..=2),
@@ -438,20 +446,23 @@ fn table_strategy() -> impl Strategy<Value = Tab> {
         prop::bool::weighted(0.2),
     )
         .prop_map(
-            |((style, cols, pk), (without_rowid, strict), uniques, checks, fks, indexes, rows, delete_top)| Tab {
-                id: style, // placeholder: placement gives the id and the name
-                name: String::new(),
-                cols,
-                pk,
-                without_rowid,
-                strict,
-                uniques,
-                checks,
-                fks,
-                indexes,
-                rows,
-                delete_top,
-                renamed_from: None,
+            |((style, cols, pk), (without_rowid, strict, pk_desc), uniques, checks, fks, indexes, rows, delete_top)| {
+                Tab {
+                    id: style, // placeholder: placement gives the id and the name
+                    name: String::new(),
+                    cols,
+                    pk,
+                    without_rowid,
+                    strict,
+                    pk_desc,
+                    uniques,
+                    checks,
+                    fks,
+                    indexes,
+                    rows,
+                    delete_top,
+                    renamed_from: None,
+                }
             },
         )
 }
@@ -467,7 +478,16 @@ fn view_strategy() -> impl Strategy<Value = ViewS> {
         any::<bool>(),
         any::<bool>(),
     )
-        .prop_map(|(src, cols, alias, filter)| ViewS { id: 0, src, cols, alias, filter })
+        .prop_flat_map(|(src, cols, alias, filter)| {
+            prop::bool::weighted(0.25).prop_map(move |named| ViewS {
+                id: 0,
+                named,
+                src: src.clone(),
+                cols: cols.clone(),
+                alias,
+                filter,
+            })
+        })
 }
 
 fn trig_strategy() -> impl Strategy<Value = Trig> {
@@ -500,6 +520,7 @@ enum Mut {
     ToggleUnique(u8, u8),
     SetColumnCheck(u8, u8, Option<(u8, bool)>),
     SetGenerated(u8, u8, u8, bool),
+    ToggleGenerated(u8, u8, u8, u8, bool),
     SwapColumns(u8, u8, u8),
     AddTableCheck(u8, TCheck),
     DropTableCheck(u8, u8),
@@ -521,6 +542,8 @@ enum Mut {
     ChangeView(u8, ViewS),
     AddTrigger(Trig),
     DropTrigger(u8),
+    AddVirtualTable,
+    DropVirtualTable(u8),
 }
 
 fn mut_strategy() -> impl Strategy<Value = Mut> {
@@ -558,6 +581,9 @@ fn mut_strategy() -> impl Strategy<Value = Mut> {
         1 => (b(), view_strategy()).prop_map(|(k, v)| Mut::ChangeView(k, v)),
         1 => trig_strategy().prop_map(Mut::AddTrigger),
         1 => b().prop_map(Mut::DropTrigger),
+        2 => (b(), b(), 0u8..5, b(), any::<bool>()).prop_map(|(t, c, k, src, st)| Mut::ToggleGenerated(t, c, k, src, st)),
+        1 => Just(Mut::AddVirtualTable),
+        1 => b().prop_map(Mut::DropVirtualTable),
     ]
 }
 
@@ -565,6 +591,7 @@ fn mut_strategy() -> impl Strategy<Value = Mut> {
 #[derive(Debug, Clone)]
 struct Case {
     tables: Vec<Tab>,
+    vtabs: usize,
     views: Vec<ViewS>,
     triggers: Vec<Trig>,
     muts: Vec<Mut>,
@@ -575,9 +602,10 @@ fn case_strategy() -> impl Strategy<Value = Case> {
         prop::collection::vec(table_strategy(), 1..=4),
         prop::collection::vec(view_strategy(), 0..=3),
         prop::collection::vec(trig_strategy(), 0..=3),
-        prop::collection::vec(mut_strategy(), 1..=5),
+        prop::collection::vec(mut_strategy(), 1..=8),
+        prop_oneof![4 => Just(0usize), 1 => Just(1usize)],
     )
-        .prop_map(|(tables, views, triggers, muts)| Case { tables, views, triggers, muts })
+        .prop_map(|(tables, views, triggers, muts, vtabs)| Case { tables, vtabs, views, triggers, muts })
 }
 
 // ---------------------------------------------------------------------------
@@ -655,6 +683,7 @@ fn place_table(spec: &Spec, raw: Tab) -> Tab {
         pk: Pk::None,
         without_rowid: raw.without_rowid,
         strict: raw.strict,
+        pk_desc: raw.pk_desc,
         uniques: Vec::new(),
         checks: Vec::new(),
         fks: Vec::new(),
@@ -730,6 +759,7 @@ fn place_case(case: &Case) -> Spec {
         let tr = place_trigger(&spec, tr.clone());
         spec.triggers.push(tr);
     }
+    spec.vtabs = (0..case.vtabs as u8).collect();
     sanitize(&mut spec);
     spec
 }
@@ -1193,6 +1223,32 @@ fn mutate(a: &Spec, spec: &mut Spec, m: &Mut) {
             let tr = place_trigger(spec, tr);
             spec.triggers.push(tr);
         }
+        Mut::ToggleGenerated(t, c, kind, source, stored) => {
+            if let Some(t) = table_mut(spec, t) {
+                if protected(a, t, c) {
+                    return;
+                }
+                let at = c as usize % t.cols.len();
+                let id = t.cols[at].id;
+                let others: Vec<u8> = t.cols.iter().filter(|x| is_stored(x) && x.id != id).map(|x| x.id).collect();
+                let c = &mut t.cols[at];
+                if c.generated.is_some() {
+                    c.generated = None;
+                } else if let Some(src) = pick(&others, source) {
+                    c.generated = Some(Gen { kind, source: *src, stored });
+                }
+            }
+        }
+        Mut::AddVirtualTable => {
+            let id = spec.vtabs.iter().map(|v| v + 1).max().unwrap_or(0);
+            spec.vtabs.push(id);
+        }
+        Mut::DropVirtualTable(k) => {
+            if !spec.vtabs.is_empty() {
+                let at = k as usize % spec.vtabs.len();
+                spec.vtabs.remove(at);
+            }
+        }
         Mut::DropTrigger(k) => {
             if !spec.triggers.is_empty() {
                 let at = k as usize % spec.triggers.len();
@@ -1464,7 +1520,13 @@ fn to_table(spec: &Spec, t: &Tab) -> model::Table {
         renamed_from: t.renamed_from.clone(),
         columns,
         primary_key: match &t.pk {
-            Pk::Table(cols) => Some(key(cols, None)),
+            Pk::Table(cols) => {
+                let mut k = key(cols, None);
+                if t.pk_desc {
+                    k.columns[0].order = Some(SortOrder::Desc);
+                }
+                Some(k)
+            }
             _ => None,
         },
         unique: t
@@ -1507,6 +1569,15 @@ fn outputs(spec: &Spec, src: &Src) -> Vec<String> {
 
 /// (source column, result name) of a view's select list.
 fn view_outputs(spec: &Spec, v: &ViewS) -> Vec<(String, String)> {
+    let list = select_list(spec, v);
+    if !v.named {
+        return list;
+    }
+    list.into_iter().enumerate().map(|(i, (c, _))| (c, format!("x{i}"))).collect()
+}
+
+/// (source column, name in the SELECT) of a view's select list.
+fn select_list(spec: &Spec, v: &ViewS) -> Vec<(String, String)> {
     let src = outputs(spec, &v.src);
     match &v.cols {
         None => src.into_iter().map(|c| (c.clone(), c)).collect(),
@@ -1534,7 +1605,7 @@ fn src_name(spec: &Spec, src: &Src) -> String {
 
 fn view_sql(spec: &Spec, v: &ViewS) -> String {
     let from = q(&src_name(spec, &v.src));
-    let outs = view_outputs(spec, v);
+    let outs = select_list(spec, v);
     let list = match &v.cols {
         None => "*".to_string(),
         Some(_) => outs
@@ -1546,6 +1617,10 @@ fn view_sql(spec: &Spec, v: &ViewS) -> String {
     let mut sql = format!("SELECT {list} FROM {from}");
     if let (true, Some((c, _))) = (v.filter, outs.first()) {
         sql.push_str(&format!(" WHERE {} IS NOT NULL", q(c)));
+    }
+    if v.named {
+        let names: Vec<String> = view_outputs(spec, v).iter().map(|(_, n)| q(n)).collect();
+        sql = format!("CREATE VIEW {}({}) AS {sql}", q(&format!("v{}", v.id)), names.join(", "));
     }
     sql
 }
@@ -1608,6 +1683,13 @@ fn to_schema(spec: &Spec, audit: bool) -> model::Schema {
     for tr in &spec.triggers {
         s.triggers.insert(format!("tr{}", tr.id), model::Trigger { sql: trigger_sql(spec, tr) });
     }
+    for id in &spec.vtabs {
+        let name = format!("fts{id}");
+        s.virtual_tables.insert(
+            name.clone(),
+            model::VirtualTable { sql: format!("CREATE VIRTUAL TABLE {name} USING fts5(body, note)") },
+        );
+    }
     s
 }
 
@@ -1646,6 +1728,9 @@ fn fill(conn: &Connection, a: &Spec) -> Result<(), String> {
             conn.execute_batch(&format!("DELETE FROM {0} WHERE rowid = (SELECT max(rowid) FROM {0})", q(&t.name)))
                 .map_err(err)?;
         }
+    }
+    for id in &a.vtabs {
+        conn.execute_batch(&format!("INSERT INTO fts{id} (body, note) VALUES ('hello', 'world')")).map_err(err)?;
     }
     repair_foreign_keys(conn, a)?;
     conn.execute_batch("PRAGMA foreign_keys = ON").map_err(err)
