@@ -242,13 +242,17 @@ pub fn rename_identifier(text: &str, old: &str, new: &str) -> String {
 
 /// Replaces column `old` by `new` in an expression over table `table`: bare
 /// references and those qualified by `table`; a name qualified by another table
-/// or alias, and a qualifier itself, are left alone.
+/// or alias, and a qualifier itself, are left alone. A word the tokenizer reads
+/// as a keyword is a name only after a `.` (a column named `select` is quoted
+/// wherever it is a name, and `SELECT` stays a keyword).
 pub fn rename_column_ref(text: &str, table: &str, old: &str, new: &str) -> String {
     let Ok(toks) = tokens(text) else { return text.to_string() };
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for (i, t) in toks.iter().enumerate() {
-        if !is_word(t) || t.ty == TokenType::TK_STRING || !unquote(t.text).eq_ignore_ascii_case(old) {
+        let after_dot = i >= 1 && toks[i - 1].ty == TokenType::TK_DOT;
+        let name = t.ty == TokenType::TK_ID || (after_dot && is_word(t) && t.ty != TokenType::TK_STRING);
+        if !name || !unquote(t.text).eq_ignore_ascii_case(old) {
             continue;
         }
         let is_qualifier = toks.get(i + 1).is_some_and(|n| n.ty == TokenType::TK_DOT);
@@ -440,6 +444,11 @@ mod tests {
             "(SELECT k.c0 FROM kept AS k WHERE k.k0 = t.x)"
         );
         assert_eq!(rename_column_ref("c0.a + 'c0'", "t", "c0", "x"), "c0.a + 'c0'");
+        assert_eq!(
+            rename_column_ref("(SELECT 1 FROM k WHERE k.a = t.\"select\")", "t", "select", "Col 4"),
+            "(SELECT 1 FROM k WHERE k.a = t.\"Col 4\")"
+        );
+        assert_eq!(rename_column_ref("CAST(\"as\" AS TEXT)", "t", "as", "b"), "CAST(b AS TEXT)");
     }
 
     #[test]

@@ -1867,6 +1867,25 @@ fn is_data_error(e: &Error) -> bool {
     }
 }
 
+/// What B drops of A's values: a table with rows, or a stored column holding
+/// values that is gone or computed in B.
+fn lost_values(a: &Spec, b: &Spec, rows: &BTreeMap<String, crate::scenarios::Rows>) -> Option<String> {
+    for t in &a.tables {
+        let Some(r) = rows.get(&t.name).filter(|r| !r.is_empty()) else { continue };
+        let Some(new) = b.tables.iter().find(|x| x.id == t.id) else {
+            return Some(format!("the rows of table `{}`", t.name));
+        };
+        for c in t.cols.iter().filter(|c| is_stored(c)) {
+            let kept = col(new, c.id).is_some_and(is_stored);
+            let held = r.values().any(|row| row.get(&c.name.to_ascii_lowercase()).is_some_and(|v| *v != Value::Null));
+            if !kept && held {
+                return Some(format!("the values of column `{}.{}`", t.name, c.name));
+            }
+        }
+    }
+    None
+}
+
 fn run_case(case: &Case) -> Result<Outcome, String> {
     let a = place_case(case);
     let b = derive_b(&a, &case.muts);
@@ -1893,7 +1912,22 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
     s.desired = Some(b_schema.clone());
     let seq_before = sequences(&s.conn());
 
-    match s.try_apply_desired(&b_schema, true) {
+    // First as an application would at startup, without permission to lose data:
+    // whatever runs then must lose nothing; a refusal must change nothing.
+    let first = match s.try_apply_desired(&b_schema, false) {
+        Err(Error::Apply(ApplyError::Destructive(_))) => {
+            s.check_unchanged().map_err(|u| fail(format!("a refused plan changed the database: {u}")))?;
+            s.try_apply_desired(&b_schema, true)
+        }
+        Ok(plan) => {
+            if let Some(lost) = lost_values(&a, &b, &s.rows) {
+                return Err(fail(format!("a plan without destructive steps lost {lost}")));
+            }
+            Ok(plan)
+        }
+        other => other,
+    };
+    match first {
         Ok(plan) if plan.is_empty() => {
             s.check_unchanged().map_err(|e| fail(format!("an empty plan changed the database: {e}")))?;
             s.try_check_four(&[]).map_err(|e| fail(format!("after an empty plan: {e}")))?;

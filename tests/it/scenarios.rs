@@ -1073,3 +1073,26 @@ fn r5_rollback_restores_kept_nulls_of_a_dropped_column_with_a_default() {
     s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
     s.check_all(&[]);
 }
+
+#[test]
+fn r5_a_stored_column_made_generated_is_destructive() {
+    // See: #5. Its values were replaced by computed ones with the change classed
+    // safe, so an application's default policy lost them without being asked.
+    let mut s = Scenario::new("CREATE TABLE t(a INTEGER, b INTEGER); INSERT INTO t VALUES (1, 5), (2, 7);");
+    let yaml =
+        "tables:\n  t:\n    columns:\n      - { name: a, type: INTEGER }\n      - { name: b, type: INTEGER, generated: { expr: a * 2 } }\n";
+    let e = s.try_apply(yaml, false).unwrap_err();
+    assert!(matches!(e, Error::Apply(ApplyError::Destructive(_))), "{e}");
+    s.assert_unchanged();
+    s.apply(yaml);
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_rollback_of_a_rename_to_a_keyword_keeps_its_own_sql() {
+    // See: #5. Rewriting the refill for the column's rename back also rewrote the
+    // SELECT keyword of the refill's subquery, since the column was named `select`.
+    let mut s = Scenario::new("CREATE TABLE t(a, \"Col 4\" TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: select, renamed_from: Col 4 }\n      - { name: a }\n");
+    s.check_all(&[("t", "select", "Col 4")]);
+}
