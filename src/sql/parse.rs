@@ -266,7 +266,9 @@ pub fn create_table(sql: &str) -> Result<(String, Table), String> {
 fn type_name(t: &ast::Type<'_>) -> String {
     if t.name.starts_with(['"', '\'', '`', '[']) {
         let first = tokens(t.name).ok().and_then(|toks| toks.first().map(|tok| unquote(tok.text)));
-        return first.unwrap_or_else(|| unquote(t.name)).to_ascii_uppercase();
+        let declared = first.unwrap_or_else(|| unquote(t.name)).to_ascii_uppercase();
+        // `[nvarchar ( 20 )]` declares what `NVARCHAR(20)` does: spelled the one way.
+        return crate::sql::ddl::canonical_type(&declared).unwrap_or(declared);
     }
     let base = t.name.split_whitespace().map(|w| w.to_ascii_uppercase()).collect::<Vec<_>>().join(" ");
     match &t.size {
