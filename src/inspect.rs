@@ -113,8 +113,8 @@ pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, Inspe
                 schema.virtual_tables.insert(name, VirtualTable { sql: text });
             }
             "table" => {
-                let (_, table) = parse::create_table(&text).map_err(|m| err("table", m))?;
-                cross_check(conn, &name, &table, flags.get(&name).copied()).map_err(|m| err("table", m))?;
+                let (_, mut table) = parse::create_table(&text).map_err(|m| err("table", m))?;
+                cross_check(conn, &name, &mut table, flags.get(&name).copied()).map_err(|m| err("table", m))?;
                 schema.tables.insert(name, table);
             }
             "index" => {
@@ -150,25 +150,29 @@ pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, Inspe
     Ok(schema)
 }
 
-const TABLE_XINFO: &str = "SELECT name, hidden FROM pragma_table_xinfo(?1, 'main') ORDER BY cid";
+const TABLE_XINFO: &str = "SELECT name, hidden, type FROM pragma_table_xinfo(?1, 'main') ORDER BY cid";
 
 /// Checks the parsed CREATE TABLE against what SQLite itself reports: the same
 /// columns in the same order, the same generated columns (hidden 2 = VIRTUAL,
 /// 3 = STORED), and the same WITHOUT ROWID and STRICT flags (`flags`, from
 /// `pragma_table_list`). A mismatch means the parse went wrong, which must not
-/// pass as a schema difference.
-fn cross_check(conn: &Connection, name: &str, table: &Table, flags: Option<(bool, bool)>) -> Result<(), String> {
+/// pass as a schema difference. Column types are taken from SQLite.
+fn cross_check(conn: &Connection, name: &str, table: &mut Table, flags: Option<(bool, bool)>) -> Result<(), String> {
     let mut stmt = conn.prepare_cached(TABLE_XINFO).map_err(|e| e.to_string())?;
     let rows = stmt
-        .query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
         .map_err(|e| e.to_string())?;
     let parsed: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
-    let actual: Vec<&str> = rows.iter().map(|(n, _)| n.as_str()).collect();
+    let actual: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
     if parsed != actual {
         return Err(format!("parsed columns {parsed:?} but SQLite reports {actual:?}"));
     }
-    for (col, (_, hidden)) in table.columns.iter().zip(&rows) {
+    for (col, (_, hidden, declared)) in table.columns.iter_mut().zip(&rows) {
+        // The declared type as SQLite has it (exact where the parser's reading of an odd
+        // quoted type is not), in the one spelling of `ddl::canonical_type`.
+        let declared = declared.to_ascii_uppercase();
+        col.ty = (!declared.is_empty()).then(|| crate::sql::ddl::canonical_type(&declared).unwrap_or(declared));
         let parsed_hidden = match &col.generated {
             None => 0,
             Some(g) if g.stored => 3,
