@@ -232,8 +232,11 @@ impl fmt::Display for IndexedColumn {
 impl Serialize for IndexedColumn {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         // A bare column shows as its name, quoted only when it must be (`"group"`, `"my col"`).
+        // A name written in double quotes keeps them: when no column has it, SQLite reads it
+        // as a string, which the bare name would not be.
+        let double_quoted = self.expr.as_str().starts_with('"');
         match (self.column_name(), &self.collate, self.order) {
-            (Some(name), None, None) => s.serialize_str(&sql::quote_ident_if_needed(&name)),
+            (Some(name), None, None) if !double_quoted => s.serialize_str(&sql::quote_ident_if_needed(&name)),
             _ => s.collect_str(self),
         }
     }
