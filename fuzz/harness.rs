@@ -135,15 +135,25 @@ fn healthy(conn: &Connection, schema: &sqlite_reconcile::Schema) -> bool {
             return false;
         }
     }
-    // Foreign keys resolve when rows are written: one may name a table that is not there.
+    // Foreign keys resolve when rows are written: one may name a table or column that is not there.
     for t in schema.tables.values() {
-        let parents = t
+        let mut parents: Vec<(&str, Vec<&str>)> = t
             .columns
             .iter()
-            .filter_map(|c| c.references.as_ref().map(|r| r.table.as_str()))
-            .chain(t.foreign_keys.iter().map(|f| f.references.as_str()));
-        if parents.into_iter().any(|p| schema.table(p).is_none()) {
-            return false;
+            .filter_map(|c| {
+                c.references.as_ref().map(|r| (r.table.as_str(), r.column.iter().map(String::as_str).collect()))
+            })
+            .collect();
+        parents.extend(
+            t.foreign_keys
+                .iter()
+                .map(|f| (f.references.as_str(), f.referenced_columns.iter().map(String::as_str).collect())),
+        );
+        for (p, cols) in parents {
+            let Some((_, parent)) = schema.table(p) else { return false };
+            if cols.iter().any(|c| parent.column(c).is_none()) {
+                return false;
+            }
         }
     }
     // Each trigger compiles when a statement that fires it is prepared.
