@@ -42,7 +42,7 @@ use crate::scenarios::Scenario;
 use crate::util::Dir;
 
 /// Cases per run by default: about a minute on two cores in a debug build.
-const DEFAULT_CASES: u32 = 512;
+const DEFAULT_CASES: u32 = 1536;
 
 fn cases() -> u32 {
     std::env::var("RECONCILE_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_CASES)
