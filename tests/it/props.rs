@@ -615,13 +615,38 @@ fn pick<T>(items: &[T], sel: u8) -> Option<&T> {
     (!items.is_empty()).then(|| &items[sel as usize % items.len()])
 }
 
-fn next_col_id(t: &Tab) -> u8 {
-    t.cols.iter().map(|c| c.id + 1).max().unwrap_or(0)
+/// The ids that objects made in B must not take: those of A (a dropped object's
+/// id given to a new one would make the harness take the new one for the old).
+#[derive(Debug, Clone, Copy, Default)]
+struct Floor {
+    tables: u8,
+    cols: u8,
+    indexes: u8,
+    views: u8,
+    triggers: u8,
+    vtabs: u8,
+}
+
+fn next_id(ids: impl Iterator<Item = u8>, floor: u8) -> u8 {
+    ids.map(|i| i + 1).max().unwrap_or(0).max(floor)
+}
+
+fn floor(a: Option<&Spec>, table: Option<u8>) -> Floor {
+    let Some(a) = a else { return Floor::default() };
+    let t = table.and_then(|id| a.tables.iter().find(|t| t.id == id));
+    Floor {
+        tables: next_id(a.tables.iter().map(|t| t.id), 0),
+        cols: t.map(|t| next_id(t.cols.iter().map(|c| c.id), 0)).unwrap_or(0),
+        indexes: t.map(|t| next_id(t.indexes.iter().map(|i| i.id), 0)).unwrap_or(0),
+        views: next_id(a.views.iter().map(|v| v.id), 0),
+        triggers: next_id(a.triggers.iter().map(|t| t.id), 0),
+        vtabs: next_id(a.vtabs.iter().copied(), 0),
+    }
 }
 
 /// A new column `c` (selectors inside) given the next id of `t`.
-fn place_col(t: &Tab, mut c: Col) -> Col {
-    let id = next_col_id(t);
+fn place_col(t: &Tab, mut c: Col, f: Floor) -> Col {
+    let id = next_id(t.cols.iter().map(|c| c.id), f.cols);
     c.name = column_name(id, c.id);
     c.id = id;
     if let Some(g) = &mut c.generated {
@@ -637,8 +662,8 @@ fn place_terms(t: &Tab, terms: &mut [Term]) {
     }
 }
 
-fn place_idx(t: &Tab, mut i: Idx) -> Idx {
-    let id = t.indexes.iter().map(|i| i.id + 1).max().unwrap_or(0);
+fn place_idx(t: &Tab, mut i: Idx, f: Floor) -> Idx {
+    let id = next_id(t.indexes.iter().map(|i| i.id), f.indexes);
     i.id = id;
     i.name = format!("ix_{}_{id}", t.id);
     place_terms(t, &mut i.terms);
@@ -674,8 +699,8 @@ fn place_fk(spec: &Spec, t: &Tab, mut f: Fk) -> Fk {
 }
 
 /// A new table (selectors inside) with the next table id of `spec`.
-fn place_table(spec: &Spec, raw: Tab) -> Tab {
-    let id = spec.tables.iter().map(|t| t.id + 1).max().unwrap_or(0);
+fn place_table(spec: &Spec, raw: Tab, f: Floor) -> Tab {
+    let id = next_id(spec.tables.iter().map(|t| t.id), f.tables);
     let mut t = Tab {
         id,
         name: table_name(id, raw.id),
@@ -693,7 +718,7 @@ fn place_table(spec: &Spec, raw: Tab) -> Tab {
         renamed_from: None,
     };
     for c in raw.cols {
-        let c = place_col(&t, c);
+        let c = place_col(&t, c, Floor::default());
         t.cols.push(c);
     }
     t.pk = place_pk(&t, raw.pk);
@@ -701,7 +726,7 @@ fn place_table(spec: &Spec, raw: Tab) -> Tab {
         raw.uniques.iter().map(|u| u.iter().filter_map(|s| pick(&t.cols, *s).map(|c| c.id)).collect()).collect();
     t.checks = raw.checks.into_iter().map(|k| place_check(&t, k)).collect();
     for i in raw.indexes {
-        let i = place_idx(&t, i);
+        let i = place_idx(&t, i, Floor::default());
         t.indexes.push(i);
     }
     let mut with_self = spec.clone();
@@ -710,8 +735,8 @@ fn place_table(spec: &Spec, raw: Tab) -> Tab {
     t
 }
 
-fn place_view(spec: &Spec, mut v: ViewS) -> ViewS {
-    v.id = spec.views.iter().map(|v| v.id + 1).max().unwrap_or(0);
+fn place_view(spec: &Spec, mut v: ViewS, f: Floor) -> ViewS {
+    v.id = next_id(spec.views.iter().map(|v| v.id), f.views);
     v.src = match v.src {
         Src::Table(s) => match pick(&spec.tables, s) {
             Some(t) => Src::Table(t.id),
@@ -729,8 +754,8 @@ fn place_view(spec: &Spec, mut v: ViewS) -> ViewS {
     v
 }
 
-fn place_trigger(spec: &Spec, mut tr: Trig) -> Trig {
-    tr.id = spec.triggers.iter().map(|t| t.id + 1).max().unwrap_or(0);
+fn place_trigger(spec: &Spec, mut tr: Trig, f: Floor) -> Trig {
+    tr.id = next_id(spec.triggers.iter().map(|t| t.id), f.triggers);
     tr.on = match tr.on {
         Src::View(s) if !spec.views.is_empty() => Src::View(pick(&spec.views, s).map(|v| v.id).unwrap_or(0)),
         Src::Table(s) | Src::View(s) => Src::Table(pick(&spec.tables, s).map(|t| t.id).unwrap_or(u8::MAX)),
@@ -742,7 +767,7 @@ fn place_trigger(spec: &Spec, mut tr: Trig) -> Trig {
 fn place_case(case: &Case) -> Spec {
     let mut spec = Spec::default();
     for raw in &case.tables {
-        let t = place_table(&spec, raw.clone());
+        let t = place_table(&spec, raw.clone(), Floor::default());
         spec.tables.push(t);
     }
     // Foreign keys may point at tables placed after them: place them again against all tables.
@@ -752,11 +777,11 @@ fn place_case(case: &Case) -> Spec {
         t.fks = raw.fks.iter().cloned().map(|f| place_fk(&all, &t_now, f)).collect();
     }
     for v in &case.views {
-        let v = place_view(&spec, v.clone());
+        let v = place_view(&spec, v.clone(), Floor::default());
         spec.views.push(v);
     }
     for tr in &case.triggers {
-        let tr = place_trigger(&spec, tr.clone());
+        let tr = place_trigger(&spec, tr.clone(), Floor::default());
         spec.triggers.push(tr);
     }
     spec.vtabs = (0..case.vtabs as u8).collect();
@@ -1003,7 +1028,7 @@ fn mutate(a: &Spec, spec: &mut Spec, m: &Mut) {
     match m.clone() {
         Mut::AddColumn(t, c, pos) => {
             if let Some(t) = table_mut(spec, t) {
-                let c = place_col(t, c);
+                let c = place_col(t, c, floor(Some(a), Some(t.id)));
                 let at = pos as usize % (t.cols.len() + 1);
                 t.cols.insert(at, c);
             }
@@ -1090,7 +1115,7 @@ fn mutate(a: &Spec, spec: &mut Spec, m: &Mut) {
         }
         Mut::AddIndex(t, i) => {
             if let Some(t) = table_mut(spec, t) {
-                let i = place_idx(t, i);
+                let i = place_idx(t, i, floor(Some(a), Some(t.id)));
                 t.indexes.push(i);
             }
         }
@@ -1184,7 +1209,8 @@ fn mutate(a: &Spec, spec: &mut Spec, m: &Mut) {
             }
         }
         Mut::AddTable(raw) => {
-            let mut t = place_table(spec, raw);
+            let f = floor(Some(a), None);
+            let mut t = place_table(spec, raw, f);
             t.rows.clear();
             spec.tables.push(t);
         }
@@ -1200,7 +1226,7 @@ fn mutate(a: &Spec, spec: &mut Spec, m: &Mut) {
             }
         }
         Mut::AddView(v) => {
-            let v = place_view(spec, v);
+            let v = place_view(spec, v, floor(Some(a), None));
             spec.views.push(v);
         }
         Mut::DropView(k) => {
@@ -1214,13 +1240,13 @@ fn mutate(a: &Spec, spec: &mut Spec, m: &Mut) {
                 let at = k as usize % spec.views.len();
                 // Only views made before it, as a source.
                 let before = Spec { views: spec.views[..at].to_vec(), ..spec.clone() };
-                let mut v = place_view(&before, v);
+                let mut v = place_view(&before, v, Floor::default());
                 v.id = spec.views[at].id;
                 spec.views[at] = v;
             }
         }
         Mut::AddTrigger(tr) => {
-            let tr = place_trigger(spec, tr);
+            let tr = place_trigger(spec, tr, floor(Some(a), None));
             spec.triggers.push(tr);
         }
         Mut::ToggleGenerated(t, c, kind, source, stored) => {
@@ -1240,7 +1266,7 @@ fn mutate(a: &Spec, spec: &mut Spec, m: &Mut) {
             }
         }
         Mut::AddVirtualTable => {
-            let id = spec.vtabs.iter().map(|v| v + 1).max().unwrap_or(0);
+            let id = next_id(spec.vtabs.iter().copied(), floor(Some(a), None).vtabs);
             spec.vtabs.push(id);
         }
         Mut::DropVirtualTable(k) => {
@@ -1907,7 +1933,7 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
         }
         repro = format!("--- A (SQL):\n{}--- B (YAML):\n{b_yaml}", dump(&conn));
     }
-    let fail = |what: String| format!("{what}\n{repro}");
+    let fail = |what: String| format!("{what}\n{repro}--- mutations: {:?}\n", case.muts);
     let mut s = Scenario::open(dir, db);
     s.desired = Some(b_schema.clone());
     let seq_before = sequences(&s.conn());
