@@ -469,8 +469,10 @@ fn check_bodies(loaded: &Loaded) -> Result<(), LoadError> {
     }
     let rejects = |path: String, message: String, sql: String| rejected(loaded, BuildError { path, message, sql });
     let conn = Connection::open_in_memory().map_err(|e| LoadError::Scratch(e.to_string()))?;
-    // Without triggers first, so a view's error is the view's.
-    let mut bare = s.clone();
+    // Without triggers first, so a view's error is the view's. Of the tables,
+    // those the views and triggers name, and those their writes reach.
+    let (mut bare, _) = normalize::split_linked(s);
+    normalize::with_foreign_key_neighbours(s, &mut bare);
     bare.triggers.clear();
     normalize::build(&conn, &bare).map_err(|b| rejected(loaded, b))?;
     for (name, v) in &s.views {

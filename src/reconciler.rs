@@ -215,7 +215,9 @@ fn facts_of(schema: &Schema, sqlite_version: (u32, u32, u32)) -> Result<Facts, E
         return Ok(Facts { sqlite_version, ..Facts::default() });
     }
     let mut scratch = Connection::open_in_memory()?;
-    crate::normalize::build(&scratch, schema)
+    // Views read only what their SQL names, so the rest of the tables are not needed.
+    let (linked, _) = crate::normalize::split_linked(schema);
+    crate::normalize::build(&scratch, &linked)
         .map_err(|e| Error::Store(format!("building the planned schema for its rollback: {e}")))?;
     let mut facts = apply::facts(&mut scratch, schema)?;
     facts.sqlite_version = sqlite_version;
