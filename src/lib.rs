@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod diff;
 pub mod inspect;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod normalize;
@@ -22,6 +23,7 @@ pub mod store;
 pub use apply::{Applied, ApplyError, ApplyOptions};
 pub use diff::{Change, Risk};
 pub use inspect::{inspect, InspectError, InspectOptions};
+pub use lint::Lint;
 pub use load::{LoadError, Loaded};
 pub use model::Schema;
 pub use plan::{Plan, PlanError, Step};

@@ -497,7 +497,7 @@ fn check_bodies(loaded: &Loaded) -> Result<(), LoadError> {
 
 /// A statement that fires a trigger: an INSERT, DELETE or UPDATE (of every
 /// updatable column) on its table or view, matching its event.
-fn firing_statement(conn: &Connection, trigger_sql: &str) -> Option<String> {
+pub(crate) fn firing_statement(conn: &Connection, trigger_sql: &str) -> Option<String> {
     use sqlite3_parser::dialect::TokenType;
     let (_, on) = parse::create_trigger(trigger_sql).ok()?;
     let target = sql::quote_ident(&on);

@@ -142,22 +142,10 @@ const TABLES_PER_SCRATCH: usize = 100;
 /// holding the whole schema would.
 pub fn desired(schema: &Schema) -> Result<Schema, NormalizeError> {
     check_names(schema)?;
-    let (linked, mut rest) = split_linked(schema);
     let mut out = Schema::default();
-    let mut parts = vec![linked];
-    while !rest.tables.is_empty() {
-        let tail = match rest.tables.keys().nth(TABLES_PER_SCRATCH) {
-            Some(k) => {
-                let k = k.clone();
-                rest.tables.split_off(&k)
-            }
-            None => Default::default(),
-        };
-        parts.push(Schema { tables: std::mem::replace(&mut rest.tables, tail), ..Schema::default() });
-    }
-    for part in parts.iter().filter(|p| !p.is_empty()) {
+    for part in parts(schema) {
         let conn = Connection::open_in_memory()?;
-        build(&conn, part)?;
+        build(&conn, &part)?;
         let s = inspect(&conn, &InspectOptions::default())?;
         out.tables.extend(s.tables);
         out.virtual_tables.extend(s.virtual_tables);
@@ -166,6 +154,25 @@ pub fn desired(schema: &Schema) -> Result<Schema, NormalizeError> {
     }
     copy_hints(schema, &mut out);
     Ok(out)
+}
+
+/// `schema` in the parts `desired` builds apart: the linked part (see
+/// `split_linked`) if not empty, then the other tables in groups of at most
+/// `TABLES_PER_SCRATCH`.
+pub fn parts(schema: &Schema) -> Vec<Schema> {
+    let (linked, mut rest) = split_linked(schema);
+    let mut out: Vec<Schema> = Some(linked).filter(|l| !l.is_empty()).into_iter().collect();
+    while !rest.tables.is_empty() {
+        let tail = match rest.tables.keys().nth(TABLES_PER_SCRATCH) {
+            Some(k) => {
+                let k = k.clone();
+                rest.tables.split_off(&k)
+            }
+            None => Default::default(),
+        };
+        out.push(Schema { tables: std::mem::replace(&mut rest.tables, tail), ..Schema::default() });
+    }
+    out
 }
 
 /// Splits `schema` into the part whose objects read others (views, triggers,
