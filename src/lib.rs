@@ -26,7 +26,7 @@ pub use inspect::{inspect, InspectError, InspectOptions};
 pub use lint::Lint;
 pub use load::{LoadError, Loaded};
 pub use model::Schema;
-pub use plan::{Plan, PlanError, Step};
+pub use plan::{Kept, KeptKind, Plan, PlanError, Step};
 pub use reconciler::{Policy, Reconciler, Report};
 pub use store::{HistoryEntry, Prepared};
 

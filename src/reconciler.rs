@@ -471,6 +471,7 @@ pub fn reset(
         comment: format!("drop {what} `{name}`"),
         risk: Risk::Destructive,
         hints: Vec::new(),
+        keeps: Vec::new(),
     };
     steps.extend(before.triggers.keys().map(|n| drop(StepKind::DropTrigger, "trigger", "DROP TRIGGER", n)));
     steps.extend(before.views.keys().map(|n| drop(StepKind::DropView, "view", "DROP VIEW", n)));
@@ -489,6 +490,7 @@ pub fn reset(
             comment: "run the seed script".to_string(),
             risk: Risk::Safe,
             hints: Vec::new(),
+            keeps: Vec::new(),
         });
     }
     let forward = Plan { changes: diff(&before, desired), steps };

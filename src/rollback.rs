@@ -288,5 +288,6 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
         comment: format!("restore kept values of `{}` ({})", b.table, b.reason),
         risk: Risk::Safe,
         hints: Vec::new(),
+        keeps: Vec::new(),
     }
 }
