@@ -7,15 +7,18 @@
 //! roll back safely. Data-dependent failures are diagnosed after the rollback:
 //! the table, the constraint, how many rows and a few of their keys.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use crate::diff::{diff, Change};
 use crate::inspect::{inspect, InspectOptions};
 use crate::model::{Schema, Table};
 use crate::normalize::sqlite_message;
-use crate::plan::{Facts, Plan};
+use crate::plan::{Facts, Plan, Step};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
 /// How to apply.
@@ -29,7 +32,40 @@ pub struct ApplyOptions {
     pub busy_timeout: Duration,
     /// What inspect leaves out when verifying.
     pub inspect: InspectOptions,
+    /// Told about each step as it runs; `None` runs the plan with no extra work at all.
+    pub observer: Option<Arc<dyn Observer>>,
 }
+
+/// Watches an apply as it runs (the CLI prints steps, timings and a progress bar from it;
+/// the library prints nothing). Every method has a default that does nothing.
+pub trait Observer: Send + Sync {
+    /// Before step `index` (0-based) of `total` runs.
+    fn step_started(&self, _index: usize, _total: usize, _step: &Step) {}
+    /// Before each statement of the current step runs.
+    fn statement(&self, _sql: &str) {}
+    /// After step `index` succeeded, with its wall time.
+    fn step_finished(&self, _index: usize, _step: &Step, _elapsed: Duration) {}
+    /// The least number of rows a rebuild's copy must have to be followed with
+    /// [`Observer::copy_progress`]. `None` (the default) counts no rows and runs the copy as planned.
+    fn copy_threshold(&self) -> Option<u64> {
+        None
+    }
+    /// Rows of `table` copied so far out of `total`: at the start and every 1,024 rows.
+    fn copy_progress(&self, _table: &str, _done: u64, _total: u64) {}
+    /// After a followed copy: the rows it reached (all of them when it succeeded), and whether it succeeded.
+    fn copy_finished(&self, _table: &str, _copied: u64, _ok: bool) {}
+    /// After the result was re-inspected and compared with the desired schema, with the time that took.
+    fn verified(&self, _elapsed: Duration) {}
+}
+
+impl std::fmt::Debug for dyn Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+/// The SQL function a followed copy calls once per row; registered only for that statement.
+const PROGRESS_FN: &str = "_reconcile_progress";
 
 impl Default for ApplyOptions {
     fn default() -> Self {
@@ -38,6 +74,7 @@ impl Default for ApplyOptions {
             dry_run: false,
             busy_timeout: Duration::from_secs(5),
             inspect: InspectOptions::default(),
+            observer: None,
         }
     }
 }
@@ -223,9 +260,18 @@ fn run(
     let before = inspect(conn, &opts.inspect)?;
     hooks.before_steps(conn, &before)?;
     let mut statements = 0;
+    let observer = opts.observer.as_ref();
     for (i, step) in plan.steps.iter().enumerate() {
+        let step_start = observer.map(|o| {
+            o.step_started(i, plan.steps.len(), step);
+            Instant::now()
+        });
         for sql in &step.sql {
-            if let Err(e) = conn.execute_batch(sql) {
+            let result = match observer {
+                None => conn.execute_batch(sql),
+                Some(o) => observed_statement(conn, o, step, sql),
+            };
+            if let Err(e) = result {
                 let message = tidy(&sqlite_message(&e));
                 // Diagnose on the untouched database.
                 let _ = conn.execute_batch("ROLLBACK");
@@ -240,19 +286,63 @@ fn run(
             }
             statements += 1;
         }
+        if let (Some(o), Some(t)) = (observer, step_start) {
+            o.step_finished(i, step, t.elapsed());
+        }
     }
     let violations = foreign_key_violations(conn)?;
     if !violations.is_empty() {
         return Err(ApplyError::ForeignKeyViolations(violations));
     }
+    let verify_start = Instant::now();
     let after = inspect(conn, &opts.inspect)?;
     let left = diff(&after, &desired.without_hints());
     if !left.is_empty() {
         return Err(ApplyError::Verify(left));
     }
+    if let Some(o) = observer {
+        o.verified(verify_start.elapsed());
+    }
     hooks.before_commit(conn, &after, start.elapsed())?;
     conn.execute_batch(if opts.dry_run { "ROLLBACK" } else { "COMMIT" })?;
     Ok(Applied { steps: plan.steps.len(), statements, elapsed: start.elapsed(), dry_run: opts.dry_run })
+}
+
+/// Runs one statement of `step` for an observer. A rebuild's row copy over at least
+/// [`Observer::copy_threshold`] rows runs with `WHERE _reconcile_progress()`: a function
+/// that returns true and counts each row it sees, so the count is exact and the rows
+/// copied are the same. The function exists only while that statement runs.
+fn observed_statement(conn: &Connection, o: &Arc<dyn Observer>, step: &Step, sql: &str) -> rusqlite::Result<()> {
+    o.statement(sql);
+    let (Some(min), Some(table)) = (o.copy_threshold(), crate::plan::copy_source(step, sql)) else {
+        return conn.execute_batch(sql);
+    };
+    let total: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", q(table)), [], |r| r.get(0))?;
+    let total = u64::try_from(total).unwrap_or(0);
+    if total < min {
+        return conn.execute_batch(sql);
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let (counter, sink, name) = (done.clone(), o.clone(), table.to_string());
+    // Not SQLITE_DETERMINISTIC: SQLite could then call a function without arguments only once.
+    conn.create_scalar_function(
+        PROGRESS_FN,
+        0,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        move |_| {
+            let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            if n % 1024 == 0 {
+                sink.copy_progress(&name, n, total);
+            }
+            Ok(true)
+        },
+    )?;
+    o.copy_progress(table, 0, total);
+    let result = conn.execute_batch(&format!("{sql} WHERE {PROGRESS_FN}()"));
+    let removed = conn.remove_function(PROGRESS_FN, 0);
+    o.copy_finished(table, done.load(Ordering::Relaxed), result.is_ok());
+    result?;
+    removed
 }
 
 fn is_busy(e: &rusqlite::Error) -> bool {

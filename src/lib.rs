@@ -20,7 +20,7 @@ pub mod rollback;
 pub mod sql;
 pub mod store;
 
-pub use apply::{Applied, ApplyError, ApplyOptions};
+pub use apply::{Applied, ApplyError, ApplyOptions, Observer};
 pub use diff::{Change, Risk};
 pub use inspect::{inspect, InspectError, InspectOptions};
 pub use lint::Lint;

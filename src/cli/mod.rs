@@ -186,6 +186,7 @@ impl Settings {
             dry_run: run.dry_run,
             busy_timeout: Duration::from_millis(ms),
             inspect: self.inspect(),
+            observer: None,
         }
     }
 }

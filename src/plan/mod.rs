@@ -10,6 +10,8 @@
 mod graph;
 mod rebuild;
 
+pub(crate) use rebuild::copy_source;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};

@@ -63,6 +63,19 @@ pub(super) fn rebuild(name: &str, original: &Table, have: &Table, want: &Table, 
     s
 }
 
+/// The table a rebuild step's row copy reads, when `sql` is that step's copy statement
+/// (`INSERT INTO _reconcile_new_<t> (...) SELECT ... FROM <t>`, with no WHERE of its own).
+pub(crate) fn copy_source<'a>(step: &'a Step, sql: &str) -> Option<&'a str> {
+    if step.kind != StepKind::RebuildTable {
+        return None;
+    }
+    let name = step.object.as_str();
+    let tmp = format!("{}new_{name}", crate::inspect::OWN_PREFIX);
+    let is_copy =
+        sql.starts_with(&format!("INSERT INTO {} (", q(&tmp))) && sql.ends_with(&format!(" FROM {}", q(name)));
+    is_copy.then_some(name)
+}
+
 /// The SELECT expression that fills desired column `w` from the old row.
 fn copied_value(table: &str, original: &Table, have: &Column, w: &Column, hints: &mut Vec<String>) -> String {
     // `have` carries the desired name after a rename; the old row still has the stored name.
