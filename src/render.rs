@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::diff::{Change, Risk};
 use crate::plan::{Kept, KeptKind, Plan, Step, StepKind};
+use crate::store::HistoryEntry;
 
 /// Version of the JSON formats; bumped on any incompatible change.
 pub const JSON_VERSION: u32 = 1;
@@ -199,7 +200,11 @@ struct JsonPlan<'a> {
     steps: &'a [Step],
 }
 
-/// The plan as JSON (`version`, `in_sync`, `summary`, `risk`, `changes`, `steps`).
+fn pretty<T: Serialize>(value: &T) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string())) + "\n"
+}
+
+/// The plan as JSON (`version`, `in_sync`, `summary`, `risk`, `changes`, `steps`); docs/JSON.md.
 pub fn json(plan: &Plan) -> String {
     let j = JsonPlan {
         version: JSON_VERSION,
@@ -209,7 +214,38 @@ pub fn json(plan: &Plan) -> String {
         changes: &plan.changes,
         steps: &plan.steps,
     };
-    serde_json::to_string_pretty(&j).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string())) + "\n"
+    pretty(&j)
+}
+
+#[derive(Serialize)]
+struct JsonDrift<'a> {
+    version: u32,
+    in_sync: bool,
+    database: String,
+    schema: String,
+    differences: &'a [Change],
+}
+
+/// `drift --format json` (`version`, `in_sync`, `database`, `schema`, `differences`); docs/JSON.md.
+pub fn drift_json(database: &std::path::Path, schema: &std::path::Path, differences: &[Change]) -> String {
+    pretty(&JsonDrift {
+        version: JSON_VERSION,
+        in_sync: differences.is_empty(),
+        database: database.display().to_string(),
+        schema: schema.display().to_string(),
+        differences,
+    })
+}
+
+#[derive(Serialize)]
+struct JsonHistory<'a> {
+    version: u32,
+    history: &'a [HistoryEntry],
+}
+
+/// `history --format json` (`version`, `history`), newest first; docs/JSON.md.
+pub fn history_json(entries: &[HistoryEntry]) -> String {
+    pretty(&JsonHistory { version: JSON_VERSION, history: entries })
 }
 
 #[cfg(test)]

@@ -511,12 +511,12 @@ fn apply_asks_on_a_terminal() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let declined = run("n\n");
-    assert!(declined.contains("Apply these 1 steps"), "{declined}");
+    assert!(declined.contains("Apply the 1 step above to app.db? [y/N]"), "{declined}");
     let conn = rusqlite::Connection::open(dir.join("app.db")).unwrap();
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0)).unwrap();
     assert_eq!(tables, 0, "declined, nothing applied");
     let accepted = run("y\n");
-    assert!(accepted.contains("applied 1 steps"), "{accepted}");
+    assert!(accepted.contains("applied 1 step (1 statement)"), "{accepted}");
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0)).unwrap();
     assert_eq!(tables, 1);
 }

@@ -5,6 +5,7 @@
 mod cli;
 mod corpus;
 mod golden;
+mod interface;
 mod lifecycle;
 mod roundtrip;
 mod scenarios;

@@ -48,13 +48,33 @@ pub fn reconcile(dir: &Path, args: &[&str]) -> Output {
 pub fn reconcile_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reconcile"));
     cmd.current_dir(dir).args(args).env("NO_COLOR", "1").env_remove("CI");
-    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT"] {
+    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR"] {
         cmd.env_remove(format!("RECONCILE_{var}"));
     }
     for (k, v) in env {
         cmd.env(k, v);
     }
     cmd.output().expect("run reconcile")
+}
+
+/// The real `reconcile` binary on a terminal (a pty from `script`), stdin closed, with
+/// these environment variables set. Returns everything it printed (stdout and stderr
+/// together, as a terminal shows them) and its exit code.
+pub fn reconcile_on_terminal(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> (String, Option<i32>) {
+    let has_script = Command::new("script").arg("--version").output().is_ok();
+    assert!(has_script, "this test needs `script` (util-linux) to give reconcile a terminal");
+    let cmd =
+        std::iter::once(env!("CARGO_BIN_EXE_reconcile")).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
+    let mut c = Command::new("script");
+    c.args(["-qec", &cmd, "/dev/null"]).current_dir(dir).env_remove("NO_COLOR").env_remove("CI");
+    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR"] {
+        c.env_remove(format!("RECONCILE_{var}"));
+    }
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c.stdin(std::process::Stdio::null()).output().expect("run script");
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code())
 }
 
 pub fn stdout(o: &Output) -> String {
