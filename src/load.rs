@@ -102,7 +102,8 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    fn file_of(&self, path: &str) -> String {
+    /// The file that declared the object at YAML path `path` (`schema` if none did).
+    pub fn file_of(&self, path: &str) -> String {
         let top: Vec<&str> = path.splitn(3, '.').collect();
         let key = if top.len() >= 2 { format!("{}.{}", top[0], top[1]) } else { path.to_string() };
         self.origin.get(&key).cloned().unwrap_or_else(|| "schema".to_string())

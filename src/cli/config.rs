@@ -30,6 +30,8 @@ pub struct Config {
     pub allow_destructive: Option<bool>,
     /// An SQL file `reset` runs after building the schema.
     pub seed: Option<PathBuf>,
+    /// Lints not to warn about, by name.
+    pub allow_lints: Option<Vec<String>>,
     #[serde(skip)]
     base: PathBuf,
     /// The file read, if any.

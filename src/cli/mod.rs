@@ -19,7 +19,7 @@ use rusqlite::{Connection, OpenFlags};
 use sqlite_reconcile::reconciler::{self, Run};
 use sqlite_reconcile::store;
 use sqlite_reconcile::{
-    inspect, load, render, ApplyError, ApplyOptions, Error, InspectOptions, Plan, Prepared, Report,
+    inspect, lint, load, render, ApplyError, ApplyOptions, Error, InspectOptions, Lint, Loaded, Plan, Prepared, Report,
 };
 
 use config::Config;
@@ -39,6 +39,18 @@ const GLOBAL: &str = "Global options";
 /// Below every command's help that has such options.
 const PRECEDENCE: &str = "Settings: flag > RECONCILE_* variable > reconcile.toml > default (see `reconcile --help`)";
 
+/// Below the help of the commands that lint.
+const LINTS_HELP: &str = "\
+Lints (warnings; silence one with --allow-lint NAME or allow_lints = [\"NAME\"] in reconcile.toml):
+  trigger-update-of-unknown-column  a trigger's UPDATE OF list names a column its table lacks
+  foreign-key-without-index         no index starts with a foreign key's child columns
+  not-null-without-default          NOT NULL column added to an existing table, no default or backfill (plan)
+  unexpected-affinity               a type name with a surprising affinity (STRING is NUMERIC)
+  utc-modifier-on-now               'now' with the 'utc' modifier (differs by SQLite version)
+  double-quoted-string              a double-quoted string literal
+
+Settings: flag > RECONCILE_* variable > reconcile.toml > default (see `reconcile --help`)";
+
 /// Below the top-level help.
 const SETTINGS: &str = "\
 Where settings come from, first found wins: the flag, its RECONCILE_* environment variable,
@@ -53,6 +65,7 @@ reconcile.toml (in the current directory, or --config), the default.
   environment         -                    RECONCILE_ENV           env                (none)
   objects left alone  -                    -                       exclude            []
   reset seed script   -                    -                       seed               (none)
+  lints not shown     --allow-lint         RECONCILE_ALLOW_LINTS   allow_lints        []
   config file         --config             RECONCILE_CONFIG        -                  ./reconcile.toml
   color               --color              RECONCILE_COLOR         -                  auto
 
@@ -94,18 +107,22 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Validate the YAML schema without a database (exit 0 valid, 1 invalid)
-    #[command(after_help = PRECEDENCE)]
+    /// Validate the YAML schema without a database (exit 0 valid, 1 invalid), with lint warnings
+    #[command(after_help = LINTS_HELP)]
     Check {
         #[arg(long, env = "RECONCILE_SCHEMA", hide_env = true, value_name = "DIR",
               help = sourced!("Schema directory of *.yaml files", "RECONCILE_SCHEMA", "schema", "schema"))]
         schema: Option<PathBuf>,
+        #[command(flatten)]
+        lints: LintArgs,
     },
-    /// Show the ordered steps that would bring the database to the schema
-    #[command(after_help = PRECEDENCE)]
+    /// Show the ordered steps that would bring the database to the schema, with lint warnings
+    #[command(after_help = LINTS_HELP)]
     Plan {
         #[command(flatten)]
         target: Target,
+        #[command(flatten)]
+        lints: LintArgs,
         /// Output format: text (stderr), sql or json (stdout)
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
@@ -207,6 +224,15 @@ struct Target {
     schema: Option<PathBuf>,
 }
 
+/// Lints to silence.
+#[derive(Debug, clap::Args)]
+struct LintArgs {
+    #[arg(long = "allow-lint", env = "RECONCILE_ALLOW_LINTS", hide_env = true, value_name = "NAME",
+          value_delimiter = ',',
+          help = sourced!("Do not warn about this lint (repeatable, or comma-separated)", "RECONCILE_ALLOW_LINTS", "allow_lints", "none"))]
+    allow_lint: Vec<String>,
+}
+
 /// How to run a change.
 #[derive(Debug, clap::Args)]
 struct RunArgs {
@@ -275,6 +301,21 @@ impl Settings {
     fn plans(&self, flag: &Option<PathBuf>) -> PathBuf {
         self.resolve("plans", flag.clone(), self.config.path(&self.config.plans), PathBuf::from("plans"))
     }
+    /// The lints not to show; an unknown name is an error.
+    fn allow_lints(&self, args: &LintArgs) -> Result<Vec<String>, Failure> {
+        let flag = Some(args.allow_lint.clone()).filter(|a| !a.is_empty());
+        let allow = self.resolve("allow_lint", flag, self.config.allow_lints.clone(), Vec::new());
+        let unknown = lint::unknown_names(&allow);
+        if !unknown.is_empty() {
+            let known: Vec<&str> = lint::LINTS.iter().map(|(n, _)| *n).collect();
+            return Err(Failure::Error(format!(
+                "unknown lint {} in the allowed lints; the lints are {}",
+                unknown.iter().map(|u| format!("`{u}`")).collect::<Vec<_>>().join(", "),
+                known.join(", ")
+            )));
+        }
+        Ok(allow)
+    }
     fn inspect(&self) -> InspectOptions {
         InspectOptions { exclude: self.config.exclude.clone() }
     }
@@ -306,6 +347,7 @@ impl Settings {
 fn config_key(id: &str) -> &str {
     match id {
         "busy_timeout" => "busy_timeout_ms",
+        "allow_lint" => "allow_lints",
         other => other,
     }
 }
@@ -360,8 +402,8 @@ pub fn run() -> ExitCode {
     let st = &settings;
     let result = match cli.command {
         Command::Inspect { db, output } => cmd_inspect(st, &st.db(&db.db), output.as_deref()),
-        Command::Check { schema } => cmd_check(st, &st.schema(&schema)),
-        Command::Plan { target, format, out } => cmd_plan(st, &target, format, out.as_deref()),
+        Command::Check { schema, lints } => cmd_check(st, &st.schema(&schema), &lints),
+        Command::Plan { target, lints, format, out } => cmd_plan(st, &target, &lints, format, out.as_deref()),
         Command::Apply { target, run, plan, plans } => cmd_apply(st, &target, &run, plan.as_deref(), &plans),
         Command::Drift { target, format } => cmd_drift(st, &target, format),
         Command::Rollback { db, plan_id, run } => cmd_rollback(st, &st.db(&db.db), plan_id.as_deref(), &run),
@@ -435,13 +477,20 @@ fn cmd_inspect(st: &Settings, db: &Path, output: Option<&Path>) -> Result<Outcom
 
 /// Loads and validates the schema directory, timed at `-vv`.
 fn load_desired(st: &Settings, schema: &Path) -> Result<sqlite_reconcile::Schema, Failure> {
-    let t = Instant::now();
-    let desired = load::desired_from_dir(schema)?;
-    st.timed(&format!("loaded and validated {}", schema.display()), t);
-    Ok(desired)
+    Ok(load_schema(st, schema)?.1)
 }
 
-fn cmd_check(st: &Settings, schema: &Path) -> Result<Outcome, Failure> {
+/// Loads and validates the schema directory, timed at `-vv`: the YAML as read, and normalized.
+fn load_schema(st: &Settings, schema: &Path) -> Result<(Loaded, sqlite_reconcile::Schema), Failure> {
+    let t = Instant::now();
+    let loaded = load::load_dir(schema)?;
+    let desired = load::desired(&loaded)?;
+    st.timed(&format!("loaded and validated {}", schema.display()), t);
+    Ok((loaded, desired))
+}
+
+fn cmd_check(st: &Settings, schema: &Path, lints: &LintArgs) -> Result<Outcome, Failure> {
+    let allow = st.allow_lints(lints)?;
     let t = Instant::now();
     let loaded = load::load_dir(schema)?;
     let desired = load::desired(&loaded)?;
@@ -449,16 +498,29 @@ fn cmd_check(st: &Settings, schema: &Path) -> Result<Outcome, Failure> {
     let s = &desired;
     if st.out.normal() {
         eprintln!(
-            "{}: valid ({} tables, {} indexes, {} views, {} triggers, {} virtual tables)",
+            "{}: valid ({}, {}, {}, {}, {})",
             schema.display(),
-            s.tables.len(),
-            s.indexes().count(),
-            s.views.len(),
-            s.triggers.len(),
-            s.virtual_tables.len()
+            plural(s.tables.len(), "table", "tables"),
+            plural(s.indexes().count(), "index", "indexes"),
+            plural(s.views.len(), "view", "views"),
+            plural(s.triggers.len(), "trigger", "triggers"),
+            plural(s.virtual_tables.len(), "virtual table", "virtual tables")
         );
     }
+    warn(st, &loaded, &lint::schema(&desired, &allow));
     Ok(Outcome::Ok)
+}
+
+/// Prints lint warnings, each placed in its file, unless `--quiet`.
+fn warn(st: &Settings, loaded: &Loaded, lints: &[Lint]) {
+    if !st.out.normal() || lints.is_empty() {
+        return;
+    }
+    for l in lints {
+        let head = st.out.paint("1;33", &format!("warning[{}]:", l.name));
+        eprintln!("{head} {}: `{}`: {}", loaded.file_of(&l.path), l.path, l.message);
+    }
+    eprintln!("({}; silence one with --allow-lint NAME)", plural(lints.len(), "warning", "warnings"));
 }
 
 fn lib_failure(e: Error) -> Failure {
@@ -497,10 +559,9 @@ fn prepare_on(
 
 /// Plans against the database, or against an empty one when the file does not exist yet
 /// (planning never creates the file).
-fn prepare(st: &Settings, db: &Path, schema: &Path) -> Result<Prepared, Failure> {
-    let desired = load_desired(st, schema)?;
+fn prepare(st: &Settings, db: &Path, desired: &sqlite_reconcile::Schema) -> Result<Prepared, Failure> {
     let mut conn = if db.exists() { open_existing_read_only(db)? } else { Connection::open_in_memory()? };
-    prepare_on(st, &mut conn, db, &desired)
+    prepare_on(st, &mut conn, db, desired)
 }
 
 /// The plan as text for stderr, colored when color is on.
@@ -512,15 +573,24 @@ fn plan_text(st: &Settings, plan: &Plan) -> String {
     }
 }
 
-fn cmd_plan(st: &Settings, target: &Target, format: Format, out: Option<&Path>) -> Result<Outcome, Failure> {
+fn cmd_plan(
+    st: &Settings,
+    target: &Target,
+    lints: &LintArgs,
+    format: Format,
+    out: Option<&Path>,
+) -> Result<Outcome, Failure> {
     let (db, schema) = (st.db(&target.db), st.schema(&target.schema));
-    let prepared = prepare(st, &db, &schema)?;
+    let allow = st.allow_lints(lints)?;
+    let (loaded, desired) = load_schema(st, &schema)?;
+    let prepared = prepare(st, &db, &desired)?;
     let plan = &prepared.forward;
     match format {
         Format::Text => eprint!("{}", plan_text(st, plan)),
         Format::Sql => print_stdout(&render::sql(plan)),
         Format::Json => print_stdout(&render::json(plan)),
     }
+    warn(st, &loaded, &lint::plan(&prepared.before, &desired, &allow));
     if let Some(out) = out {
         let json = serde_json::to_string_pretty(&prepared)? + "\n";
         store::write_atomic(out, json.as_bytes()).map_err(|e| Failure::Error(format!("{}: {e}", out.display())))?;

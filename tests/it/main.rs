@@ -7,6 +7,7 @@ mod corpus;
 mod golden;
 mod interface;
 mod lifecycle;
+mod lints;
 mod roundtrip;
 mod scenarios;
 mod util;

@@ -48,7 +48,7 @@ pub fn reconcile(dir: &Path, args: &[&str]) -> Output {
 pub fn reconcile_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reconcile"));
     cmd.current_dir(dir).args(args).env("NO_COLOR", "1").env_remove("CI");
-    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR"] {
+    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR", "ALLOW_LINTS"] {
         cmd.env_remove(format!("RECONCILE_{var}"));
     }
     for (k, v) in env {
@@ -67,7 +67,7 @@ pub fn reconcile_on_terminal(dir: &Path, args: &[&str], env: &[(&str, &str)]) ->
         std::iter::once(env!("CARGO_BIN_EXE_reconcile")).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
     let mut c = Command::new("script");
     c.args(["-qec", &cmd, "/dev/null"]).current_dir(dir).env_remove("NO_COLOR").env_remove("CI");
-    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR"] {
+    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR", "ALLOW_LINTS"] {
         c.env_remove(format!("RECONCILE_{var}"));
     }
     for (k, v) in env {
