@@ -516,9 +516,19 @@ fn warn(st: &Settings, loaded: &Loaded, lints: &[Lint]) {
     if !st.out.normal() || lints.is_empty() {
         return;
     }
-    for l in lints {
-        let head = st.out.paint("1;33", &format!("warning[{}]:", l.name));
-        eprintln!("{head} {}: `{}`: {}", loaded.file_of(&l.path), l.path, l.message);
+    // A schema-wide habit (say, no index on any foreign key) shows a few times, then a count.
+    const SHOWN_PER_LINT: usize = 5;
+    for (name, _) in lint::LINTS {
+        let of_lint: Vec<&Lint> = lints.iter().filter(|l| l.name == *name).collect();
+        for l in of_lint.iter().take(SHOWN_PER_LINT) {
+            let head = st.out.paint("1;33", &format!("warning[{}]:", l.name));
+            eprintln!("{head} {}: `{}`: {}", loaded.file_of(&l.path), l.path, l.message);
+        }
+        if of_lint.len() > SHOWN_PER_LINT {
+            let more = of_lint.len() - SHOWN_PER_LINT;
+            let head = st.out.paint("1;33", &format!("warning[{name}]:"));
+            eprintln!("{head} {} more like these", more);
+        }
     }
     eprintln!("({}; silence one with --allow-lint NAME)", plural(lints.len(), "warning", "warnings"));
 }

@@ -12,7 +12,7 @@ mod rebuild;
 
 pub(crate) use rebuild::copy_source;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -167,17 +167,21 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
     // Tables whose dependents (views, triggers naming them) must be dropped and recreated.
     let mut touched: BTreeSet<String> = BTreeSet::new();
     let mut rebuilt: BTreeSet<String> = BTreeSet::new();
-    let table_risk = |name: &str| {
-        changes
-            .iter()
-            .filter(|c| {
-                (c.kind == "table" && c.object == name)
-                    || (c.kind == "column" && c.object.split_once('.').is_some_and(|(t, _)| t == name))
-            })
-            .map(|c| c.risk)
-            .max()
-            .unwrap_or(Risk::Safe)
-    };
+    // The highest risk among each table's own and its columns' changes.
+    let mut risks: HashMap<&str, Risk> = HashMap::new();
+    for c in changes.iter() {
+        let table = match c.kind.as_ref() {
+            "table" => c.object.as_str(),
+            "column" => match c.object.split_once('.') {
+                Some((t, _)) => t,
+                None => continue,
+            },
+            _ => continue,
+        };
+        let r = risks.entry(table).or_insert(Risk::Safe);
+        *r = (*r).max(c.risk);
+    }
+    let table_risk = |name: &str| risks.get(name).copied().unwrap_or(Risk::Safe);
 
     for (new, old) in &renamed.tables {
         touched.insert(old.to_ascii_lowercase());
