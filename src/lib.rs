@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod doc;
 pub mod inspect;
 pub mod load;
 pub mod model;
