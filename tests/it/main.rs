@@ -6,6 +6,7 @@ mod cli;
 mod corpus;
 mod golden;
 mod lifecycle;
+mod readme;
 mod reference;
 mod roundtrip;
 mod scenarios;
