@@ -11,3 +11,4 @@ mod reference;
 mod roundtrip;
 mod scenarios;
 mod util;
+mod workflow;
