@@ -6,6 +6,7 @@ mod alembic;
 mod cli;
 mod corpus;
 mod golden;
+mod invariants;
 mod lifecycle;
 mod readme;
 mod reference;
