@@ -161,3 +161,16 @@ fn killed_apply_leaves_before_or_after() {
     // Whatever the timing, each run ended on one side; the last delay normally lets it finish.
     assert_eq!(outcomes.len(), 6);
 }
+
+// See: #7 (the CLI printed "refused: refused: the plan has destructive steps ...")
+#[test]
+fn r7_refusal_is_said_once() {
+    let d = Dir::new();
+    d.db("app.db", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, old TEXT);");
+    d.write("schema/notes.yaml", NOTES);
+    let o = crate::util::reconcile(d.path(), &["apply", "--yes"]);
+    assert_eq!(o.status.code(), Some(3));
+    let err = crate::util::stderr(&o);
+    assert!(err.contains("refused: the plan has destructive steps (drop column `notes.old`)"), "{err}");
+    assert_eq!(err.matches("refused:").count(), 1, "{err}");
+}
