@@ -7,11 +7,9 @@
 //! command must exit 0. Between the blocks the test checks what the text claims.
 
 use std::path::Path;
-use std::process::Command;
-
 use rusqlite::Connection;
 
-use crate::util::Dir;
+use crate::util::{doc_blocks, run_doc_block, Dir};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -19,44 +17,7 @@ fn root() -> &'static Path {
 
 /// The walkthrough's runnable blocks, in order.
 fn blocks() -> Vec<String> {
-    let text = std::fs::read_to_string(root().join("docs/MIGRATING_FROM_ALEMBIC.md")).expect("read the walkthrough");
-    let mut out = Vec::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("```sh\n") {
-        let before = &rest[..at];
-        let skipped = before.trim_end().ends_with("-->") && before.rfind("<!-- not run").is_some_and(|m| {
-            // The marker must be the last thing before the block.
-            before[m..].find("-->").is_some_and(|e| before[m + e + 3..].trim().is_empty())
-        });
-        let body = &rest[at + 6..];
-        let end = body.find("\n```").expect("closed block");
-        if !skipped {
-            out.push(body[..end].to_string());
-        }
-        rest = &body[end + 4..];
-    }
-    out
-}
-
-/// A block as a bash script: each `CMD  # exit N` line checks its exit code.
-fn script(block: &str) -> String {
-    let mut out = String::new();
-    for line in block.lines() {
-        let expected = line
-            .split_once("# exit ")
-            .and_then(|(cmd, rest)| Some((cmd.trim_end(), rest.split(|c: char| !c.is_ascii_digit()).next()?.parse::<i32>().ok()?)));
-        match expected {
-            Some((cmd, n)) => out.push_str(&format!(
-                "if {cmd}; then rc=0; else rc=$?; fi; [ \"$rc\" -eq {n} ] || {{ echo \"expected exit {n}, got $rc: {}\" >&2; exit 99; }}\n",
-                cmd.replace('"', "\\\"")
-            )),
-            None => {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-    }
-    out
+    doc_blocks("MIGRATING_FROM_ALEMBIC.md").into_iter().filter(|b| b.run).map(|b| b.body).collect()
 }
 
 /// Builds the Alembic-managed database from its history, revision by revision.
@@ -82,7 +43,6 @@ fn build_alembic_db(path: &Path) {
 
 struct Walk {
     dir: Dir,
-    bin: std::path::PathBuf,
     blocks: Vec<String>,
     next: usize,
 }
@@ -92,27 +52,7 @@ impl Walk {
     fn step(&mut self) -> String {
         let block = self.blocks.get(self.next).unwrap_or_else(|| panic!("no block {}", self.next + 1)).clone();
         self.next += 1;
-        let file = self.dir.join("block.sh");
-        std::fs::write(&file, script(&block)).expect("write");
-        let path = format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap_or_default());
-        let o = Command::new("bash")
-            .arg("-e")
-            .arg(&file)
-            .current_dir(self.dir.path())
-            .env("PATH", path)
-            .env("NO_COLOR", "1")
-            .env_remove("CI")
-            .env_remove("RECONCILE_DB")
-            .env_remove("RECONCILE_SCHEMA")
-            .env_remove("RECONCILE_PLANS")
-            .env_remove("RECONCILE_CONFIG")
-            .env_remove("RECONCILE_ENV")
-            .env_remove("RECONCILE_BUSY_TIMEOUT")
-            .output()
-            .expect("bash");
-        let printed = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-        assert!(o.status.success(), "block {} failed ({:?}):\n{block}\n--- printed ---\n{printed}", self.next, o.status);
-        printed
+        run_doc_block(self.dir.path(), &block)
     }
 
     fn db(&self) -> Connection {
@@ -179,9 +119,6 @@ fn a_view_on_the_table_breaks_the_batch_rename() {
 #[test]
 fn walkthrough_runs_as_written() {
     let d = Dir::new();
-    let bin = d.join("bin");
-    std::fs::create_dir_all(&bin).expect("mkdir");
-    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_reconcile"), bin.join("reconcile")).expect("symlink");
     build_alembic_db(&d.join("app.db"));
     let before_rows = {
         let c = Connection::open(d.join("app.db")).expect("open");
@@ -190,7 +127,7 @@ fn walkthrough_runs_as_written() {
             query(&c, "SELECT id, feed_id, guid, title, status, duration FROM episode ORDER BY id"),
         )
     };
-    let mut w = Walk { dir: d, bin, blocks: blocks(), next: 0 };
+    let mut w = Walk { dir: d, blocks: blocks(), next: 0 };
     assert_eq!(w.blocks.len(), 7, "runnable blocks of the walkthrough");
 
     // 1. Inspect: alembic_version is there, the trigger is not.

@@ -5,6 +5,7 @@
 mod alembic;
 mod cli;
 mod corpus;
+mod getting_started;
 mod golden;
 mod invariants;
 mod lifecycle;
