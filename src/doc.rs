@@ -189,11 +189,8 @@ impl<'a> Doc<'a> {
         out.push_str("| key | type | default | description | example |\n|---|---|---|---|---|\n");
         for (key, prop) in object.get("properties").and_then(Value::as_object).into_iter().flatten() {
             let ty = self.type_name(prop);
-            let default = if required.contains(key.as_str()) {
-                "**required**".to_string()
-            } else {
-                default_of(prop, &ty)
-            };
+            let default =
+                if required.contains(key.as_str()) { "**required**".to_string() } else { default_of(prop, &ty) };
             let description = prop.get("description").and_then(Value::as_str).map(one_line).unwrap_or_default();
             let example = prop
                 .get("examples")
@@ -343,7 +340,7 @@ fn yaml_scalar(s: &str) -> String {
         && !s.ends_with(char::is_whitespace)
         && !s.contains(": ")
         && !s.contains(" #")
-        && !s.contains(|c: char| matches!(c, ',' | '[' | ']' | '{' | '}'))
+        && !s.contains([',', '[', ']', '{', '}'])
         && serde_yaml::from_str::<serde_yaml::Value>(s).ok() == Some(serde_yaml::Value::String(s.to_string()));
     if plain {
         s.to_string()

@@ -6,8 +6,8 @@
 //! skipped. A command line ending in `# exit N` must exit with N; every other
 //! command must exit 0. Between the blocks the test checks what the text claims.
 
-use std::path::Path;
 use rusqlite::Connection;
+use std::path::Path;
 
 use crate::util::{doc_blocks, run_doc_block, Dir};
 
@@ -169,7 +169,11 @@ fn walkthrough_runs_as_written() {
     assert_eq!(query(&c, "SELECT updated_at = created_at FROM feed WHERE id = 3"), ["1"], "backfill: created_at");
     assert_eq!(
         query(&c, "SELECT id, feed_id, guid, title, status FROM episode ORDER BY id"),
-        before_rows.1.iter().map(|r| r.rsplit_once('|').map(|(a, _)| a.to_string()).unwrap_or_default()).collect::<Vec<_>>()
+        before_rows
+            .1
+            .iter()
+            .map(|r| r.rsplit_once('|').map(|(a, _)| a.to_string()).unwrap_or_default())
+            .collect::<Vec<_>>()
     );
     assert_eq!(
         query(&c, "SELECT id, duration_seconds FROM episode ORDER BY id"),

@@ -145,9 +145,11 @@ fn killed_apply_leaves_before_or_after() {
         let n: i64 = c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).expect("count");
         assert_eq!(n, ROWS, "killed after {delay_ms} ms: rows");
         let leftovers: i64 = c
-            .query_row("SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_reconcile\\_new\\_%' ESCAPE '\\'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name LIKE '\\_reconcile\\_new\\_%' ESCAPE '\\'",
+                [],
+                |r| r.get(0),
+            )
             .expect("leftovers");
         assert_eq!(leftovers, 0, "killed after {delay_ms} ms: no half-built table");
         let recorded: i64 = c

@@ -221,7 +221,10 @@ fn readme_followed_in_a_fresh_directory() {
             assert!(again.status.success());
             assert!(stderr(&again).contains("nothing to do"), "{}", stderr(&again));
             assert!(d.join("app.db").exists(), "apply creates app.db in the current directory");
-            assert!(d.join("plans").read_dir().map(|mut r| r.next().is_some()).unwrap_or(false), "plan files under plans/");
+            assert!(
+                d.join("plans").read_dir().map(|mut r| r.next().is_some()).unwrap_or(false),
+                "plan files under plans/"
+            );
         }
     }
     assert!(ran >= 4, "ran {ran} commands");
@@ -229,7 +232,10 @@ fn readme_followed_in_a_fresh_directory() {
 
 #[test]
 fn masking_and_gaps() {
-    assert_eq!(mask("applied 15 steps (15 statements) in 8.426452ms; verified"), "applied 15 steps (15 statements) in <time>; verified");
+    assert_eq!(
+        mask("applied 15 steps (15 statements) in 8.426452ms; verified"),
+        "applied 15 steps (15 statements) in <time>; verified"
+    );
     assert_eq!(mask("plan files: plans/20261121-203310-0001-73b2b5b8  "), "plan files: plans/<id>");
     assert_eq!(mask("DEFAULT 0,"), "DEFAULT 0,");
     let s = |v: &[&str]| v.iter().map(|l| l.to_string()).collect::<Vec<_>>();

@@ -15,7 +15,11 @@ fn reference_is_current() {
     }
     let have = std::fs::read_to_string(&path).unwrap_or_default();
     if have != want {
-        let line = have.lines().zip(want.lines()).position(|(a, b)| a != b).unwrap_or(have.lines().count().min(want.lines().count()));
+        let line = have
+            .lines()
+            .zip(want.lines())
+            .position(|(a, b)| a != b)
+            .unwrap_or(have.lines().count().min(want.lines().count()));
         panic!(
             "{} is stale (first difference at line {}):\n  have: {}\n  want: {}\nrefresh it with:\n\n    {REFRESH}\n",
             path.display(),
@@ -45,5 +49,9 @@ fn json_schema_allows_the_short_key_form() {
     let kinds: Vec<&str> = key.as_array().into_iter().flatten().filter_map(|v| v["type"].as_str()).collect();
     assert_eq!(kinds, ["array", "object"], "{key}");
     let expr = &schema["$defs"]["Expr"]["type"];
-    assert_eq!(expr, &serde_json::json!(["string", "number", "boolean"]), "`default: 0` is valid YAML for an expression");
+    assert_eq!(
+        expr,
+        &serde_json::json!(["string", "number", "boolean"]),
+        "`default: 0` is valid YAML for an expression"
+    );
 }

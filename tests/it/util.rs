@@ -88,7 +88,8 @@ pub fn doc_blocks(page: &str) -> Vec<DocBlock> {
     let mut rest = text.as_str();
     while let Some(at) = rest.find("```sh\n") {
         let before = rest[..at].trim_end();
-        let skipped = before.ends_with("-->") && before.rfind("<!--").is_some_and(|m| before[m..].starts_with("<!-- not run"));
+        let skipped =
+            before.ends_with("-->") && before.rfind("<!--").is_some_and(|m| before[m..].starts_with("<!-- not run"));
         let body = &rest[at + 6..];
         let end = body.find("\n```").expect("a closed block");
         out.push(DocBlock { run: !skipped, body: body[..end].to_string() });

@@ -135,7 +135,14 @@ impl Runner {
         std::fs::create_dir_all(snap.parent().expect("parent")).expect("mkdir");
         let o = reconcile(
             &self.work,
-            &["apply", "--yes", "--db", "ci/schema-snapshot.db", "--plans", self.temp.join("p").to_str().expect("utf-8")],
+            &[
+                "apply",
+                "--yes",
+                "--db",
+                "ci/schema-snapshot.db",
+                "--plans",
+                self.temp.join("p").to_str().expect("utf-8"),
+            ],
         );
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         Connection::open(&snap).expect("open").execute_batch(sql).expect("change the snapshot");
@@ -231,8 +238,14 @@ fn drift_job_fails_and_annotates_on_a_drifted_database() {
     assert_eq!(differences.len(), 2, "{report}");
     let annotations: Vec<&str> = s.stdout.lines().filter(|l| l.starts_with("::error title=Schema drift")).collect();
     assert_eq!(annotations.len(), differences.len(), "one annotation per difference: {}", s.stdout);
-    assert!(annotations.contains(&"::error title=Schema drift (safe)::index ix_jobs_queue: create on `jobs`"), "{annotations:?}");
-    assert!(annotations.contains(&"::error title=Schema drift (destructive)::column jobs.note: drop (its values are lost)"), "{annotations:?}");
+    assert!(
+        annotations.contains(&"::error title=Schema drift (safe)::index ix_jobs_queue: create on `jobs`"),
+        "{annotations:?}"
+    );
+    assert!(
+        annotations.contains(&"::error title=Schema drift (destructive)::column jobs.note: drop (its values are lost)"),
+        "{annotations:?}"
+    );
     assert!(ran.iter().all(|r| r.name != "Plan of this pull request"), "not a pull request");
 }
 
