@@ -96,10 +96,10 @@ pub struct Applied {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// Destructive steps without permission; nothing was run.
-    #[error("refused: the plan has destructive steps ({}); rerun with --allow-destructive to run them", .0.join("; "))]
+    #[error("the plan has destructive steps ({}); rerun with --allow-destructive to run them", .0.join("; "))]
     Destructive(Vec<String>),
     /// The journal mode cannot guarantee atomicity.
-    #[error("refused: journal_mode={0} cannot roll back safely; switch to DELETE, TRUNCATE, PERSIST or WAL")]
+    #[error("journal_mode={0} cannot roll back safely; switch to DELETE, TRUNCATE, PERSIST or WAL")]
     JournalMode(String),
     /// Another connection holds the write lock.
     #[error("the database is locked by another writer (waited {0:?}); try again, or raise the busy timeout")]
@@ -130,10 +130,10 @@ pub enum ApplyError {
     #[error("verification failed (planner bug), nothing was changed; the result differs from the desired schema: {}", .0.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; "))]
     Verify(Vec<Change>),
     /// Data-dependent steps under a policy that forbids them; nothing was run.
-    #[error("refused: the plan has data-dependent steps ({}) and the policy does not allow them", .0.join("; "))]
+    #[error("the plan has data-dependent steps ({}) and the policy does not allow them", .0.join("; "))]
     DataDependent(Vec<String>),
     /// The database's schema is not the one the plan was made against; nothing was run.
-    #[error("refused: the database's schema is not the one this plan was made against: {}", .0.join("; "))]
+    #[error("the database's schema is not the one this plan was made against: {}", .0.join("; "))]
     Stale(Vec<String>),
     /// Work around the plan (backup, history, plan files) failed; rolled back.
     #[error("{0}; nothing was changed")]

@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod diff;
+pub mod doc;
 pub mod inspect;
 pub mod lint;
 pub mod load;

@@ -2,12 +2,18 @@
 //! SQLite files in temporary directories and, where it tests the CLI, runs the
 //! real `reconcile` binary.
 
+mod alembic;
 mod cli;
 mod corpus;
+mod getting_started;
 mod golden;
 mod interface;
+mod invariants;
 mod lifecycle;
 mod lints;
+mod readme;
+mod reference;
 mod roundtrip;
 mod scenarios;
 mod util;
+mod workflow;
