@@ -139,7 +139,7 @@ fn walkthrough_runs_as_written() {
     // 2. Adopt: in sync at once, alembic_version excluded and untouched.
     let printed = w.step();
     assert!(printed.contains("in sync"), "{printed}");
-    assert!(printed.contains("nothing to do"), "{printed}");
+    assert!(printed.contains("no changes: the database matches the schema"), "{printed}");
     let adopted = std::fs::read_to_string(w.dir.join("schema/app.yaml")).expect("schema/app.yaml");
     assert!(!adopted.contains("alembic_version"), "{adopted}");
 
@@ -155,7 +155,7 @@ fn walkthrough_runs_as_written() {
     // 4. The next change: both tables rebuilt, the trigger survives, rows kept and converted.
     let printed = w.step();
     for line in [
-        "Plan: 8 steps, 2 rebuilds (episode, feed), 3 data-dependent",
+        "4 changes in 8 steps: 2 rebuilds of episode (1 index, 1 view kept) and feed (1 index, 1 view, 1 trigger kept), 3 data-dependent steps",
         "uses convert on episode.duration_seconds",
         "uses backfill on feed.updated_at",
         "8. [safe] create trigger `feed_touch`",

@@ -94,6 +94,7 @@ fn verification_rolls_back_a_wrong_result() {
             comment: "create table `notes`".into(),
             risk: Risk::Safe,
             hints: Vec::new(),
+            keeps: Vec::new(),
         }],
     };
     let err = apply(&mut conn, &wrong, &desired, &ApplyOptions::default()).expect_err("verification fails");

@@ -116,11 +116,13 @@ fn mask(line: &str) -> String {
             while j < chars.len() && (chars[j].is_ascii_digit() || chars[j] == '.') {
                 j += 1;
             }
-            let mut k = j;
+            // The unit may follow a space ("31.8 ms").
+            let mut k = if chars.get(j) == Some(&' ') { j + 1 } else { j };
+            let unit_start = k;
             while k < chars.len() && chars[k].is_alphabetic() {
                 k += 1;
             }
-            let unit: String = chars[j..k].iter().collect();
+            let unit: String = chars[unit_start..k].iter().collect();
             if ["ns", "µs", "us", "ms", "s"].contains(&unit.as_str()) {
                 out.push_str("<time>");
                 i = k;
@@ -238,6 +240,8 @@ fn masking_and_gaps() {
     );
     assert_eq!(mask("plan files: plans/20261121-203310-0001-73b2b5b8  "), "plan files: plans/<id>");
     assert_eq!(mask("DEFAULT 0,"), "DEFAULT 0,");
+    assert_eq!(mask("copied 100 rows in 31.8 ms; 5 s"), "copied 100 rows in <time>; <time>");
+    assert_eq!(mask("15 steps"), "15 steps");
     let s = |v: &[&str]| v.iter().map(|l| l.to_string()).collect::<Vec<_>>();
     assert!(compare(&s(&["a", "...", "d"]), "a\nb\nc\nd").is_ok());
     assert!(compare(&s(&["a", "c"]), "a\nb\nc").is_err(), "lines between must be marked ...");

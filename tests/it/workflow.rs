@@ -272,7 +272,7 @@ fn drift_job_on_a_pull_request_compares_with_the_base_branch_and_plans_the_chang
     assert!(report["schema"].as_str().is_some_and(|s| s.ends_with("base/schema")), "{report}");
     let p = step(&ran, "Plan of this pull request");
     assert_eq!(p.code, Some(0), "{p:#?}");
-    assert!(p.stdout.contains("::notice title=Schema change::Plan: 10 steps, 1 rebuild (projects)"), "{}", p.stdout);
+    assert!(p.stdout.contains("::notice title=Schema change::2 changes in 10 steps: 1 rebuild of projects (1 view, 3 triggers kept), 1 data-dependent step"), "{}", p.stdout);
     let summary = std::fs::read_to_string(r.temp.join("github_step_summary")).expect("summary");
     assert!(summary.contains("rebuild table `projects`"), "{summary}");
 }
