@@ -4,6 +4,7 @@
 
 mod cli;
 mod corpus;
+mod crash;
 mod golden;
 mod lifecycle;
 mod roundtrip;
