@@ -25,7 +25,7 @@ pub struct ApplyOptions {
     pub allow_destructive: bool,
     /// Run everything, verify, then roll back.
     pub dry_run: bool,
-    /// How long to wait for the write lock.
+    /// How long to wait for a lock another connection holds; the connection's own value is restored afterwards.
     pub busy_timeout: Duration,
     /// What inspect leaves out when verifying.
     pub inspect: InspectOptions,
@@ -64,9 +64,19 @@ pub enum ApplyError {
     /// The journal mode cannot guarantee atomicity.
     #[error("refused: journal_mode={0} cannot roll back safely; switch to DELETE, TRUNCATE, PERSIST or WAL")]
     JournalMode(String),
-    /// Another connection holds the write lock.
-    #[error("the database is locked by another writer (waited {0:?}); try again, or raise the busy timeout")]
-    Busy(Duration),
+    /// Another connection kept the database locked for longer than the busy timeout; nothing was changed.
+    #[error(
+        "the database is locked: {holder}; gave up after waiting {} ms (the busy timeout), nothing was changed; \
+         try again when it is done, or wait longer with --busy-timeout MS (RECONCILE_BUSY_TIMEOUT, busy_timeout_ms \
+         in reconcile.toml)",
+        .waited.as_millis()
+    )]
+    Busy {
+        /// How long it waited.
+        waited: Duration,
+        /// Who holds the lock, as far as SQLite tells: [`WRITE_LOCK`], [`WRITING`] or [`READING`].
+        holder: &'static str,
+    },
     /// foreign_keys could not be turned off.
     #[error("could not turn foreign keys off (is a transaction open on this connection?)")]
     ForeignKeys,
@@ -106,15 +116,50 @@ pub enum ApplyError {
     Sqlite(String),
 }
 
+/// [`ApplyError::Busy`] at `BEGIN IMMEDIATE`: another writer.
+pub const WRITE_LOCK: &str = "another connection holds the write lock";
+/// [`ApplyError::Busy`] while reading before the transaction (rollback-journal mode).
+pub const WRITING: &str = "another connection is writing it";
+/// [`ApplyError::Busy`] inside the transaction: writing to the file waits for readers (rollback-journal mode).
+pub const READING: &str = "other connections are reading it (in rollback-journal mode a write to the file \
+     waits until no one reads; WAL mode lets readers and a writer run together)";
+
+impl ApplyError {
+    /// A busy error after waiting `waited`, with the holder known from where it happened.
+    fn busy(waited: Duration, holder: &'static str) -> ApplyError {
+        ApplyError::Busy { waited, holder }
+    }
+
+    /// The same error; a busy one not yet placed is told that it waited `waited` and that `holder` held the lock.
+    fn busy_as(self, waited: Duration, holder: &'static str) -> ApplyError {
+        match self {
+            ApplyError::Busy { holder: "", .. } => ApplyError::busy(waited, holder),
+            other => other,
+        }
+    }
+}
+
+/// Whether SQLite gave up waiting for a lock another connection holds.
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
 impl From<rusqlite::Error> for ApplyError {
     fn from(e: rusqlite::Error) -> Self {
+        // The wait and the holder are filled in where the phase is known (`apply_with`, `run`).
+        if is_busy(&e) {
+            return ApplyError::busy(Duration::ZERO, "");
+        }
         ApplyError::Sqlite(sqlite_message(&e))
     }
 }
 
 impl From<crate::inspect::InspectError> for ApplyError {
     fn from(e: crate::inspect::InspectError) -> Self {
-        ApplyError::Sqlite(e.to_string())
+        match e {
+            crate::inspect::InspectError::Sqlite(e) => e.into(),
+            other => ApplyError::Sqlite(other.to_string()),
+        }
     }
 }
 
@@ -185,7 +230,24 @@ pub fn apply_with(
             return Err(ApplyError::Destructive(destructive));
         }
     }
+    // The caller's own busy timeout comes back afterwards, like foreign_keys.
+    let timeout_before: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
     conn.busy_timeout(opts.busy_timeout)?;
+    let result = apply_locked(conn, plan, desired, opts, hooks).map_err(|e| e.busy_as(opts.busy_timeout, WRITING));
+    let restore = conn.execute_batch(&format!("PRAGMA busy_timeout = {timeout_before}"));
+    let applied = result?;
+    restore?;
+    Ok(applied)
+}
+
+/// [`apply_with`] once the busy timeout is set.
+fn apply_locked(
+    conn: &mut Connection,
+    plan: &Plan,
+    desired: &Schema,
+    opts: &ApplyOptions,
+    hooks: &mut dyn Hooks,
+) -> Result<Applied, ApplyError> {
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     let in_memory = conn.path().is_none_or(|p| p.is_empty());
     if mode.eq_ignore_ascii_case("off") || (mode.eq_ignore_ascii_case("memory") && !in_memory) {
@@ -218,14 +280,29 @@ fn run(
 ) -> Result<Applied, ApplyError> {
     let start = Instant::now();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        return Err(if is_busy(&e) { ApplyError::Busy(opts.busy_timeout) } else { e.into() });
+        return Err(if is_busy(&e) { ApplyError::busy(opts.busy_timeout, WRITE_LOCK) } else { e.into() });
     }
+    // With the write lock held, only readers can keep the plan from writing to the file.
+    run_in_transaction(conn, plan, desired, opts, hooks, start).map_err(|e| e.busy_as(opts.busy_timeout, READING))
+}
+
+fn run_in_transaction(
+    conn: &mut Connection,
+    plan: &Plan,
+    desired: &Schema,
+    opts: &ApplyOptions,
+    hooks: &mut dyn Hooks,
+    start: Instant,
+) -> Result<Applied, ApplyError> {
     let before = inspect(conn, &opts.inspect)?;
     hooks.before_steps(conn, &before)?;
     let mut statements = 0;
     for (i, step) in plan.steps.iter().enumerate() {
         for sql in &step.sql {
             if let Err(e) = conn.execute_batch(sql) {
+                if is_busy(&e) {
+                    return Err(e.into());
+                }
                 let message = tidy(&sqlite_message(&e));
                 // Diagnose on the untouched database.
                 let _ = conn.execute_batch("ROLLBACK");
@@ -253,10 +330,6 @@ fn run(
     hooks.before_commit(conn, &after, start.elapsed())?;
     conn.execute_batch(if opts.dry_run { "ROLLBACK" } else { "COMMIT" })?;
     Ok(Applied { steps: plan.steps.len(), statements, elapsed: start.elapsed(), dry_run: opts.dry_run })
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 /// SQLite's message with the rebuild's temporary table name replaced by the real one.

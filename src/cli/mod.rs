@@ -11,10 +11,11 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use rusqlite::{Connection, OpenFlags};
 
+use sqlite_reconcile::apply::{is_busy, WRITING};
 use sqlite_reconcile::reconciler::{self, Run};
 use sqlite_reconcile::store;
 use sqlite_reconcile::{
-    inspect, load, render, ApplyError, ApplyOptions, Error, InspectOptions, Plan, Prepared, Report,
+    inspect, load, render, ApplyError, ApplyOptions, Error, InspectError, InspectOptions, Plan, Prepared, Report,
 };
 
 use config::Config;
@@ -30,6 +31,10 @@ pub struct Cli {
     /// Config file [env: RECONCILE_CONFIG] [default: ./reconcile.toml when present]
     #[arg(long, global = true, env = "RECONCILE_CONFIG")]
     config: Option<PathBuf>,
+    /// Milliseconds to wait for a lock another connection holds [env: RECONCILE_BUSY_TIMEOUT]
+    /// [config: busy_timeout_ms] [default: 5000]
+    #[arg(long, global = true, env = "RECONCILE_BUSY_TIMEOUT", value_name = "MS")]
+    busy_timeout: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -143,9 +148,6 @@ struct RunArgs {
     /// Run everything, verify, then roll back
     #[arg(long)]
     dry_run: bool,
-    /// Milliseconds to wait for the write lock [env: RECONCILE_BUSY_TIMEOUT] [config: busy_timeout_ms] [default: 5000]
-    #[arg(long, env = "RECONCILE_BUSY_TIMEOUT")]
-    busy_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -161,9 +163,14 @@ enum ListFormat {
     Json,
 }
 
+/// Milliseconds to wait for a lock when nothing says otherwise.
+const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5000;
+
 /// Settings resolved from flags, environment, config file and defaults.
 struct Settings {
     config: Config,
+    /// `--busy-timeout` or RECONCILE_BUSY_TIMEOUT.
+    busy_timeout: Option<u64>,
 }
 
 impl Settings {
@@ -180,13 +187,16 @@ impl Settings {
         InspectOptions { exclude: self.config.exclude.clone() }
     }
     fn apply(&self, run: &RunArgs) -> ApplyOptions {
-        let ms = run.busy_timeout.or(self.config.busy_timeout_ms).unwrap_or(5000);
         ApplyOptions {
             allow_destructive: run.allow_destructive || self.config.allow_destructive.unwrap_or(false),
             dry_run: run.dry_run,
-            busy_timeout: Duration::from_millis(ms),
+            busy_timeout: self.busy_timeout(),
             inspect: self.inspect(),
         }
+    }
+    /// How long to wait for a lock another connection holds.
+    fn busy_timeout(&self) -> Duration {
+        Duration::from_millis(self.busy_timeout.or(self.config.busy_timeout_ms).unwrap_or(DEFAULT_BUSY_TIMEOUT_MS))
     }
 }
 
@@ -221,16 +231,16 @@ pub fn run() -> ExitCode {
         Ok(c) => c,
         Err(e) => return exit_code(Err(Failure::Error(e))),
     };
-    let settings = Settings { config };
+    let settings = Settings { config, busy_timeout: cli.busy_timeout };
     let st = &settings;
     let result = match cli.command {
-        Command::Inspect { db, output } => cmd_inspect(&st.db(&db.db), &st.inspect(), output.as_deref()),
+        Command::Inspect { db, output } => cmd_inspect(st, &st.db(&db.db), output.as_deref()),
         Command::Check { schema } => cmd_check(&st.schema(&schema)),
         Command::Plan { target, format, out } => cmd_plan(st, &target, format, out.as_deref()),
         Command::Apply { target, run, plan, plans } => cmd_apply(st, &target, &run, plan.as_deref(), &st.plans(&plans)),
         Command::Drift { target, format } => cmd_drift(st, &target, format),
         Command::Rollback { db, plan_id, run } => cmd_rollback(st, &st.db(&db.db), plan_id.as_deref(), &run),
-        Command::History { db, format } => cmd_history(&st.db(&db.db), format),
+        Command::History { db, format } => cmd_history(st, &st.db(&db.db), format),
         Command::Reset { target, yes } => cmd_reset(st, &target, yes),
         Command::Schema => {
             print_stdout(&sqlite_reconcile::json_schema());
@@ -262,22 +272,40 @@ fn print_stdout(s: &str) {
     let _ = out.flush();
 }
 
-/// Opens an existing database read-only; a missing file is an error, never created.
-fn open_existing_read_only(db: &Path) -> Result<Connection, Failure> {
+/// Opens an existing database read-only, waiting up to `timeout` for locks; a missing file is an error,
+/// never created.
+fn open_existing_read_only(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
     if !db.exists() {
         return Err(Failure::Error(format!("{}: no such database file", db.display())));
     }
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
-    // Reading the schema is the first real access: a non-database file fails here.
+    first_read(conn, db, timeout)
+}
+
+/// Sets the busy timeout and reads the schema, the first real access: a non-database file fails here.
+fn first_read(conn: Connection, db: &Path, timeout: Duration) -> Result<Connection, Failure> {
+    conn.busy_timeout(timeout).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
     conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
-        .map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+        .map_err(|e| db_failure(db, timeout, e.into()))?;
     Ok(conn)
 }
 
-fn cmd_inspect(db: &Path, opts: &InspectOptions, output: Option<&Path>) -> Result<Outcome, Failure> {
-    let conn = open_existing_read_only(db)?;
-    let schema = inspect(&conn, opts).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+/// A library error about the database at `db`; one locked by another connection is said as such.
+fn db_failure(db: &Path, waited: Duration, e: Error) -> Failure {
+    match &e {
+        Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_busy(s) => {
+            Failure::Error(format!("{}: {}", db.display(), ApplyError::Busy { waited, holder: WRITING }))
+        }
+        Error::Sqlite(_) | Error::Inspect(_) => Failure::Error(format!("{}: {e}", db.display())),
+        _ => lib_failure(e),
+    }
+}
+
+fn cmd_inspect(st: &Settings, db: &Path, output: Option<&Path>) -> Result<Outcome, Failure> {
+    let timeout = st.busy_timeout();
+    let conn = open_existing_read_only(db, timeout)?;
+    let schema = inspect(&conn, &st.inspect()).map_err(|e| db_failure(db, timeout, e.into()))?;
     let yaml = sqlite_reconcile::to_yaml(&schema)?;
     match output {
         Some(path) => store::write_atomic(path, yaml.as_bytes())
@@ -316,19 +344,19 @@ fn lib_failure(e: Error) -> Failure {
     }
 }
 
-/// Opens (creating if needed) the target database for planning and applying.
-fn open_target(db: &Path) -> Result<Connection, Failure> {
+/// Opens (creating if needed) the target database for planning and applying, waiting up to `timeout`
+/// for locks.
+fn open_target(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
     let conn = Connection::open(db).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
-        .map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
-    Ok(conn)
+    first_read(conn, db, timeout)
 }
 
 /// Plans against the database, or against an empty one when the file does not exist yet
 /// (planning never creates the file).
 fn prepare(st: &Settings, db: &Path, schema: &Path) -> Result<Prepared, Failure> {
     let desired = load::desired_from_dir(schema)?;
-    let mut conn = if db.exists() { open_existing_read_only(db)? } else { Connection::open_in_memory()? };
+    let mut conn =
+        if db.exists() { open_existing_read_only(db, st.busy_timeout())? } else { Connection::open_in_memory()? };
     reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(lib_failure)
 }
 
@@ -408,15 +436,16 @@ fn cmd_apply(
     plans: &Path,
 ) -> Result<Outcome, Failure> {
     let db = st.db(&target.db);
+    let timeout = st.busy_timeout();
     // Validate everything before the database file is created.
     let (mut conn, prepared) = match saved {
         Some(path) => {
             let prepared = read_saved(path)?;
-            (open_target(&db)?, prepared)
+            (open_target(&db, timeout)?, prepared)
         }
         None => {
             let desired = load::desired_from_dir(&st.schema(&target.schema))?;
-            let mut conn = open_target(&db)?;
+            let mut conn = open_target(&db, timeout)?;
             let prepared = reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(lib_failure)?;
             (conn, prepared)
         }
@@ -443,8 +472,9 @@ fn cmd_rollback(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> Re
     if !db.exists() {
         return Err(Failure::Error(format!("{}: no such database file", db.display())));
     }
-    let mut conn = open_target(db)?;
-    let (entry, original) = reconciler::rollback_target(&conn, id).map_err(lib_failure)?;
+    let timeout = st.busy_timeout();
+    let mut conn = open_target(db, timeout)?;
+    let (entry, original) = reconciler::rollback_target(&conn, id).map_err(|e| db_failure(db, timeout, e))?;
     eprintln!("rolling back {} ({}, applied {})", entry.id, entry.summary, entry.applied_at);
     confirm(&original.rollback, "Roll back with", db, run)?;
     let r = reconciler::rollback_change(&mut conn, &entry, &original, st.apply(run)).map_err(lib_failure)?;
@@ -452,9 +482,10 @@ fn cmd_rollback(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> Re
     Ok(Outcome::Ok)
 }
 
-fn cmd_history(db: &Path, format: ListFormat) -> Result<Outcome, Failure> {
-    let conn = open_existing_read_only(db)?;
-    let entries = sqlite_reconcile::store::history(&conn)?;
+fn cmd_history(st: &Settings, db: &Path, format: ListFormat) -> Result<Outcome, Failure> {
+    let timeout = st.busy_timeout();
+    let conn = open_existing_read_only(db, timeout)?;
+    let entries = sqlite_reconcile::store::history(&conn).map_err(|e| db_failure(db, timeout, e.into()))?;
     match format {
         ListFormat::Json => {
             let j = serde_json::json!({ "version": render::JSON_VERSION, "history": entries });
@@ -505,8 +536,8 @@ fn cmd_reset(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, Failu
         Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| Failure::Error(format!("seed {}: {e}", p.display())))?),
         None => None,
     };
-    let mut conn = open_target(&db)?;
-    let options = ApplyOptions { inspect: st.inspect(), ..ApplyOptions::default() };
+    let options = ApplyOptions { inspect: st.inspect(), busy_timeout: st.busy_timeout(), ..ApplyOptions::default() };
+    let mut conn = open_target(&db, options.busy_timeout)?;
     let r = reconciler::reset(&mut conn, &desired, seed.as_deref(), options).map_err(lib_failure)?;
     report(&r, "reset:");
     Ok(Outcome::Ok)
@@ -515,8 +546,9 @@ fn cmd_reset(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, Failu
 fn cmd_drift(st: &Settings, target: &Target, format: ListFormat) -> Result<Outcome, Failure> {
     let (db, schema) = (st.db(&target.db), st.schema(&target.schema));
     let desired = load::desired_from_dir(&schema)?;
-    let conn = open_existing_read_only(&db)?;
-    let actual = inspect(&conn, &st.inspect())?;
+    let timeout = st.busy_timeout();
+    let conn = open_existing_read_only(&db, timeout)?;
+    let actual = inspect(&conn, &st.inspect()).map_err(|e| db_failure(&db, timeout, e.into()))?;
     let changes = sqlite_reconcile::diff::diff(&actual, &desired);
     match format {
         ListFormat::Json => {

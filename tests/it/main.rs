@@ -3,6 +3,7 @@
 //! real `reconcile` binary.
 
 mod cli;
+mod concurrent;
 mod corpus;
 mod crash;
 mod golden;
