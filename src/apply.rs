@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use crate::diff::{diff, Change};
 use crate::inspect::{inspect, InspectOptions};
 use crate::model::{Schema, Table};
-use crate::normalize::sqlite_message;
-use crate::plan::{Facts, Plan};
+use crate::normalize::{execute_one, sqlite_message};
+use crate::plan::{Facts, Plan, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
 /// How to apply.
@@ -77,6 +77,18 @@ pub enum ApplyError {
         /// Who holds the lock, as far as SQLite tells: [`WRITE_LOCK`], [`WRITING`] or [`READING`].
         holder: &'static str,
     },
+    /// The database file, its directory or its filesystem does not allow writing; nothing was changed.
+    #[error(
+        "the database cannot be written: {0}; nothing was changed (check the permissions of the database file \
+         and of its directory, where SQLite creates its journal, and that its filesystem is mounted read-write)"
+    )]
+    ReadOnly(String),
+    /// The disk filled up while the plan ran; everything was rolled back.
+    #[error(
+        "the disk is full: {0}; nothing was changed (a rebuild needs free space beside the database for a copy \
+         of the table and for the journal or WAL of the pages it changes)"
+    )]
+    DiskFull(String),
     /// foreign_keys could not be turned off.
     #[error("could not turn foreign keys off (is a transaction open on this connection?)")]
     ForeignKeys,
@@ -144,11 +156,27 @@ pub fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
+/// Whether the database file, its directory or its filesystem refused a write.
+pub fn is_read_only(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly)
+}
+
+/// Whether the disk (or the database's page limit) is full.
+pub fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+}
+
 impl From<rusqlite::Error> for ApplyError {
     fn from(e: rusqlite::Error) -> Self {
         // The wait and the holder are filled in where the phase is known (`apply_with`, `run`).
         if is_busy(&e) {
             return ApplyError::busy(Duration::ZERO, "");
+        }
+        if is_read_only(&e) {
+            return ApplyError::ReadOnly(sqlite_message(&e));
+        }
+        if is_full(&e) {
+            return ApplyError::DiskFull(sqlite_message(&e));
         }
         ApplyError::Sqlite(sqlite_message(&e))
     }
@@ -248,6 +276,9 @@ fn apply_locked(
     opts: &ApplyOptions,
     hooks: &mut dyn Hooks,
 ) -> Result<Applied, ApplyError> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(ApplyError::ReadOnly("it could only be opened read-only".to_string()));
+    }
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     let in_memory = conn.path().is_none_or(|p| p.is_empty());
     if mode.eq_ignore_ascii_case("off") || (mode.eq_ignore_ascii_case("memory") && !in_memory) {
@@ -299,8 +330,11 @@ fn run_in_transaction(
     let mut statements = 0;
     for (i, step) in plan.steps.iter().enumerate() {
         for sql in &step.sql {
-            if let Err(e) = conn.execute_batch(sql) {
-                if is_busy(&e) {
+            // One statement at a time; only a seed script (reset) is a script.
+            let ran = if step.kind == StepKind::Seed { conn.execute_batch(sql) } else { execute_one(conn, sql) };
+            if let Err(e) = ran {
+                // A lock, a read-only file or a full disk is about the database, not about this step.
+                if is_busy(&e) || is_read_only(&e) || is_full(&e) {
                     return Err(e.into());
                 }
                 let message = tidy(&sqlite_message(&e));

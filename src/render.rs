@@ -45,14 +45,30 @@ pub fn summary(plan: &Plan) -> String {
     parts.join(", ")
 }
 
+/// Text on one line: control characters in names (a newline ends an SQL `--` comment, an escape
+/// sequence drives a terminal) are shown escaped, as `\n` or `\u{1b}`.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push('\t'),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The plan for people: each step with its risk, its hints and its SQL.
 pub fn text(plan: &Plan) -> String {
     let mut out = String::new();
-    out.push_str(&format!("Plan: {}\n", summary(plan)));
+    out.push_str(&format!("Plan: {}\n", one_line(&summary(plan))));
     for (i, s) in plan.steps.iter().enumerate() {
-        out.push_str(&format!("\n{}. [{}] {}\n", i + 1, marker(s), s.comment));
+        out.push_str(&format!("\n{}. [{}] {}\n", i + 1, marker(s), one_line(&s.comment)));
         for h in &s.hints {
-            out.push_str(&format!("   uses {h}\n"));
+            out.push_str(&format!("   uses {}\n", one_line(h)));
         }
         for sql in &s.sql {
             for line in sql.lines() {
@@ -65,17 +81,18 @@ pub fn text(plan: &Plan) -> String {
 
 /// A script a person can run with the sqlite3 shell, pragmas outside the transaction.
 pub fn sql(plan: &Plan) -> String {
+    // Names reach the comments too: on one line, so none can end a comment and start a statement.
     let mut out = String::from("-- reconcile plan: ");
-    out.push_str(&summary(plan));
+    out.push_str(&one_line(&summary(plan)));
     out.push('\n');
     if plan.is_empty() {
         return out;
     }
     out.push_str("PRAGMA foreign_keys = OFF;\nBEGIN IMMEDIATE;\n");
     for (i, s) in plan.steps.iter().enumerate() {
-        out.push_str(&format!("\n-- {}. [{}] {}\n", i + 1, marker(s), s.comment));
+        out.push_str(&format!("\n-- {}. [{}] {}\n", i + 1, marker(s), one_line(&s.comment)));
         for h in &s.hints {
-            out.push_str(&format!("-- uses {h}\n"));
+            out.push_str(&format!("-- uses {}\n", one_line(h)));
         }
         for sql in &s.sql {
             out.push_str(sql);
@@ -107,4 +124,16 @@ pub fn json(plan: &Plan) -> String {
         steps: &plan.steps,
     };
     serde_json::to_string_pretty(&j).unwrap_or_else(|e| format!("{{\"error\": {:?}}}", e.to_string())) + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_in_comments_stay_on_one_line() {
+        assert_eq!(one_line("new\nline; DROP TABLE users"), "new\\nline; DROP TABLE users");
+        assert_eq!(one_line("a\r\u{1b}[2J\tb"), "a\\r\\u{1b}[2J\tb");
+        assert_eq!(one_line("naïve 表"), "naïve 表");
+    }
 }

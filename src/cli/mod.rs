@@ -11,7 +11,8 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 use rusqlite::{Connection, OpenFlags};
 
-use sqlite_reconcile::apply::{is_busy, WRITING};
+use sqlite_reconcile::apply::{is_busy, is_read_only, WRITING};
+use sqlite_reconcile::normalize::sqlite_message;
 use sqlite_reconcile::reconciler::{self, Run};
 use sqlite_reconcile::store;
 use sqlite_reconcile::{
@@ -259,7 +260,8 @@ fn exit_code(r: Result<Outcome, Failure>) -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Refused(m)) => {
-            eprintln!("refused: {m}");
+            // Library refusals already say so.
+            eprintln!("refused: {}", m.strip_prefix("refused: ").unwrap_or(&m));
             ExitCode::from(3)
         }
     }
@@ -297,7 +299,13 @@ fn db_failure(db: &Path, waited: Duration, e: Error) -> Failure {
         Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_busy(s) => {
             Failure::Error(format!("{}: {}", db.display(), ApplyError::Busy { waited, holder: WRITING }))
         }
+        Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_read_only(s) => {
+            Failure::Error(format!("{}: {}", db.display(), ApplyError::ReadOnly(sqlite_message(s))))
+        }
         Error::Sqlite(_) | Error::Inspect(_) => Failure::Error(format!("{}: {e}", db.display())),
+        Error::Apply(ApplyError::Busy { .. } | ApplyError::ReadOnly(_) | ApplyError::DiskFull(_)) => {
+            Failure::Error(format!("{}: {e}", db.display()))
+        }
         _ => lib_failure(e),
     }
 }
@@ -357,7 +365,7 @@ fn prepare(st: &Settings, db: &Path, schema: &Path) -> Result<Prepared, Failure>
     let desired = load::desired_from_dir(schema)?;
     let mut conn =
         if db.exists() { open_existing_read_only(db, st.busy_timeout())? } else { Connection::open_in_memory()? };
-    reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(lib_failure)
+    reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(|e| db_failure(db, st.busy_timeout(), e))
 }
 
 fn cmd_plan(st: &Settings, target: &Target, format: Format, out: Option<&Path>) -> Result<Outcome, Failure> {
@@ -446,7 +454,8 @@ fn cmd_apply(
         None => {
             let desired = load::desired_from_dir(&st.schema(&target.schema))?;
             let mut conn = open_target(&db, timeout)?;
-            let prepared = reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(lib_failure)?;
+            let prepared =
+                reconciler::prepare(&mut conn, &desired, &st.inspect()).map_err(|e| db_failure(&db, timeout, e))?;
             (conn, prepared)
         }
     };
@@ -463,7 +472,7 @@ fn cmd_apply(
         &prepared,
         &Run { kind: "apply", options: st.apply(run), plans: Some(plans.to_path_buf()), ..Run::default() },
     )
-    .map_err(lib_failure)?;
+    .map_err(|e| db_failure(&db, timeout, e))?;
     report(&r, "applied");
     Ok(Outcome::Ok)
 }
@@ -477,7 +486,8 @@ fn cmd_rollback(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> Re
     let (entry, original) = reconciler::rollback_target(&conn, id).map_err(|e| db_failure(db, timeout, e))?;
     eprintln!("rolling back {} ({}, applied {})", entry.id, entry.summary, entry.applied_at);
     confirm(&original.rollback, "Roll back with", db, run)?;
-    let r = reconciler::rollback_change(&mut conn, &entry, &original, st.apply(run)).map_err(lib_failure)?;
+    let r = reconciler::rollback_change(&mut conn, &entry, &original, st.apply(run))
+        .map_err(|e| db_failure(db, timeout, e))?;
     report(&r, "rolled back with");
     Ok(Outcome::Ok)
 }
@@ -538,7 +548,9 @@ fn cmd_reset(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, Failu
     };
     let options = ApplyOptions { inspect: st.inspect(), busy_timeout: st.busy_timeout(), ..ApplyOptions::default() };
     let mut conn = open_target(&db, options.busy_timeout)?;
-    let r = reconciler::reset(&mut conn, &desired, seed.as_deref(), options).map_err(lib_failure)?;
+    let timeout = options.busy_timeout;
+    let r =
+        reconciler::reset(&mut conn, &desired, seed.as_deref(), options).map_err(|e| db_failure(&db, timeout, e))?;
     report(&r, "reset:");
     Ok(Outcome::Ok)
 }
