@@ -7,6 +7,7 @@ mod concurrent;
 mod corpus;
 mod crash;
 mod golden;
+mod hostile;
 mod lifecycle;
 mod roundtrip;
 mod scenarios;
