@@ -466,6 +466,26 @@ fn sql_in_a_constraint_name_stays_a_name() {
     assert_eq!(again.status.code(), Some(0), "in sync after apply: {}", stderr(&again));
 }
 
+/// A saved plan is data, not a script: a statement smuggled into one of its steps is refused before
+/// anything runs, and the apply changes nothing.
+#[test]
+fn statement_smuggled_into_a_saved_plan_is_refused() {
+    let dir = project(&format!("{USERS_YAML}  t:\n    columns:\n      - {{ name: a, type: TEXT }}\n"));
+    let out = reconcile(dir.path(), &["plan", "--out", "saved.json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("saved.json")).unwrap()).unwrap();
+    let sql = &mut saved["forward"]["steps"][0]["sql"][0];
+    *sql = json!(format!("{}; DROP TABLE users", sql.as_str().unwrap()));
+    std::fs::write(dir.join("saved.json"), serde_json::to_string(&saved).unwrap()).unwrap();
+    let before = footprint(dir.path());
+    let out = reconcile(dir.path(), &["apply", "--yes", "--plan", "saved.json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("more than one SQL statement") && err.contains("nothing was changed"), "{err}");
+    assert_eq!(footprint(dir.path()), before, "the smuggled statement or the plan ran");
+}
+
 // ---- an environment that refuses to be written ----
 
 const SMALL: &str = "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b TEXT);
