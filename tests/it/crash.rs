@@ -175,11 +175,13 @@ struct Traces {
 /// Where in a run a kill landed, told by the state it left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Landed {
-    /// Old state, nothing written yet: killed while starting, planning or waiting for the lock.
-    BeforeTransaction,
+    /// Old state and no trace on disk: killed while starting, planning or waiting for the lock, or
+    /// (in WAL mode, where pages reach the file only when the cache spills or at COMMIT) inside the
+    /// transaction before it wrote a page.
+    NothingWritten,
     /// Old state with a hot journal, WAL frames, a backup file or staged plan files: killed inside
-    /// the transaction, which recovery rolled back.
-    InTransaction,
+    /// the transaction after it wrote, and recovery rolled it back.
+    RolledBack,
     /// New state with the plan files still staged: killed between COMMIT and their rename.
     CommittedFilesStaged,
     /// New state, killed after everything.
@@ -393,11 +395,27 @@ fn reference(mode: Mode, cmd: Cmd) -> Reference {
         run_to_end(template.path(), Cmd::Apply);
     }
     let old = state(&template.join("app.db"));
-    let run = Dir::new();
-    copy_dir(template.path(), run.path());
-    let duration = run_to_end(run.path(), cmd);
+    // Three uninterrupted runs: the median duration (the first run may be slowed by a cold cache), and
+    // the same state each time.
+    let runs: Vec<(Dir, Duration)> = (0..3)
+        .map(|_| {
+            let run = Dir::new();
+            copy_dir(template.path(), run.path());
+            let took = run_to_end(run.path(), cmd);
+            (run, took)
+        })
+        .collect();
+    let mut durations: Vec<Duration> = runs.iter().map(|(_, d)| *d).collect();
+    durations.sort();
+    let duration = durations[1];
+    let run = &runs[0].0;
     let new = state(&run.join("app.db"));
     assert_ne!(old.content, new.content, "the {cmd:?} changes nothing");
+    for (other, _) in &runs[1..] {
+        let s = state(&other.join("app.db"));
+        assert_eq!(s.content, new.content, "two uninterrupted runs of {cmd:?} gave different states");
+        assert_eq!(normalized(&s.history, &old.history), normalized(&new.history, &old.history));
+    }
     let new_backup = match cmd {
         Cmd::Apply => {
             let name = new.history.last().and_then(|h| h.backup.clone()).expect("the apply keeps a backup");
@@ -446,7 +464,7 @@ fn check_trial(r: &Reference, cmd: Cmd, dir: &Path, killed: bool, label: &str) -
         }
         let in_transaction = t.hot_journal || t.wal_bytes > 0 || !orphans.is_empty() || !t.staged.is_empty();
         assert!(killed, "{label}: the run ended without changing the database");
-        return if in_transaction { Landed::InTransaction } else { Landed::BeforeTransaction };
+        return if in_transaction { Landed::RolledBack } else { Landed::NothingWritten };
     }
     if s.content != r.new.content {
         panic!(
@@ -535,7 +553,7 @@ fn kill_anywhere(mode: Mode, cmd: Cmd) {
         assert!(killed || out.status.success(), "{label}: the run failed:\n{}", stderr(&out));
         let where_ = check_trial(&r, cmd, dir.path(), killed, &label);
         *landed.entry(where_).or_default() += 1;
-        if where_ <= Landed::InTransaction && i % 4 == 0 {
+        if where_ <= Landed::RolledBack && i % 4 == 0 {
             // Whatever the kill left behind does not stop the next run from finishing the job.
             run_to_end(dir.path(), cmd);
             let s = state(&dir.join("app.db"));
@@ -551,12 +569,13 @@ fn kill_anywhere(mode: Mode, cmd: Cmd) {
     let count = |l: Landed| landed.get(&l).copied().unwrap_or(0);
     eprintln!(
         "kill {cmd:?} in {mode:?} mode: {n} trials in {:.1?} (uninterrupted run {:.0?}): \
-         {} before the transaction, {} inside it (rolled back), {} committed with plan files staged, \
-         {} after commit, {} completed before the kill; {resumed} rerun to the end after the kill",
+         {} left nothing on disk, {} left a transaction that recovery rolled back, \
+         {} committed with plan files staged, {} after commit, {} completed before the kill; \
+         {resumed} rerun to the end after the kill",
         start.elapsed(),
         r.duration,
-        count(Landed::BeforeTransaction),
-        count(Landed::InTransaction),
+        count(Landed::NothingWritten),
+        count(Landed::RolledBack),
         count(Landed::CommittedFilesStaged),
         count(Landed::AfterCommit),
         count(Landed::Completed),
