@@ -601,3 +601,56 @@ fn rollback_killed_anywhere_in_rollback_journal_mode() {
 fn rollback_killed_anywhere_in_wal_mode() {
     kill_anywhere(Mode::Wal, Cmd::Rollback);
 }
+
+// ---- atomic on errors too ----
+
+/// A connection whose journal cannot roll back (an application may set `journal_mode=OFF` or
+/// `MEMORY` on its own connection) is refused before anything runs.
+#[test]
+fn journal_modes_that_cannot_roll_back_are_refused() {
+    use sqlite_reconcile::{ApplyError, Error, Reconciler};
+    for mode in ["OFF", "MEMORY"] {
+        let dir = Dir::new();
+        let db = dir.db("app.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t(a) VALUES ('x');");
+        let mut conn = Connection::open(&db).unwrap();
+        let set: String = conn.query_row(&format!("PRAGMA journal_mode = {mode}"), [], |r| r.get(0)).unwrap();
+        assert_eq!(set.to_ascii_uppercase(), mode);
+        let before = content(&conn);
+        let reconciler = Reconciler::from_sources(&[(
+            "app.yaml",
+            "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, collate: NOCASE }\n",
+        )])
+        .unwrap();
+        match reconciler.reconcile(&mut conn) {
+            Err(Error::Apply(ApplyError::JournalMode(m))) => assert_eq!(m.to_ascii_uppercase(), mode),
+            other => panic!("journal_mode={mode}: expected a refusal, got {other:?}"),
+        }
+        assert_eq!(content(&conn), before, "journal_mode={mode}: something ran");
+    }
+}
+
+/// A plan whose result is not the desired schema (what a planner bug would produce) is rolled back
+/// by the verification before COMMIT, naming the difference.
+#[test]
+fn verification_failure_changes_nothing() {
+    use sqlite_reconcile::apply::{apply, ApplyOptions};
+    use sqlite_reconcile::{load, plan_for, ApplyError, InspectOptions};
+    let desired = |yaml: &str| load::desired(&load::load_sources(&[("app.yaml", yaml)]).unwrap()).unwrap();
+    let dir = Dir::new();
+    let db = dir.db("app.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t(a) VALUES ('x');");
+    let mut conn = Connection::open(&db).unwrap();
+    let before = content(&conn);
+    let planned = desired("tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, collate: NOCASE }\n");
+    let (_, plan) = plan_for(&mut conn, &planned, &InspectOptions::default()).unwrap();
+    // The plan makes `a` NOCASE; the schema it is verified against also wants a column `b`.
+    let other = desired("tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, collate: NOCASE }\n      - { name: b, type: TEXT }\n");
+    match apply(&mut conn, &plan, &other, &ApplyOptions::default()) {
+        Err(e @ ApplyError::Verify(_)) => {
+            let m = e.to_string();
+            assert!(m.contains("nothing was changed") && m.contains('b'), "{m}");
+        }
+        other => panic!("expected a verification failure, got {other:?}"),
+    }
+    assert!(conn.is_autocommit(), "the transaction was left open");
+    assert_eq!(content(&conn), before, "a plan that failed verification changed the database");
+}
