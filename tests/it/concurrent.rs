@@ -477,3 +477,31 @@ fn apply_waits_for_the_write_lock_within_its_busy_timeout() {
     let sql: String = conn.query_row("SELECT sql FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0)).unwrap();
     assert!(sql.contains("NOCASE") && !sql.contains(" b "), "not applied: {sql}");
 }
+
+/// The library waits with its own busy timeout and gives the application's connection its own back.
+#[test]
+fn library_reports_a_held_lock_and_restores_the_callers_busy_timeout() {
+    use sqlite_reconcile::{ApplyError, Error, Reconciler};
+    let dir = Dir::new();
+    let db = dir.db("app.db", &format!("PRAGMA journal_mode = WAL;\n{SMALL}"));
+    let reconciler = Reconciler::from_sources(&[("app.yaml", SMALL_DESIRED)])
+        .unwrap()
+        .policy(sqlite_reconcile::Policy { allow_data_dependent: true, allow_destructive: true })
+        .busy_timeout(Duration::from_millis(150));
+    let mut conn = Connection::open(&db).unwrap();
+    conn.busy_timeout(Duration::from_millis(1234)).unwrap();
+    let holder = Holder::hold(&db, "BEGIN IMMEDIATE");
+    match reconciler.reconcile(&mut conn) {
+        Err(Error::Apply(ApplyError::Busy { waited, holder: who })) => {
+            assert_eq!(waited, Duration::from_millis(150));
+            assert_eq!(who, sqlite_reconcile::apply::WRITE_LOCK);
+        }
+        other => panic!("expected a busy error, got {other:?}"),
+    }
+    holder.roll_back();
+    let timeout: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
+    assert_eq!(timeout, 1234, "the caller's busy timeout was not restored");
+    reconciler.reconcile(&mut conn).expect("applies once the lock is free");
+    let timeout: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
+    assert_eq!(timeout, 1234);
+}
