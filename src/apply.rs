@@ -17,8 +17,8 @@ use rusqlite::Connection;
 use crate::diff::{diff, Change};
 use crate::inspect::{inspect, InspectOptions};
 use crate::model::{Schema, Table};
-use crate::normalize::sqlite_message;
-use crate::plan::{Facts, Plan, Step};
+use crate::normalize::{execute_one, sqlite_message};
+use crate::plan::{Facts, Plan, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
 /// How to apply.
@@ -28,7 +28,7 @@ pub struct ApplyOptions {
     pub allow_destructive: bool,
     /// Run everything, verify, then roll back.
     pub dry_run: bool,
-    /// How long to wait for the write lock.
+    /// How long to wait for a lock another connection holds; the connection's own value is restored afterwards.
     pub busy_timeout: Duration,
     /// What inspect leaves out when verifying.
     pub inspect: InspectOptions,
@@ -101,9 +101,31 @@ pub enum ApplyError {
     /// The journal mode cannot guarantee atomicity.
     #[error("journal_mode={0} cannot roll back safely; switch to DELETE, TRUNCATE, PERSIST or WAL")]
     JournalMode(String),
-    /// Another connection holds the write lock.
-    #[error("the database is locked by another writer (waited {0:?}); try again, or raise the busy timeout")]
-    Busy(Duration),
+    /// Another connection kept the database locked for longer than the busy timeout; nothing was changed.
+    #[error(
+        "the database is locked: {holder}; gave up after waiting {} ms (the busy timeout), nothing was changed; \
+         try again when it is done, or wait longer with --busy-timeout MS (RECONCILE_BUSY_TIMEOUT, busy_timeout_ms \
+         in reconcile.toml)",
+        .waited.as_millis()
+    )]
+    Busy {
+        /// How long it waited.
+        waited: Duration,
+        /// Who holds the lock, as far as SQLite tells: [`WRITE_LOCK`], [`WRITING`] or [`READING`].
+        holder: &'static str,
+    },
+    /// The database file, its directory or its filesystem does not allow writing; nothing was changed.
+    #[error(
+        "the database cannot be written: {0}; nothing was changed (check the permissions of the database file \
+         and of its directory, where SQLite creates its journal, and that its filesystem is mounted read-write)"
+    )]
+    ReadOnly(String),
+    /// The disk filled up while the plan ran; everything was rolled back.
+    #[error(
+        "the disk is full: {0}; nothing was changed (a rebuild needs free space beside the database for a copy \
+         of the table and for the journal or WAL of the pages it changes)"
+    )]
+    DiskFull(String),
     /// foreign_keys could not be turned off.
     #[error("could not turn foreign keys off (is a transaction open on this connection?)")]
     ForeignKeys,
@@ -143,15 +165,66 @@ pub enum ApplyError {
     Sqlite(String),
 }
 
+/// [`ApplyError::Busy`] at `BEGIN IMMEDIATE`: another writer.
+pub const WRITE_LOCK: &str = "another connection holds the write lock";
+/// [`ApplyError::Busy`] while reading before the transaction (rollback-journal mode).
+pub const WRITING: &str = "another connection is writing it";
+/// [`ApplyError::Busy`] inside the transaction: writing to the file waits for readers (rollback-journal mode).
+pub const READING: &str = "other connections are reading it (in rollback-journal mode a write to the file \
+     waits until no one reads; WAL mode lets readers and a writer run together)";
+
+impl ApplyError {
+    /// A busy error after waiting `waited`, with the holder known from where it happened.
+    fn busy(waited: Duration, holder: &'static str) -> ApplyError {
+        ApplyError::Busy { waited, holder }
+    }
+
+    /// The same error; a busy one not yet placed is told that it waited `waited` and that `holder` held the lock.
+    fn busy_as(self, waited: Duration, holder: &'static str) -> ApplyError {
+        match self {
+            ApplyError::Busy { holder: "", .. } => ApplyError::busy(waited, holder),
+            other => other,
+        }
+    }
+}
+
+/// Whether SQLite gave up waiting for a lock another connection holds.
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// Whether the database file, its directory or its filesystem refused a write.
+pub fn is_read_only(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly)
+}
+
+/// Whether the disk (or the database's page limit) is full.
+pub fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+}
+
 impl From<rusqlite::Error> for ApplyError {
     fn from(e: rusqlite::Error) -> Self {
+        // The wait and the holder are filled in where the phase is known (`apply_with`, `run`).
+        if is_busy(&e) {
+            return ApplyError::busy(Duration::ZERO, "");
+        }
+        if is_read_only(&e) {
+            return ApplyError::ReadOnly(sqlite_message(&e));
+        }
+        if is_full(&e) {
+            return ApplyError::DiskFull(sqlite_message(&e));
+        }
         ApplyError::Sqlite(sqlite_message(&e))
     }
 }
 
 impl From<crate::inspect::InspectError> for ApplyError {
     fn from(e: crate::inspect::InspectError) -> Self {
-        ApplyError::Sqlite(e.to_string())
+        match e {
+            crate::inspect::InspectError::Sqlite(e) => e.into(),
+            other => ApplyError::Sqlite(other.to_string()),
+        }
     }
 }
 
@@ -222,7 +295,27 @@ pub fn apply_with(
             return Err(ApplyError::Destructive(destructive));
         }
     }
+    // The caller's own busy timeout comes back afterwards, like foreign_keys.
+    let timeout_before: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
     conn.busy_timeout(opts.busy_timeout)?;
+    let result = apply_locked(conn, plan, desired, opts, hooks).map_err(|e| e.busy_as(opts.busy_timeout, WRITING));
+    let restore = conn.execute_batch(&format!("PRAGMA busy_timeout = {timeout_before}"));
+    let applied = result?;
+    restore?;
+    Ok(applied)
+}
+
+/// [`apply_with`] once the busy timeout is set.
+fn apply_locked(
+    conn: &mut Connection,
+    plan: &Plan,
+    desired: &Schema,
+    opts: &ApplyOptions,
+    hooks: &mut dyn Hooks,
+) -> Result<Applied, ApplyError> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(ApplyError::ReadOnly("it could only be opened read-only".to_string()));
+    }
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     let in_memory = conn.path().is_none_or(|p| p.is_empty());
     if mode.eq_ignore_ascii_case("off") || (mode.eq_ignore_ascii_case("memory") && !in_memory) {
@@ -255,8 +348,20 @@ fn run(
 ) -> Result<Applied, ApplyError> {
     let start = Instant::now();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        return Err(if is_busy(&e) { ApplyError::Busy(opts.busy_timeout) } else { e.into() });
+        return Err(if is_busy(&e) { ApplyError::busy(opts.busy_timeout, WRITE_LOCK) } else { e.into() });
     }
+    // With the write lock held, only readers can keep the plan from writing to the file.
+    run_in_transaction(conn, plan, desired, opts, hooks, start).map_err(|e| e.busy_as(opts.busy_timeout, READING))
+}
+
+fn run_in_transaction(
+    conn: &mut Connection,
+    plan: &Plan,
+    desired: &Schema,
+    opts: &ApplyOptions,
+    hooks: &mut dyn Hooks,
+    start: Instant,
+) -> Result<Applied, ApplyError> {
     let before = inspect(conn, &opts.inspect)?;
     hooks.before_steps(conn, &before)?;
     let mut statements = 0;
@@ -267,11 +372,15 @@ fn run(
             Instant::now()
         });
         for sql in &step.sql {
-            let result = match observer {
-                None => conn.execute_batch(sql),
+            let ran = match observer {
+                None => run_statement(conn, step, sql),
                 Some(o) => observed_statement(conn, o, step, sql),
             };
-            if let Err(e) = result {
+            if let Err(e) = ran {
+                // A lock, a read-only file or a full disk is about the database, not about this step.
+                if is_busy(&e) || is_read_only(&e) || is_full(&e) {
+                    return Err(e.into());
+                }
                 let message = tidy(&sqlite_message(&e));
                 // Diagnose on the untouched database.
                 let _ = conn.execute_batch("ROLLBACK");
@@ -308,6 +417,15 @@ fn run(
     Ok(Applied { steps: plan.steps.len(), statements, elapsed: start.elapsed(), dry_run: opts.dry_run })
 }
 
+/// Runs one statement of `step`: one statement at a time, only a seed script (reset) is a script.
+fn run_statement(conn: &Connection, step: &Step, sql: &str) -> rusqlite::Result<()> {
+    if step.kind == StepKind::Seed {
+        conn.execute_batch(sql)
+    } else {
+        execute_one(conn, sql)
+    }
+}
+
 /// Runs one statement of `step` for an observer. A rebuild's row copy over at least
 /// [`Observer::copy_threshold`] rows runs with `WHERE _reconcile_progress()`: a function
 /// that returns true and counts each row it sees, so the count is exact and the rows
@@ -315,12 +433,12 @@ fn run(
 fn observed_statement(conn: &Connection, o: &Arc<dyn Observer>, step: &Step, sql: &str) -> rusqlite::Result<()> {
     o.statement(sql);
     let (Some(min), Some(table)) = (o.copy_threshold(), crate::plan::copy_source(step, sql)) else {
-        return conn.execute_batch(sql);
+        return run_statement(conn, step, sql);
     };
     let total: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", q(table)), [], |r| r.get(0))?;
     let total = u64::try_from(total).unwrap_or(0);
     if total < min {
-        return conn.execute_batch(sql);
+        return run_statement(conn, step, sql);
     }
     let done = Arc::new(AtomicU64::new(0));
     let (counter, sink, name) = (done.clone(), o.clone(), table.to_string());
@@ -338,15 +456,11 @@ fn observed_statement(conn: &Connection, o: &Arc<dyn Observer>, step: &Step, sql
         },
     )?;
     o.copy_progress(table, 0, total);
-    let result = conn.execute_batch(&format!("{sql} WHERE {PROGRESS_FN}()"));
+    let result = execute_one(conn, &format!("{sql} WHERE {PROGRESS_FN}()"));
     let removed = conn.remove_function(PROGRESS_FN, 0);
     o.copy_finished(table, done.load(Ordering::Relaxed), result.is_ok());
     result?;
     removed
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
 }
 
 /// SQLite's message with the rebuild's temporary table name replaced by the real one.

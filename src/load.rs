@@ -243,13 +243,23 @@ fn validate(loaded: &Loaded) -> Result<(), LoadError> {
     for name in s.virtual_tables.keys() {
         claim(name, format!("virtual_tables.{name}"))?;
     }
-    for name in s.tables.keys().chain(s.views.keys()).chain(s.virtual_tables.keys()).chain(s.triggers.keys()) {
+    let objects = s
+        .tables
+        .keys()
+        .map(|n| (n, format!("tables.{n}")))
+        .chain(
+            s.tables.iter().flat_map(|(t, tb)| tb.indexes.keys().map(move |i| (i, format!("tables.{t}.indexes.{i}")))),
+        )
+        .chain(s.views.keys().map(|n| (n, format!("views.{n}"))))
+        .chain(s.virtual_tables.keys().map(|n| (n, format!("virtual_tables.{n}"))))
+        .chain(s.triggers.keys().map(|n| (n, format!("triggers.{n}"))));
+    for (name, path) in objects {
         if name.is_empty() {
-            return Err(p.err("tables", "an object has an empty name"));
+            return Err(p.err(path, "an object has an empty name"));
         }
         if crate::inspect::is_unmanaged(name) {
             return Err(p.err(
-                name.clone(),
+                path,
                 format!("the name `{name}` is reserved (`sqlite_*` belongs to SQLite, `_reconcile_*` to this tool)"),
             ));
         }
@@ -309,6 +319,10 @@ fn validate_table(p: &Problems<'_>, s: &Schema, name: &str, t: &Table) -> Result
                 format!("{cpath}.name"),
                 format!("column `{}` is declared twice (also at columns[{j}])", c.name),
             ));
+        }
+        if let Some(ty) = &c.ty {
+            sql::check_type(ty)
+                .map_err(|m| p.err(format!("{cpath}.type"), format!("`{ty}` is not a column type: {m}")))?;
         }
         for (label, e) in [("default", &c.default), ("convert", &c.convert), ("backfill", &c.backfill)] {
             if let Some(e) = e {

@@ -112,17 +112,27 @@ pub fn build(conn: &Connection, schema: &Schema) -> Result<(), BuildError> {
 }
 
 fn exec_one(conn: &Connection, o: &ObjectSql) -> Result<(), BuildError> {
-    conn.execute_batch(&o.sql).map_err(|e| BuildError {
+    execute_one(conn, &o.sql).map_err(|e| BuildError {
         path: o.path.clone(),
         message: sqlite_message(&e),
         sql: o.sql.clone(),
     })
 }
 
+/// Runs exactly one SQL statement; text holding a second one is refused before anything runs, so no
+/// text that reaches a statement (a name, a type, an expression) can ever add another.
+pub fn execute_one(conn: &Connection, sql: &str) -> Result<(), rusqlite::Error> {
+    let mut stmt = conn.prepare(sql)?;
+    let mut rows = stmt.raw_query();
+    while rows.next()?.is_some() {}
+    Ok(())
+}
+
 /// SQLite's own message without rusqlite's decoration.
 pub fn sqlite_message(e: &rusqlite::Error) -> String {
     match e {
         rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        rusqlite::Error::MultipleStatement => "more than one SQL statement where one is expected".to_string(),
         other => other.to_string(),
     }
 }

@@ -128,7 +128,8 @@ impl Reconciler {
         self
     }
 
-    /// How long to wait for the write lock (default 5 s).
+    /// How long to wait for a lock another connection holds, while planning and applying (default 5 s).
+    /// The connection's own busy timeout is restored afterwards.
     pub fn busy_timeout(mut self, timeout: Duration) -> Reconciler {
         self.options.busy_timeout = timeout;
         self
@@ -145,9 +146,14 @@ impl Reconciler {
         &self.desired
     }
 
-    /// Plans the change for `conn` without running it.
+    /// Plans the change for `conn` without running it, waiting for locks up to the busy timeout.
     pub fn prepare(&self, conn: &mut Connection) -> Result<Prepared, Error> {
-        prepare(conn, &self.desired, &self.options.inspect)
+        // The connection's own busy timeout comes back afterwards.
+        let timeout_before: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
+        conn.busy_timeout(self.options.busy_timeout)?;
+        let prepared = prepare(conn, &self.desired, &self.options.inspect);
+        conn.execute_batch(&format!("PRAGMA busy_timeout = {timeout_before}"))?;
+        prepared
     }
 
     /// Plans and applies under the policy; a no-op (nothing written) when already in sync.
@@ -178,7 +184,19 @@ impl Reconciler {
 }
 
 /// Inspects `conn` and plans the forward change to `desired`, its rollback and the values to keep.
+/// A database locked for longer than the connection's busy timeout is an [`ApplyError::Busy`].
 pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+    prepare_unlocked(conn, desired, opts).map_err(|e| match e {
+        Error::Inspect(crate::InspectError::Sqlite(ref s)) | Error::Sqlite(ref s) if apply::is_busy(s) => {
+            let waited: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap_or(0);
+            let waited = Duration::from_millis(u64::try_from(waited).unwrap_or(0));
+            Error::Apply(ApplyError::Busy { waited, holder: apply::WRITING })
+        }
+        other => other,
+    })
+}
+
+fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
     let before = inspect(conn, opts)?;
     let facts = apply::facts(conn, &before)?;
     let forward = plan::plan(&before, desired, &facts)?;
@@ -326,14 +344,24 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
         (Some(db), false) => Some(store::backup_dir(db)),
         _ => None,
     };
+    let plans_existed = run.plans.as_ref().is_some_and(|p| p.exists());
     let mut recorder =
         Recorder { prepared, run, id: String::new(), backup_dir, backup: None, attached: false, staged: None };
     let result = apply::apply_with(conn, &prepared.forward, &prepared.after, &run.options, &mut recorder);
     let applied = match result {
         Ok(a) => a,
         Err(e) => {
+            // Nothing was changed, so nothing is left beside the database either: the backup, the staged
+            // plan files, and the directories made for them when they are empty.
             if let Some(b) = &recorder.backup {
                 let _ = std::fs::remove_file(b);
+            }
+            if let Some(dir) = &recorder.backup_dir {
+                let _ = std::fs::remove_dir(dir);
+            }
+            drop(recorder.staged.take());
+            if let (Some(plans), false) = (&run.plans, plans_existed) {
+                let _ = std::fs::remove_dir(plans);
             }
             return Err(e.into());
         }

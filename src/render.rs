@@ -132,6 +132,22 @@ pub fn summary(plan: &Plan) -> String {
     format!("{changes} in {}: {}", plural(plan.steps.len(), "step", "steps"), parts.join(", "))
 }
 
+/// Text on one line: control characters in names (a newline ends an SQL `--` comment, an escape
+/// sequence drives a terminal) are shown escaped, as `\n` or `\u{1b}`.
+pub fn one_line(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push('\t'),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The plan for people: each step with its risk marker, its hints, what it keeps and its SQL, then the summary.
 pub fn text(plan: &Plan) -> String {
     render_text(plan, &Style { on: false })
@@ -145,12 +161,12 @@ pub fn text_colored(plan: &Plan) -> String {
 fn render_text(plan: &Plan, st: &Style) -> String {
     let mut out = String::new();
     for (i, s) in plan.steps.iter().enumerate() {
-        out.push_str(&format!("{}. {} {}\n", i + 1, st.marker(s), st.paint("1", &s.comment)));
+        out.push_str(&format!("{}. {} {}\n", i + 1, st.marker(s), st.paint("1", &one_line(&s.comment))));
         for h in &s.hints {
-            out.push_str(&format!("   uses {h}\n"));
+            out.push_str(&format!("   uses {}\n", one_line(h)));
         }
         if !s.keeps.is_empty() {
-            out.push_str(&format!("   keeps {}\n", kept_names(&s.keeps)));
+            out.push_str(&format!("   keeps {}\n", one_line(&kept_names(&s.keeps))));
         }
         for sql in &s.sql {
             for line in sql.lines() {
@@ -159,27 +175,28 @@ fn render_text(plan: &Plan, st: &Style) -> String {
         }
         out.push('\n');
     }
-    out.push_str(&st.paint("1", &summary(plan)));
+    out.push_str(&st.paint("1", &one_line(&summary(plan))));
     out.push('\n');
     out
 }
 
 /// A script a person can run with the sqlite3 shell, pragmas outside the transaction.
 pub fn sql(plan: &Plan) -> String {
+    // Names reach the comments too: on one line, so none can end a comment and start a statement.
     let mut out = String::from("-- reconcile plan: ");
-    out.push_str(&summary(plan));
+    out.push_str(&one_line(&summary(plan)));
     out.push('\n');
     if plan.is_empty() {
         return out;
     }
     out.push_str("PRAGMA foreign_keys = OFF;\nBEGIN IMMEDIATE;\n");
     for (i, s) in plan.steps.iter().enumerate() {
-        out.push_str(&format!("\n-- {}. {} {}\n", i + 1, Style { on: false }.marker(s), s.comment));
+        out.push_str(&format!("\n-- {}. {} {}\n", i + 1, Style { on: false }.marker(s), one_line(&s.comment)));
         for h in &s.hints {
-            out.push_str(&format!("-- uses {h}\n"));
+            out.push_str(&format!("-- uses {}\n", one_line(h)));
         }
         if !s.keeps.is_empty() {
-            out.push_str(&format!("-- keeps {}\n", kept_names(&s.keeps)));
+            out.push_str(&format!("-- keeps {}\n", one_line(&kept_names(&s.keeps))));
         }
         for sql in &s.sql {
             out.push_str(sql);
@@ -341,5 +358,12 @@ mod tests {
         // Without the escapes, the colored text is the plain text.
         let stripped = colored.replace("\x1b[0m", "").replace("\x1b[1;31m", "").replace("\x1b[1m", "");
         assert_eq!(stripped, text(&plan));
+    }
+
+    #[test]
+    fn names_in_comments_stay_on_one_line() {
+        assert_eq!(one_line("new\nline; DROP TABLE users"), "new\\nline; DROP TABLE users");
+        assert_eq!(one_line("a\r\u{1b}[2J\tb"), "a\\r\\u{1b}[2J\tb");
+        assert_eq!(one_line("naïve 表"), "naïve 表");
     }
 }

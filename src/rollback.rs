@@ -251,7 +251,9 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
             ));
         }
     } else {
-        let target: Vec<String> = b.key.iter().map(|k| format!("{t}.{}", q(k))).collect();
+        // Keys compare exactly, without affinity (`+`): the kept keys are the table's own values, and an
+        // affinity-free comparison can use the backup table's key index instead of scanning it for every row.
+        let target: Vec<String> = b.key.iter().map(|k| format!("+{t}.{}", q(k))).collect();
         let matches = if keys.len() == 1 {
             format!("b.{} = {}", keys[0], target[0])
         } else {
@@ -262,7 +264,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
             )
         };
         let set_cols: Vec<String> = b.columns.iter().map(|c| q(c)).collect();
-        let key_cols: Vec<String> = b.key.iter().map(|k| q(k)).collect();
+        let key_cols: Vec<String> = b.key.iter().map(|k| format!("+{}", q(k))).collect();
         let (lhs, rhs) = if set_cols.len() == 1 {
             (set_cols[0].clone(), format!("(SELECT b.{} FROM {src} AS b WHERE {matches})", cols[0]))
         } else {

@@ -386,6 +386,16 @@ pub fn write_backup(conn: &Connection, backups: &[Backup], path: &Path) -> Resul
                     (0..cols.len()).map(|i| row.get(i)).collect::<Result<_, _>>()?;
                 insert.execute(rusqlite::params_from_iter(values))?;
             }
+            drop(insert);
+            if !b.key.is_empty() {
+                // The rollback finds each row's kept values by its key: without an index every row scans the table.
+                let keys = b.key_aliases().join(", ");
+                tx.execute_batch(&format!(
+                    "CREATE INDEX {} ON {} ({keys})",
+                    q(&format!("{}_key", b.name)),
+                    q(&b.name)
+                ))?;
+            }
             if b.sequence {
                 let seq: Option<i64> = conn
                     .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [&b.table], |r| r.get(0))

@@ -16,10 +16,13 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 use rusqlite::{Connection, OpenFlags};
 
+use sqlite_reconcile::apply::{is_busy, is_read_only, WRITING};
+use sqlite_reconcile::normalize::sqlite_message;
 use sqlite_reconcile::reconciler::{self, Run};
 use sqlite_reconcile::store;
 use sqlite_reconcile::{
-    inspect, lint, load, render, ApplyError, ApplyOptions, Error, InspectOptions, Lint, Loaded, Plan, Prepared, Report,
+    inspect, lint, load, render, ApplyError, ApplyOptions, Error, InspectError, InspectOptions, Lint, Loaded, Plan,
+    Prepared, Report,
 };
 
 use config::Config;
@@ -92,6 +95,9 @@ pub struct Cli {
     /// More detail: -v each step with its SQL and time as it runs; -vv also setting sources and stage timings
     #[arg(short, long, global = true, action = ArgAction::Count, help_heading = GLOBAL)]
     verbose: u8,
+    #[arg(long, global = true, env = "RECONCILE_BUSY_TIMEOUT", hide_env = true, value_name = "MS", help_heading = GLOBAL,
+          help = sourced!("Milliseconds to wait for a lock another connection holds", "RECONCILE_BUSY_TIMEOUT", "busy_timeout_ms", "5000"))]
+    busy_timeout: Option<u64>,
     #[command(subcommand)]
     command: Command,
 }
@@ -185,6 +191,7 @@ enum Command {
         yes: bool,
     },
     /// Print the JSON Schema of the YAML format
+    #[command(after_help = PRECEDENCE)]
     Schema,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     ///
@@ -192,13 +199,14 @@ enum Command {
     ///   reconcile completions bash > ~/.local/share/bash-completion/completions/reconcile
     ///   reconcile completions zsh > ~/.zfunc/_reconcile      (with fpath+=(~/.zfunc) in .zshrc)
     ///   reconcile completions fish > ~/.config/fish/completions/reconcile.fish
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, after_help = PRECEDENCE)]
     Completions {
         /// The shell
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
     /// Print the man page (roff): reconcile man | man -l -
+    #[command(after_help = PRECEDENCE)]
     Man {
         /// A command's own page (reconcile-apply) instead of the main one
         command: Option<String>,
@@ -245,9 +253,6 @@ struct RunArgs {
     /// Run everything, verify, then roll back
     #[arg(long)]
     dry_run: bool,
-    #[arg(long, env = "RECONCILE_BUSY_TIMEOUT", hide_env = true, value_name = "MS",
-          help = sourced!("Milliseconds to wait for the write lock", "RECONCILE_BUSY_TIMEOUT", "busy_timeout_ms", "5000"))]
-    busy_timeout: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -263,6 +268,9 @@ enum ListFormat {
     Json,
 }
 
+/// Milliseconds to wait for a lock when nothing says otherwise.
+const DEFAULT_BUSY_TIMEOUT_MS: u64 = 5000;
+
 /// Settings resolved from flags, environment, config file and defaults.
 struct Settings {
     config: Config,
@@ -271,6 +279,8 @@ struct Settings {
     out: Out,
     /// Settings already shown at `-vv`.
     shown: RefCell<BTreeSet<&'static str>>,
+    /// `--busy-timeout` or RECONCILE_BUSY_TIMEOUT.
+    busy_timeout: Option<u64>,
 }
 
 impl Settings {
@@ -320,7 +330,6 @@ impl Settings {
         InspectOptions { exclude: self.config.exclude.clone() }
     }
     fn apply(&self, run: &RunArgs) -> ApplyOptions {
-        let ms = self.resolve("busy_timeout", run.busy_timeout, self.config.busy_timeout_ms, 5000);
         let allow = self.resolve(
             "allow_destructive",
             run.allow_destructive.then_some(true),
@@ -330,10 +339,15 @@ impl Settings {
         ApplyOptions {
             allow_destructive: allow,
             dry_run: run.dry_run,
-            busy_timeout: Duration::from_millis(ms),
+            busy_timeout: self.busy_timeout(),
             inspect: self.inspect(),
             observer: self.out.observer(),
         }
+    }
+    /// How long to wait for a lock another connection holds.
+    fn busy_timeout(&self) -> Duration {
+        let ms = self.resolve("busy_timeout", self.busy_timeout, self.config.busy_timeout_ms, DEFAULT_BUSY_TIMEOUT_MS);
+        Duration::from_millis(ms)
     }
     /// Prints `what` took `since` at `-vv`.
     fn timed(&self, what: &str, since: Instant) {
@@ -398,7 +412,7 @@ pub fn run() -> ExitCode {
         eprintln!("config: {}", config.describe());
     }
     let sub = matches.subcommand().map(|(_, m)| m.clone()).unwrap_or_default();
-    let settings = Settings { config, matches: sub, out, shown: RefCell::default() };
+    let settings = Settings { config, matches: sub, out, shown: RefCell::default(), busy_timeout: cli.busy_timeout };
     let st = &settings;
     let result = match cli.command {
         Command::Inspect { db, output } => cmd_inspect(st, &st.db(&db.db), output.as_deref()),
@@ -435,7 +449,8 @@ fn exit_code(out: Out, r: Result<Outcome, Failure>) -> ExitCode {
             ExitCode::from(1)
         }
         Err(Failure::Refused(m)) => {
-            eprintln!("{} {m}", out.paint("1;33", "refused:"));
+            // Library refusals may already say so.
+            eprintln!("{} {}", out.paint("1;33", "refused:"), m.strip_prefix("refused: ").unwrap_or(&m));
             ExitCode::from(3)
         }
     }
@@ -448,23 +463,47 @@ fn print_stdout(s: &str) {
     let _ = out.flush();
 }
 
-/// Opens an existing database read-only; a missing file is an error, never created.
-fn open_existing_read_only(db: &Path) -> Result<Connection, Failure> {
+/// Opens an existing database read-only, waiting up to `timeout` for locks; a missing file is an error,
+/// never created.
+fn open_existing_read_only(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
     if !db.exists() {
         return Err(Failure::Error(format!("{}: no such database file", db.display())));
     }
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
-    // Reading the schema is the first real access: a non-database file fails here.
+    first_read(conn, db, timeout)
+}
+
+/// Sets the busy timeout and reads the schema, the first real access: a non-database file fails here.
+fn first_read(conn: Connection, db: &Path, timeout: Duration) -> Result<Connection, Failure> {
+    conn.busy_timeout(timeout).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
     conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
-        .map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+        .map_err(|e| db_failure(db, timeout, e.into()))?;
     Ok(conn)
+}
+
+/// A library error about the database at `db`; one locked by another connection is said as such.
+fn db_failure(db: &Path, waited: Duration, e: Error) -> Failure {
+    match &e {
+        Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_busy(s) => {
+            Failure::Error(format!("{}: {}", db.display(), ApplyError::Busy { waited, holder: WRITING }))
+        }
+        Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_read_only(s) => {
+            Failure::Error(format!("{}: {}", db.display(), ApplyError::ReadOnly(sqlite_message(s))))
+        }
+        Error::Sqlite(_) | Error::Inspect(_) => Failure::Error(format!("{}: {e}", db.display())),
+        Error::Apply(ApplyError::Busy { .. } | ApplyError::ReadOnly(_) | ApplyError::DiskFull(_)) => {
+            Failure::Error(format!("{}: {e}", db.display()))
+        }
+        _ => lib_failure(e),
+    }
 }
 
 fn cmd_inspect(st: &Settings, db: &Path, output: Option<&Path>) -> Result<Outcome, Failure> {
     let t = Instant::now();
-    let conn = open_existing_read_only(db)?;
-    let schema = inspect(&conn, &st.inspect()).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+    let timeout = st.busy_timeout();
+    let conn = open_existing_read_only(db, timeout)?;
+    let schema = inspect(&conn, &st.inspect()).map_err(|e| db_failure(db, timeout, e.into()))?;
     st.timed(&format!("inspected {}", db.display()), t);
     let yaml = sqlite_reconcile::to_yaml(&schema)?;
     match output {
@@ -546,12 +585,11 @@ fn lib_failure(e: Error) -> Failure {
     }
 }
 
-/// Opens (creating if needed) the target database for planning and applying.
-fn open_target(db: &Path) -> Result<Connection, Failure> {
+/// Opens (creating if needed) the target database for planning and applying, waiting up to `timeout`
+/// for locks.
+fn open_target(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
     let conn = Connection::open(db).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
-    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
-        .map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
-    Ok(conn)
+    first_read(conn, db, timeout)
 }
 
 /// Inspects `conn` and plans the change to `desired`, timed at `-vv`.
@@ -562,7 +600,8 @@ fn prepare_on(
     desired: &sqlite_reconcile::Schema,
 ) -> Result<Prepared, Failure> {
     let t = Instant::now();
-    let prepared = reconciler::prepare(conn, desired, &st.inspect()).map_err(lib_failure)?;
+    let prepared =
+        reconciler::prepare(conn, desired, &st.inspect()).map_err(|e| db_failure(db, st.busy_timeout(), e))?;
     st.timed(&format!("inspected {} and planned the change and its rollback", db.display()), t);
     Ok(prepared)
 }
@@ -570,7 +609,8 @@ fn prepare_on(
 /// Plans against the database, or against an empty one when the file does not exist yet
 /// (planning never creates the file).
 fn prepare(st: &Settings, db: &Path, desired: &sqlite_reconcile::Schema) -> Result<Prepared, Failure> {
-    let mut conn = if db.exists() { open_existing_read_only(db)? } else { Connection::open_in_memory()? };
+    let mut conn =
+        if db.exists() { open_existing_read_only(db, st.busy_timeout())? } else { Connection::open_in_memory()? };
     prepare_on(st, &mut conn, db, desired)
 }
 
@@ -687,15 +727,16 @@ fn cmd_apply(
     plans: &Option<PathBuf>,
 ) -> Result<Outcome, Failure> {
     let db = st.db(&target.db);
+    let timeout = st.busy_timeout();
     // Validate everything before the database file is created.
     let (mut conn, prepared) = match saved {
         Some(path) => {
             let prepared = read_saved(path)?;
-            (open_target(&db)?, prepared)
+            (open_target(&db, timeout)?, prepared)
         }
         None => {
             let desired = load_desired(st, &st.schema(&target.schema))?;
-            let mut conn = open_target(&db)?;
+            let mut conn = open_target(&db, timeout)?;
             let prepared = prepare_on(st, &mut conn, &db, &desired)?;
             (conn, prepared)
         }
@@ -719,7 +760,7 @@ fn cmd_apply(
         &prepared,
         &Run { kind: "apply", options, plans: Some(plans), ..Run::default() },
     )
-    .map_err(lib_failure)?;
+    .map_err(|e| db_failure(&db, timeout, e))?;
     report(st, &r, "applied");
     Ok(Outcome::Ok)
 }
@@ -728,20 +769,23 @@ fn cmd_rollback(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> Re
     if !db.exists() {
         return Err(Failure::Error(format!("{}: no such database file", db.display())));
     }
-    let mut conn = open_target(db)?;
-    let (entry, original) = reconciler::rollback_target(&conn, id).map_err(lib_failure)?;
+    let timeout = st.busy_timeout();
+    let mut conn = open_target(db, timeout)?;
+    let (entry, original) = reconciler::rollback_target(&conn, id).map_err(|e| db_failure(db, timeout, e))?;
     if st.out.normal() {
         eprintln!("rolling back {} ({}, applied {})", entry.id, entry.summary, entry.applied_at);
     }
     confirm(st, &original.rollback, "Roll back with", db, run)?;
-    let r = reconciler::rollback_change(&mut conn, &entry, &original, st.apply(run)).map_err(lib_failure)?;
+    let r = reconciler::rollback_change(&mut conn, &entry, &original, st.apply(run))
+        .map_err(|e| db_failure(db, timeout, e))?;
     report(st, &r, "rolled back with");
     Ok(Outcome::Ok)
 }
 
 fn cmd_history(st: &Settings, db: &Path, format: ListFormat) -> Result<Outcome, Failure> {
-    let conn = open_existing_read_only(db)?;
-    let entries = sqlite_reconcile::store::history(&conn)?;
+    let timeout = st.busy_timeout();
+    let conn = open_existing_read_only(db, timeout)?;
+    let entries = sqlite_reconcile::store::history(&conn).map_err(|e| db_failure(db, timeout, e.into()))?;
     match format {
         ListFormat::Json => print_stdout(&render::history_json(&entries)),
         ListFormat::Text => {
@@ -797,9 +841,16 @@ fn cmd_reset(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, Failu
         Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| Failure::Error(format!("seed {}: {e}", p.display())))?),
         None => None,
     };
-    let mut conn = open_target(&db)?;
-    let options = ApplyOptions { inspect: st.inspect(), observer: st.out.observer(), ..ApplyOptions::default() };
-    let r = reconciler::reset(&mut conn, &desired, seed.as_deref(), options).map_err(lib_failure)?;
+    let timeout = st.busy_timeout();
+    let mut conn = open_target(&db, timeout)?;
+    let options = ApplyOptions {
+        inspect: st.inspect(),
+        observer: st.out.observer(),
+        busy_timeout: timeout,
+        ..ApplyOptions::default()
+    };
+    let r =
+        reconciler::reset(&mut conn, &desired, seed.as_deref(), options).map_err(|e| db_failure(&db, timeout, e))?;
     report(st, &r, "reset:");
     Ok(Outcome::Ok)
 }
@@ -808,8 +859,9 @@ fn cmd_drift(st: &Settings, target: &Target, format: ListFormat) -> Result<Outco
     let (db, schema) = (st.db(&target.db), st.schema(&target.schema));
     let desired = load_desired(st, &schema)?;
     let t = Instant::now();
-    let conn = open_existing_read_only(&db)?;
-    let actual = inspect(&conn, &st.inspect())?;
+    let timeout = st.busy_timeout();
+    let conn = open_existing_read_only(&db, timeout)?;
+    let actual = inspect(&conn, &st.inspect()).map_err(|e| db_failure(&db, timeout, e.into()))?;
     st.timed(&format!("inspected {}", db.display()), t);
     let t = Instant::now();
     let changes = sqlite_reconcile::diff::diff(&actual, &desired);

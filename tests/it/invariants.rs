@@ -72,7 +72,7 @@ fn locked_database_is_a_busy_error_and_changes_nothing() {
     other.execute_batch("BEGIN IMMEDIATE").expect("take the write lock");
     let opts = ApplyOptions { busy_timeout: Duration::from_millis(50), ..ApplyOptions::default() };
     let err = apply(&mut conn, &plan, &desired, &opts).expect_err("busy");
-    assert!(matches!(err, ApplyError::Busy(_)), "{err}");
+    assert!(matches!(err, ApplyError::Busy { .. }), "{err}");
     other.execute_batch("ROLLBACK").expect("release");
     assert_eq!(tables(&conn), 0);
     assert!(conn.is_autocommit(), "no transaction left open");

@@ -4,9 +4,12 @@
 
 mod alembic;
 mod cli;
+mod concurrent;
 mod corpus;
+mod crash;
 mod getting_started;
 mod golden;
+mod hostile;
 mod interface;
 mod invariants;
 mod lifecycle;

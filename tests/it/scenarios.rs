@@ -12,6 +12,7 @@ use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlite_reconcile::apply::{ApplyError, ApplyOptions};
 use sqlite_reconcile::reconciler::{self, Run};
+use sqlite_reconcile::sql::quote_ident;
 use sqlite_reconcile::{diff, inspect, load, plan_for, Error, InspectOptions, Plan, Schema};
 
 use crate::util::Dir;
@@ -39,9 +40,9 @@ pub fn keyed_rows(conn: &Connection, schema: &Schema, table: &str, by_rowid: boo
     let key_expr = if by_rowid || pk.is_empty() {
         "rowid".to_string()
     } else {
-        pk.iter().map(|c| format!("quote(\"{c}\")")).collect::<Vec<_>>().join(" || '/' || ")
+        pk.iter().map(|c| format!("quote({})", quote_ident(c))).collect::<Vec<_>>().join(" || '/' || ")
     };
-    let mut stmt = conn.prepare(&format!("SELECT {key_expr} AS __key, * FROM \"{table}\"")).unwrap();
+    let mut stmt = conn.prepare(&format!("SELECT {key_expr} AS __key, * FROM {}", quote_ident(table))).unwrap();
     let names: Vec<String> = stmt.column_names().map(|s| s.to_string()).collect();
     let mut out = Rows::new();
     let mut q = stmt.query([]).unwrap();

@@ -46,15 +46,36 @@ pub fn reconcile(dir: &Path, args: &[&str]) -> Output {
 
 /// The real `reconcile` binary with these environment variables set (and no others of its own).
 pub fn reconcile_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = command(dir, args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run reconcile")
+}
+
+/// A command running the real `reconcile` binary in `dir`, with no RECONCILE_* settings and no CI
+/// from the environment, for tests that start it and act while it runs.
+pub fn command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reconcile"));
     cmd.current_dir(dir).args(args).env("NO_COLOR", "1").env_remove("CI");
     for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR", "ALLOW_LINTS"] {
         cmd.env_remove(format!("RECONCILE_{var}"));
     }
-    for (k, v) in env {
-        cmd.env(k, v);
+    cmd
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for e in std::fs::read_dir(from).expect("read dir") {
+        let e = e.expect("dir entry");
+        let target = to.join(e.file_name());
+        if e.file_type().expect("file type").is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).expect("copy");
+        }
     }
-    cmd.output().expect("run reconcile")
 }
 
 /// The real `reconcile` binary on a terminal (a pty from `script`), stdin closed, with
