@@ -371,7 +371,8 @@ pub fn write_backup(conn: &Connection, backups: &[Backup], path: &Path) -> Resul
         tempfile::Builder::new().prefix(".backup.").tempfile_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let copy = || -> Result<(), rusqlite::Error> {
         let mut out = Connection::open(tmp.path())?;
-        out.execute_batch("PRAGMA journal_mode = DELETE")?;
+        // A private file, synced and renamed into place only when complete: no journal, no syncs of its own.
+        out.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF")?;
         let tx = out.transaction()?;
         tx.execute_batch("CREATE TABLE sequence (name TEXT NOT NULL, seq INTEGER)")?;
         for b in backups {
