@@ -394,7 +394,10 @@ pub fn column_differences(old: &Column, new: &Column) -> Vec<(String, Risk)> {
     if old.references != new.references {
         out.push(("REFERENCES changes".into(), Risk::DataDependent));
     }
-    if old.generated != new.generated {
+    if old.generated.is_none() && new.generated.is_some() {
+        // Its stored values give way to computed ones.
+        out.push(("becomes generated (its stored values are lost)".into(), Risk::Destructive));
+    } else if old.generated != new.generated {
         out.push(("generated expression changes".into(), Risk::Safe));
     }
     out

@@ -16,7 +16,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{affinity, apply_renames, mentions, Risk};
-use crate::model::{Schema, Table};
+use crate::model::{Expr, Schema, Table};
 use crate::plan::{self, Facts, Plan, PlanError, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
@@ -213,6 +213,57 @@ fn inverted(before: &Schema, desired: &Schema) -> Schema {
     goal
 }
 
+/// The alias of a backup table inside the rollback's statements: the tool's own
+/// prefix, so no user table or column shadows it.
+const KEPT: &str = "_reconcile_kept";
+
+/// Columns whose values the forward plan drops or rewrites come back in the
+/// rollback's rebuild already holding their kept values, read from the backup:
+/// a dropped column as its `backfill`, a rewritten one as its `convert`. A NOT
+/// NULL, UNIQUE, CHECKed or STRICT column cannot come back empty, all at its
+/// default, or holding the rewritten values, to be fixed by the restore step
+/// afterwards.
+fn refill(goal: &mut Schema, before: &Schema, desired: &Schema, backups: &[Backup]) {
+    let renamed = apply_renames(before, desired);
+    for b in backups.iter().filter(|b| !b.whole_table) {
+        let new_table = renamed
+            .tables
+            .iter()
+            .find(|(_, old)| old.eq_ignore_ascii_case(&b.table))
+            .map(|(n, _)| n.clone())
+            .unwrap_or_else(|| b.table.clone());
+        let Some((_, want)) = desired.table(&new_table) else { continue };
+        let pairs = renamed.columns.get(&new_table).cloned().unwrap_or_default();
+        // The name a column of `before` has in the table the rollback starts from.
+        let now = |old: &str| {
+            pairs.iter().find(|(_, o)| o.eq_ignore_ascii_case(old)).map(|(n, _)| n.clone()).unwrap_or(old.to_string())
+        };
+        let t = q(&b.table);
+        let matches: Vec<String> = b
+            .key_aliases()
+            .iter()
+            .zip(&b.key)
+            .map(|(alias, k)| format!("{KEPT}.{alias} = {t}.{}", q(&now(k))))
+            .collect();
+        let Some(goal_table) = goal.tables.get_mut(&b.table) else { continue };
+        for (c, alias) in b.columns.iter().zip(b.column_aliases()) {
+            let Some(col) = goal_table.columns.iter_mut().find(|x| x.name.eq_ignore_ascii_case(c)) else { continue };
+            let from = format!("FROM {BACKUP_SCHEMA}.{} AS {KEPT} WHERE {}", q(&b.name), matches.join(" AND "));
+            // Rows written since the forward change have no kept value (a kept NULL is a
+            // value): a dropped column gets its default, a rewritten one its value as it is now.
+            let value = |otherwise: &str| {
+                format!("CASE WHEN EXISTS (SELECT 1 {from}) THEN (SELECT {KEPT}.{alias} {from}) ELSE {otherwise} END")
+            };
+            if want.column(&now(c)).is_some() {
+                col.convert = Some(Expr::new(value(&q(&now(c)))));
+            } else {
+                let default = col.default.as_ref().map(|d| d.as_str().to_string()).unwrap_or_else(|| "NULL".into());
+                col.backfill = Some(Expr::new(value(&default)));
+            }
+        }
+    }
+}
+
 /// Plans the rollback of the forward plan `before → desired`: `after_facts`
 /// describe the database as the forward plan leaves it.
 pub fn plan_rollback(
@@ -222,7 +273,8 @@ pub fn plan_rollback(
     after_facts: &Facts,
 ) -> Result<Plan, PlanError> {
     let after = desired.without_hints();
-    let goal = inverted(before, desired);
+    let mut goal = inverted(before, desired);
+    refill(&mut goal, before, desired, backups);
     let mut p = plan::plan(&after, &goal, after_facts)?;
     for b in backups {
         p.steps.push(restore_step(before, b));
@@ -242,7 +294,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
     if b.whole_table {
         let into: Vec<String> = b.key.iter().chain(b.columns.iter()).map(|c| q(c)).collect();
         let from: Vec<String> = keys.iter().chain(cols.iter()).cloned().collect();
-        sql.push(format!("INSERT INTO main.{t} ({}) SELECT {} FROM {src}", into.join(", "), from.join(", ")));
+        sql.push(format!("INSERT OR ABORT INTO main.{t} ({}) SELECT {} FROM {src}", into.join(", "), from.join(", ")));
         if b.sequence {
             let name = quote_str(&b.table);
             sql.push(format!("DELETE FROM main.sqlite_sequence WHERE name = {name}"));
@@ -255,34 +307,34 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
         // affinity-free comparison can use the backup table's key index instead of scanning it for every row.
         let target: Vec<String> = b.key.iter().map(|k| format!("+{t}.{}", q(k))).collect();
         let matches = if keys.len() == 1 {
-            format!("b.{} = {}", keys[0], target[0])
+            format!("{KEPT}.{} = {}", keys[0], target[0])
         } else {
             format!(
                 "({}) = ({})",
-                keys.iter().map(|k| format!("b.{k}")).collect::<Vec<_>>().join(", "),
+                keys.iter().map(|k| format!("{KEPT}.{k}")).collect::<Vec<_>>().join(", "),
                 target.join(", ")
             )
         };
         let set_cols: Vec<String> = b.columns.iter().map(|c| q(c)).collect();
         let key_cols: Vec<String> = b.key.iter().map(|k| format!("+{}", q(k))).collect();
         let (lhs, rhs) = if set_cols.len() == 1 {
-            (set_cols[0].clone(), format!("(SELECT b.{} FROM {src} AS b WHERE {matches})", cols[0]))
+            (set_cols[0].clone(), format!("(SELECT {KEPT}.{} FROM {src} AS {KEPT} WHERE {matches})", cols[0]))
         } else {
             (
                 format!("({})", set_cols.join(", ")),
                 format!(
-                    "(SELECT {} FROM {src} AS b WHERE {matches})",
-                    cols.iter().map(|c| format!("b.{c}")).collect::<Vec<_>>().join(", ")
+                    "(SELECT {} FROM {src} AS {KEPT} WHERE {matches})",
+                    cols.iter().map(|c| format!("{KEPT}.{c}")).collect::<Vec<_>>().join(", ")
                 ),
             )
         };
         let key_list = if key_cols.len() == 1 { key_cols[0].clone() } else { format!("({})", key_cols.join(", ")) };
         sql.push(format!(
-            "UPDATE main.{t} SET {lhs} = {rhs} WHERE {key_list} IN (SELECT {} FROM {src})",
+            "UPDATE OR ABORT main.{t} SET {lhs} = {rhs} WHERE {key_list} IN (SELECT {} FROM {src})",
             keys.join(", ")
         ));
     }
-    sql.extend(held.iter().map(|(_, s)| s.trim().trim_end_matches(';').to_string()));
+    sql.extend(held.iter().map(|(_, s)| crate::sql::trim_statement(s).to_string()));
     Step {
         kind: StepKind::RestoreData,
         object: b.table.clone(),

@@ -194,6 +194,30 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             Risk::Safe,
         ));
     }
+    // Tables whose column renames SQLite cannot run natively, and the tables that
+    // reference a column they rename: both are rebuilt, the renames done by the copy.
+    let rename_in_copy: BTreeSet<String> = renamed
+        .columns
+        .iter()
+        .filter(|(t, pairs)| {
+            let original = renamed.tables.get(*t).map(String::as_str).unwrap_or(t.as_str());
+            actual.table(original).is_some_and(|(_, o)| pairs.iter().any(|(_, old)| !renames_natively(o, old)))
+        })
+        .map(|(t, _)| t.clone())
+        .collect();
+    let references_renamed = |t: &Table| {
+        rename_in_copy.iter().any(|p| {
+            let new_names: Vec<&String> = renamed.columns[p].iter().map(|(n, _)| n).collect();
+            let hit = |table: &str, col: &str| {
+                table.eq_ignore_ascii_case(p) && new_names.iter().any(|n| n.eq_ignore_ascii_case(col))
+            };
+            t.columns
+                .iter()
+                .filter_map(|c| c.references.as_ref())
+                .any(|r| r.column.as_deref().is_some_and(|c| hit(&r.table, c)))
+                || t.foreign_keys.iter().any(|f| f.referenced_columns.iter().any(|c| hit(&f.references, c)))
+        })
+    };
     for (name, want) in &desired.tables {
         let Some(have) = have_all.tables.get(name) else {
             steps.push(step(
@@ -209,11 +233,14 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             renamed.tables.get(name).and_then(|o| actual.tables.get(o)).or_else(|| actual.table(name).map(|(_, t)| t));
         let Some(original) = original else { continue };
         let column_renames = renamed.columns.get(name).cloned().unwrap_or_default();
-        if have == want && column_renames.is_empty() {
+        let in_copy = rename_in_copy.contains(name);
+        let forced = references_renamed(want);
+        if have == want && column_renames.is_empty() && !forced {
             continue;
         }
         let risk = table_risk(name);
-        match native_steps(name, have, want, &column_renames, facts) {
+        let native = if in_copy || forced { None } else { native_steps(name, have, want, &column_renames, facts) };
+        match native {
             Some(native) => {
                 let structural = native.iter().any(|(_, dropped_or_renamed)| *dropped_or_renamed);
                 if structural {
@@ -224,7 +251,19 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             None => {
                 touched.insert(name.to_ascii_lowercase());
                 rebuilt.insert(name.clone());
-                steps.push(rebuild::rebuild(name, original, have, want, risk));
+                // Renamed natively first, so SQLite rewrites what names the columns elsewhere
+                // (other tables' foreign keys); the rebuild then copies from the new names.
+                let renamed_first: &[(String, String)] = if in_copy { &[] } else { &column_renames };
+                for (new, old) in renamed_first {
+                    steps.push(step(
+                        StepKind::AlterTable,
+                        name,
+                        vec![format!("ALTER TABLE {} RENAME COLUMN {} TO {}", q(name), q(old), q(new))],
+                        format!("rename column `{name}.{old}` to `{new}`"),
+                        Risk::Safe,
+                    ));
+                }
+                steps.push(rebuild::rebuild(name, original, have, want, risk, renamed_first));
             }
         }
     }
@@ -259,7 +298,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             steps.push(step(
                 StepKind::CreateVirtualTable,
                 name,
-                vec![v.sql.trim().trim_end_matches(';').to_string()],
+                vec![sql::trim_statement(&v.sql).to_string()],
                 format!("create virtual table `{name}`"),
                 Risk::Safe,
             ));
@@ -366,7 +405,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             steps.push(step(
                 StepKind::CreateTrigger,
                 tname,
-                vec![t.sql.trim().trim_end_matches(';').to_string()],
+                vec![sql::trim_statement(&t.sql).to_string()],
                 format!("create trigger `{tname}`"),
                 Risk::Safe,
             ));
@@ -472,7 +511,8 @@ fn check_hints(actual: &Schema, desired: &Schema) -> Result<(), PlanError> {
 
 /// Native ALTER steps that take `have` (renames applied) to `want`, or `None`
 /// when SQLite needs a rebuild. The flag on each step says whether it drops or
-/// renames a column (so views and triggers reading the table must be recreated).
+/// renames a column (so views and triggers reading the table must be recreated),
+/// or updates rows (so the table's triggers are held off and do not fire).
 fn native_steps(
     name: &str,
     have: &Table,
@@ -534,7 +574,8 @@ fn native_steps(
                 let fill =
                     w.backfill.as_ref().map(|b| (b, "backfill")).or_else(|| w.default.as_ref().map(|d| (d, "default")));
                 if let Some((e, how)) = fill {
-                    sqls.push(format!("UPDATE {t} SET {c} = ({e}) WHERE {c} IS NULL"));
+                    // OR ABORT: a column's own ON CONFLICT (REPLACE, IGNORE) must not decide for the migration.
+                    sqls.push(format!("UPDATE OR ABORT {t} SET {c} = ({e}) WHERE {c} IS NULL"));
                     if how == "backfill" {
                         hints.push(format!("backfill on {name}.{}", w.name));
                     }
@@ -548,7 +589,7 @@ fn native_steps(
                     Risk::DataDependent,
                 );
                 s.hints = hints;
-                not_null_steps.push((s, false));
+                not_null_steps.push((s, fill.is_some()));
             } else {
                 not_null_steps.push((
                     step(
@@ -648,9 +689,10 @@ fn native_steps(
         ));
     }
     // Indexes are handled by the caller; anything else left over needs a rebuild.
+    // Added before dropped: SQLite refuses to drop a table's last column.
     out.extend(check_drops);
-    out.extend(drops);
     out.extend(adds);
+    out.extend(drops);
     out.extend(not_null_steps);
     out.extend(check_adds);
     Some(out)
@@ -666,6 +708,20 @@ fn same_column(a: &Column, b: &Column) -> bool {
         ..c.clone()
     };
     strip(a) == strip(b)
+}
+
+/// Whether SQLite's RENAME COLUMN works on column `old` of `t`. It fails on the
+/// key of a WITHOUT ROWID table when that key is one column declared `INTEGER`
+/// and a table-level UNIQUE also names it ("error in table t after rename: no
+/// such column"): that constraint is not rewritten (SQLite 3.40 to 3.54).
+fn renames_natively(t: &Table, old: &str) -> bool {
+    let pk = t.primary_key_columns();
+    let integer_key = pk.len() == 1
+        && pk[0].eq_ignore_ascii_case(old)
+        && t.column(old).and_then(|c| c.ty.as_deref()).is_some_and(|ty| ty.eq_ignore_ascii_case("INTEGER"));
+    let in_unique =
+        t.unique.iter().any(|k| k.columns.iter().any(|c| c.column_name().is_some_and(|n| n.eq_ignore_ascii_case(old))));
+    !(t.without_rowid && integer_key && in_unique)
 }
 
 /// ALTER TABLE ADD COLUMN's restrictions (lang_altertable §3).

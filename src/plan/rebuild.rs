@@ -2,18 +2,28 @@
 //!
 //! Create the new table under a name that cannot collide (`_reconcile_new_*`,
 //! a prefix users may not take), copy the rows (rowids kept for rowid tables,
-//! generated columns left out, `convert` and `backfill` applied where they
+//! generated columns computed again, a column that stops being generated
+//! keeping the values it computed, `convert` and `backfill` applied where they
 //! belong), carry the AUTOINCREMENT high-water mark, drop the old table, rename
 //! the new one. Indexes, triggers and views are recreated by other steps.
 
 use super::{step, Step, StepKind};
 use crate::diff::{column_differences, Risk};
 use crate::model::{Column, Table};
-use crate::sql::{ddl, quote_ident_if_needed as q, quote_str};
+use crate::sql::{ddl, quote_ident_if_needed as q, quote_str, rename_column_ref};
 
 /// The rebuild step for table `name`: `original` is the table as stored,
 /// `have` the same with renames applied (keyed by desired names), `want` the goal.
-pub(super) fn rebuild(name: &str, original: &Table, have: &Table, want: &Table, risk: Risk) -> Step {
+/// `renamed` are the (new, old) column renames already run natively before
+/// this step, so the old rows have the new names.
+pub(super) fn rebuild(
+    name: &str,
+    original: &Table,
+    have: &Table,
+    want: &Table,
+    risk: Risk,
+    renamed: &[(String, String)],
+) -> Step {
     let tmp = format!("{}new_{name}", crate::inspect::OWN_PREFIX);
     let mut sql = vec![ddl::create_table(&tmp, want)];
     let mut hints = Vec::new();
@@ -28,11 +38,12 @@ pub(super) fn rebuild(name: &str, original: &Table, have: &Table, want: &Table, 
         if w.generated.is_some() {
             continue;
         }
-        let value = match have.column(&w.name).filter(|h| h.generated.is_none()) {
-            Some(h) => Some(copied_value(name, original, h, w, &mut hints)),
+        // A column that stops being generated keeps the values it computed.
+        let value = match have.column(&w.name) {
+            Some(h) => Some(copied_value(name, original, h, w, renamed, &mut hints)),
             None => w.backfill.as_ref().map(|b| {
                 hints.push(format!("backfill on {name}.{}", w.name));
-                format!("({b})")
+                format!("({})", renamed_names(b.as_str(), name, renamed))
             }),
         };
         if let Some(v) = value {
@@ -41,7 +52,15 @@ pub(super) fn rebuild(name: &str, original: &Table, have: &Table, want: &Table, 
         }
     }
     if !into.is_empty() {
-        sql.push(format!("INSERT INTO {} ({}) SELECT {} FROM {}", q(&tmp), into.join(", "), from.join(", "), q(name)));
+        // OR ABORT: the new table's ON CONFLICT clauses (REPLACE, IGNORE) would otherwise drop
+        // or merge rows that break its constraints instead of failing the plan.
+        sql.push(format!(
+            "INSERT OR ABORT INTO {} ({}) SELECT {} FROM {}",
+            q(&tmp),
+            into.join(", "),
+            from.join(", "),
+            q(name)
+        ));
     }
     let had_autoinc = original.columns.iter().any(|c| c.autoincrement);
     let wants_autoinc = want.columns.iter().any(|c| c.autoincrement);
@@ -77,21 +96,35 @@ pub(crate) fn copy_source<'a>(step: &'a Step, sql: &str) -> Option<&'a str> {
 }
 
 /// The SELECT expression that fills desired column `w` from the old row.
-fn copied_value(table: &str, original: &Table, have: &Column, w: &Column, hints: &mut Vec<String>) -> String {
-    // `have` carries the desired name after a rename; the old row still has the stored name.
-    let stored = original
+fn copied_value(
+    table: &str,
+    original: &Table,
+    have: &Column,
+    w: &Column,
+    renamed_first: &[(String, String)],
+    hints: &mut Vec<String>,
+) -> String {
+    // `have` carries the desired name after a rename; the old row still has the stored name,
+    // unless the renames ran before this step.
+    let original_name = original
         .columns
         .iter()
         .find(|c| c.name.eq_ignore_ascii_case(&have.name))
         .or_else(|| w.renamed_from.as_deref().and_then(|r| original.column(r)))
         .map(|c| c.name.clone())
         .unwrap_or_else(|| have.name.clone());
-    let renamed = !stored.eq_ignore_ascii_case(&w.name);
-    let own_change = renamed || column_differences(have, w).iter().any(|(what, _)| what.starts_with("type"));
+    let renamed = !original_name.eq_ignore_ascii_case(&w.name);
+    let stored = if renamed_first.is_empty() { original_name } else { have.name.clone() };
+    let own_change = renamed
+        || column_differences(have, w)
+            .iter()
+            .any(|(what, _)| what.starts_with("type") || what.starts_with("generated"));
     let mut value = match &w.convert {
         // `convert` runs only when this column's own definition changes (DESIGN.md).
         Some(c) if own_change => {
             hints.push(format!("convert on {table}.{}", w.name));
+            // It is written against the old names; the renames already ran.
+            let c = renamed_names(c.as_str(), table, renamed_first);
             format!("({c})")
         }
         _ => q(&stored),
@@ -99,10 +132,15 @@ fn copied_value(table: &str, original: &Table, have: &Column, w: &Column, hints:
     if w.not_null && !have.not_null {
         if let Some(b) = &w.backfill {
             hints.push(format!("backfill on {table}.{}", w.name));
-            value = format!("coalesce({value}, {b})");
+            value = format!("coalesce({value}, {})", renamed_names(b.as_str(), table, renamed_first));
         } else if let Some(d) = &w.default {
             value = format!("coalesce({value}, {})", d.as_str());
         }
     }
     value
+}
+
+/// A hint's expression, written against the old column names, after the renames that already ran.
+fn renamed_names(expr: &str, table: &str, renamed_first: &[(String, String)]) -> String {
+    renamed_first.iter().fold(expr.to_string(), |e, (new, old)| rename_column_ref(&e, table, old, new))
 }

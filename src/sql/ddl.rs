@@ -131,11 +131,44 @@ pub fn column_def(c: &Column) -> String {
     s
 }
 
-/// A declared type, with each word quoted if it needs it (type names may be keywords).
+/// A declared type as SQL. Types of plain words with an optional size, like
+/// `VARCHAR(255)`, `UNSIGNED BIG INT` or `DECIMAL(10,2)`, are written as given;
+/// anything else (a keyword such as `NULL`, punctuation such as `Q]EUED`) is
+/// written as one quoted token, which SQLite reads back as exactly that text.
 fn type_sql(ty: &str) -> String {
-    // Types like `VARCHAR(255)`, `UNSIGNED BIG INT` or `DOUBLE PRECISION` are written as given;
-    // they come from the parser or the user and are validated by the scratch build.
-    ty.to_string()
+    if plain_type(ty) {
+        ty.to_string()
+    } else {
+        crate::sql::quote_ident(ty)
+    }
+}
+
+/// Whether a type is words (identifiers, not keywords), then optionally `(n)` or `(n, m)` of signed numbers.
+fn plain_type(ty: &str) -> bool {
+    let Ok(toks) = tokens(ty) else { return false };
+    let words =
+        toks.iter().take_while(|t| t.ty == TokenType::TK_ID && !t.text.starts_with(['"', '`', '[', '\''])).count();
+    let number = |t: &[crate::sql::Tok<'_>]| -> Option<usize> {
+        let sign = usize::from(matches!(t.first()?.ty, TokenType::TK_PLUS | TokenType::TK_MINUS));
+        matches!(t.get(sign)?.ty, TokenType::TK_INTEGER | TokenType::TK_FLOAT).then_some(sign + 1)
+    };
+    let rest = &toks[words..];
+    if words == 0 {
+        return false;
+    }
+    if rest.is_empty() {
+        return true;
+    }
+    if rest[0].ty != TokenType::TK_LP {
+        return false;
+    }
+    let Some(n) = number(&rest[1..]) else { return false };
+    let mut at = 1 + n;
+    if rest.get(at).is_some_and(|t| t.ty == TokenType::TK_COMMA) {
+        let Some(m) = number(&rest[at + 1..]) else { return false };
+        at += 1 + m;
+    }
+    at + 1 == rest.len() && rest[at].ty == TokenType::TK_RP
 }
 
 /// A DEFAULT value: literals bare (so ADD COLUMN accepts them), anything else in parentheses.
@@ -199,5 +232,16 @@ mod tests {
         assert!(!is_literal("abs(-1)"));
         assert!(!is_constant_default(&Expr::new("CURRENT_TIMESTAMP")));
         assert!(is_constant_default(&Expr::new("0")));
+    }
+
+    #[test]
+    fn types() {
+        for plain in ["INTEGER", "VARCHAR(255)", "DECIMAL(10,2)", "UNSIGNED BIG INT", "CHARACTER(-1)", "INT(+3)"] {
+            assert_eq!(type_sql(plain), plain);
+        }
+        assert_eq!(type_sql("Q]EUED"), "\"Q]EUED\"");
+        assert_eq!(type_sql("NULL"), "\"NULL\"");
+        assert_eq!(type_sql("A\"B"), "\"A\"\"B\"");
+        assert_eq!(type_sql("INT)"), "\"INT)\"");
     }
 }

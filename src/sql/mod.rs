@@ -240,13 +240,63 @@ pub fn rename_identifier(text: &str, old: &str, new: &str) -> String {
     out
 }
 
+/// Replaces column `old` by `new` in an expression over table `table`: bare
+/// references and those qualified by `table`; a name qualified by another table
+/// or alias, and a qualifier itself, are left alone. A word the tokenizer reads
+/// as a keyword is a name only after a `.` (a column named `select` is quoted
+/// wherever it is a name, and `SELECT` stays a keyword).
+pub fn rename_column_ref(text: &str, table: &str, old: &str, new: &str) -> String {
+    let Ok(toks) = tokens(text) else { return text.to_string() };
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    for (i, t) in toks.iter().enumerate() {
+        let after_dot = i >= 1 && toks[i - 1].ty == TokenType::TK_DOT;
+        let name = t.ty == TokenType::TK_ID || (after_dot && is_word(t) && t.ty != TokenType::TK_STRING);
+        if !name || !unquote(t.text).eq_ignore_ascii_case(old) {
+            continue;
+        }
+        let is_qualifier = toks.get(i + 1).is_some_and(|n| n.ty == TokenType::TK_DOT);
+        let qualified_elsewhere =
+            i >= 2 && toks[i - 1].ty == TokenType::TK_DOT && !unquote(toks[i - 2].text).eq_ignore_ascii_case(table);
+        if is_qualifier || qualified_elsewhere {
+            continue;
+        }
+        out.push_str(&text[last..t.start]);
+        out.push_str(&quote_ident_if_needed(new));
+        last = t.end;
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
+/// SQLite's whitespace: other Unicode spaces (U+00A0 and the like) are identifier characters to it.
+fn is_sql_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c')
+}
+
+/// `text` without SQLite whitespace at either end (Rust's `trim` would also take
+/// Unicode spaces, which SQLite reads as part of an identifier).
+pub fn trim_space(text: &str) -> &str {
+    text.trim_matches(is_sql_space)
+}
+
+/// `text` without SQLite whitespace at its end.
+pub fn trim_end_space(text: &str) -> &str {
+    text.trim_end_matches(is_sql_space)
+}
+
+/// `text` without SQLite whitespace and `;` at its end.
+pub fn trim_statement(text: &str) -> &str {
+    trim_end_space(trim_space(text).trim_end_matches(';'))
+}
+
 /// Strips redundant outer parentheses from expression text, keeping the inner spelling.
 pub fn strip_outer_parens(text: &str) -> String {
-    let mut s = text.trim();
+    let mut s = trim_space(text);
     loop {
         let Ok(toks) = tokens(s) else { return s.to_string() };
         if toks.len() >= 2 && wraps_all(&toks) {
-            s = s[toks[0].end..toks[toks.len() - 1].start].trim();
+            s = trim_space(&s[toks[0].end..toks[toks.len() - 1].start]);
         } else {
             return s.to_string();
         }
@@ -388,7 +438,7 @@ pub fn check_type(text: &str) -> Result<(), String> {
 
 /// `CREATE VIEW name AS <select>` from a view's `sql`, which may already be a whole CREATE VIEW.
 pub fn view_create_sql(name: &str, sql: &str) -> String {
-    let body = sql.trim().trim_end_matches(';').trim_end();
+    let body = trim_statement(sql);
     let starts_with_create =
         tokens(body).ok().and_then(|t| t.first().map(|t| t.ty == TokenType::TK_CREATE)).unwrap_or(false);
     if starts_with_create {
@@ -405,14 +455,14 @@ pub fn view_body(create_sql: &str) -> String {
     for (i, t) in toks.iter().enumerate() {
         match t.ty {
             // A column list comes before AS: keep the whole statement.
-            TokenType::TK_LP => return create_sql.trim().to_string(),
+            TokenType::TK_LP => return trim_space(create_sql).to_string(),
             TokenType::TK_AS if i + 1 < toks.len() => {
-                return create_sql[toks[i + 1].start..].trim().trim_end_matches(';').trim_end().to_string();
+                return trim_statement(&create_sql[toks[i + 1].start..]).to_string();
             }
             _ => {}
         }
     }
-    create_sql.trim().to_string()
+    trim_space(create_sql).to_string()
 }
 
 #[cfg(test)]
@@ -461,8 +511,26 @@ mod tests {
     }
 
     #[test]
+    fn column_references_renamed_only_where_they_name_the_column() {
+        assert_eq!(rename_column_ref("CAST(c0 AS TEXT)", "t", "c0", "x"), "CAST(x AS TEXT)");
+        assert_eq!(
+            rename_column_ref("(SELECT k.c0 FROM kept AS k WHERE k.k0 = t.c0)", "t", "c0", "x"),
+            "(SELECT k.c0 FROM kept AS k WHERE k.k0 = t.x)"
+        );
+        assert_eq!(rename_column_ref("c0.a + 'c0'", "t", "c0", "x"), "c0.a + 'c0'");
+        assert_eq!(
+            rename_column_ref("(SELECT 1 FROM k WHERE k.a = t.\"select\")", "t", "select", "Col 4"),
+            "(SELECT 1 FROM k WHERE k.a = t.\"Col 4\")"
+        );
+        assert_eq!(rename_column_ref("CAST(\"as\" AS TEXT)", "t", "as", "b"), "CAST(b AS TEXT)");
+    }
+
+    #[test]
     fn outer_parens_only_when_they_wrap_everything() {
         assert_eq!(strip_outer_parens("(a) + (b)"), "(a) + (b)");
+        // U+00A0 is part of an identifier to SQLite, not space.
+        assert_eq!(strip_outer_parens("\u{a0}-x"), "\u{a0}-x");
+        assert_eq!(view_body("CREATE VIEW v AS SELECT a FROM t\u{a0}"), "SELECT a FROM t\u{a0}");
         assert_eq!(strip_outer_parens(" ((abs(-3))) "), "abs(-3)");
     }
 

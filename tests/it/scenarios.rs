@@ -47,30 +47,41 @@ pub fn keyed_rows(conn: &Connection, schema: &Schema, table: &str, by_rowid: boo
     let mut out = Rows::new();
     let mut q = stmt.query([]).unwrap();
     while let Some(r) = q.next().unwrap() {
-        let key: Value = r.get(0).unwrap();
-        let key = match key {
+        let key = match cell(r, 0) {
             Value::Integer(i) => format!("{i:012}"),
             Value::Text(s) => s,
             other => format!("{other:?}"),
         };
         let mut m = BTreeMap::new();
         for (i, n) in names.iter().enumerate().skip(1) {
-            m.insert(n.to_ascii_lowercase(), r.get::<_, Value>(i).unwrap());
+            m.insert(n.to_ascii_lowercase(), cell(r, i));
         }
         out.insert(key, m);
     }
     out
 }
 
-/// Re-keys rows captured by rowid by their primary key values.
-fn keyed_rows_of(schema: &Schema, table: &str, rows: &Rows) -> Rows {
-    let pk = schema.tables[table].primary_key_columns();
-    if pk.is_empty() {
+/// A value as stored; text that is not UTF-8 (SQLite allows it) is shown by its bytes.
+fn cell(r: &rusqlite::Row<'_>, i: usize) -> Value {
+    match r.get_ref(i).unwrap() {
+        rusqlite::types::ValueRef::Text(b) => {
+            Value::Text(String::from_utf8(b.to_vec()).unwrap_or_else(|_| format!("<text bytes {b:?}>")))
+        }
+        rusqlite::types::ValueRef::Null => Value::Null,
+        rusqlite::types::ValueRef::Integer(i) => Value::Integer(i),
+        rusqlite::types::ValueRef::Real(f) => Value::Real(f),
+        rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+/// Re-keys rows by the values of `cols` (names as in the rows).
+fn rekey(rows: &Rows, cols: &[String]) -> Rows {
+    if cols.is_empty() {
         return rows.clone();
     }
     rows.values()
         .map(|r| {
-            let key = pk
+            let key = cols
                 .iter()
                 .map(|c| match r.get(&c.to_ascii_lowercase()) {
                     Some(Value::Integer(i)) => i.to_string(),
@@ -237,8 +248,25 @@ impl Scenario {
             let new_t = &after.tables[&new_table];
             let old_t = &self.before.tables[table];
             let by_rowid = !new_t.without_rowid && !old_t.without_rowid;
-            let new_rows = keyed_rows(conn, after, &new_table, by_rowid);
-            let old_rows = &if by_rowid { old_rows.clone() } else { keyed_rows_of(&self.before, table, old_rows) };
+            let (old_rows, new_rows) = if by_rowid {
+                (old_rows.clone(), keyed_rows(conn, after, &new_table, true))
+            } else {
+                // A row is found again by the key it had before, under its columns' new names
+                // (the key itself may change, e.g. when a table becomes WITHOUT ROWID).
+                let old_key = old_t.primary_key_columns();
+                let new_key: Vec<String> = old_key
+                    .iter()
+                    .map(|o| {
+                        renames
+                            .iter()
+                            .find(|(t, _, old)| t.eq_ignore_ascii_case(&new_table) && old.eq_ignore_ascii_case(o))
+                            .map(|(_, n, _)| n.to_string())
+                            .unwrap_or_else(|| o.clone())
+                    })
+                    .collect();
+                (rekey(old_rows, &old_key), rekey(&keyed_rows(conn, after, &new_table, false), &new_key))
+            };
+            let old_rows = &old_rows;
             for (key, old) in old_rows {
                 let new = new_rows.get(key).ok_or_else(|| format!("`{table}` lost row {key}"))?;
                 for c in &new_t.columns {
@@ -825,4 +853,246 @@ fn failure_in_a_renamed_and_rebuilt_table_is_diagnosed() {
     let msg = e.to_string();
     assert!(msg.contains("1 rows") && msg.contains("url") && msg.contains("backfill"), "{msg}");
     s.assert_unchanged();
+}
+
+// ---------------------------------------------------------------------------
+// Regressions found by the property tests (`props.rs`), each reduced to its
+// smallest form. See: #5
+
+#[test]
+fn r5_rollback_brings_back_a_dropped_not_null_column() {
+    // See: #5. The rollback re-added the column empty and meant to fill it
+    // afterwards, which NOT NULL refuses.
+    let mut s = Scenario::new("CREATE TABLE t(a PRIMARY KEY, b NOT NULL); INSERT INTO t VALUES (1, 'x'), (2, 'y');");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: a, primary_key: true }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_rollback_brings_back_a_dropped_unique_column_with_a_default() {
+    // See: #5. Re-added with its default in every row, the column broke its own UNIQUE.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT NOT NULL DEFAULT 'd' UNIQUE); INSERT INTO t VALUES (1, 'x'), (2, 'y');",
+    );
+    s.apply("tables:\n  t:\n    columns:\n      - { name: a, type: INTEGER, primary_key: true }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_a_generated_column_made_plain_keeps_its_values() {
+    // See: #5. The rebuild left the column out of the copy as if it were still generated.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(a INTEGER, g INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL); INSERT INTO t(a) VALUES (1), (5);",
+    );
+    s.apply("tables:\n  t:\n    columns:\n      - { name: a, type: INTEGER }\n      - { name: g, type: INTEGER }\n");
+    s.check_all(&[]);
+    let g: i64 = s.conn().query_row("SELECT g FROM t WHERE a = 5", [], |r| r.get(0)).unwrap();
+    assert_eq!(g, 10);
+}
+
+#[test]
+fn r5_a_rebuilt_parent_renames_the_column_its_children_reference() {
+    // See: #5. The rebuild renamed the parent's key column in its new CREATE, leaving
+    // the child's REFERENCES on the old name: "foreign key mismatch" at the check.
+    let mut s = Scenario::new(
+        "CREATE TABLE p(id PRIMARY KEY); CREATE TABLE c(p_id REFERENCES p(id));
+         INSERT INTO p VALUES (1), (2); INSERT INTO c VALUES (1), (2), (NULL);",
+    );
+    s.apply(
+        "tables:
+  p:
+    columns:
+      - { name: key, primary_key: true, unique: true, renamed_from: id }
+  c:
+    columns:
+      - { name: p_id, references: { table: p, column: key } }
+",
+    );
+    s.check_all(&[("p", "key", "id")]);
+}
+
+#[test]
+fn r5_rollback_of_a_strict_retype_puts_the_old_values_back_first() {
+    // See: #5. The rollback copied the converted values back into the old STRICT
+    // type before restoring the kept ones, and SQLite refused them.
+    let mut s = Scenario::new("CREATE TABLE t(a INTEGER) STRICT; INSERT INTO t VALUES (0), (7);");
+    s.apply(
+        "tables:\n  t:\n    columns:\n      - { name: a, type: BLOB, convert: CAST(a AS BLOB) }\n    strict: true\n",
+    );
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_rollback_restores_kept_values_into_a_table_named_b() {
+    // See: #5. The restore read the backup under the alias `b`, which a table named
+    // `b` shadowed.
+    let mut s = Scenario::new(
+        "CREATE TABLE b(id INTEGER PRIMARY KEY, x TEXT, y TEXT); INSERT INTO b VALUES (5, 'p', 'q'), (9, 'r', 's');",
+    );
+    s.apply("tables:\n  b:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: x, type: TEXT }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_renaming_the_key_of_a_without_rowid_table_with_a_redundant_unique() {
+    // See: #5. SQLite's RENAME COLUMN fails on this table ("error in table t after
+    // rename: no such column: id"): the UNIQUE (id) is not rewritten. The table is
+    // rebuilt instead, and so is the child that references the column.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, v TEXT, UNIQUE (id)) WITHOUT ROWID;
+         CREATE TABLE c(t_id INTEGER REFERENCES t(id));
+         INSERT INTO t VALUES (1, 'a'), (2, 'b'); INSERT INTO c VALUES (1), (2);",
+    );
+    s.apply(
+        "tables:
+  t:
+    columns:
+      - { name: key, type: INTEGER, primary_key: true, renamed_from: id }
+      - { name: v, type: TEXT }
+    unique: [[key]]
+    without_rowid: true
+  c:
+    columns:
+      - { name: t_id, type: INTEGER, references: { table: t, column: key } }
+",
+    );
+    s.check_all(&[("t", "key", "id")]);
+}
+
+#[test]
+fn r5_renaming_the_table_level_integer_key_of_a_without_rowid_table_in_a_unique() {
+    // See: #5. The same SQLite failure with the key declared at table level and a
+    // UNIQUE over more than that column.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(id INTEGER, v TEXT, PRIMARY KEY (id), UNIQUE (v, id)) WITHOUT ROWID;
+         INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    );
+    s.apply(
+        "tables:
+  t:
+    columns:
+      - { name: key, type: INTEGER, renamed_from: id }
+      - { name: v, type: TEXT }
+    primary_key: [key]
+    unique: [[v, key]]
+    without_rowid: true
+",
+    );
+    s.check_all(&[("t", "key", "id")]);
+}
+
+#[test]
+fn r5_rollback_of_a_key_rename_and_a_dropped_column() {
+    // See: #5. The rollback renamed the key back first, then refilled the dropped
+    // column by looking rows up under the key's other name.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(id INT PRIMARY KEY, x, UNIQUE (x)) WITHOUT ROWID; INSERT INTO t VALUES (1, 'a'), (2, 'b');",
+    );
+    s.apply(
+        "tables:\n  t:\n    columns:\n      - { name: key, type: INT, primary_key: true, renamed_from: id }\n    without_rowid: true\n",
+    );
+    s.check_all(&[("t", "key", "id")]);
+}
+
+#[test]
+fn r5_backfill_fires_no_trigger() {
+    // See: #5. The native backfill (UPDATE ... WHERE c IS NULL, then SET NOT NULL)
+    // fired the table's UPDATE triggers: a migration wrote rows into `audit`.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); CREATE TABLE audit(msg TEXT);
+         CREATE TRIGGER t_audit AFTER UPDATE ON t BEGIN INSERT INTO audit VALUES ('updated'); END;
+         INSERT INTO t VALUES (1, NULL), (2, 'x');",
+    );
+    s.apply(
+        "tables:
+  t:
+    columns:
+      - { name: id, type: INTEGER, primary_key: true }
+      - { name: a, type: TEXT, not_null: true, backfill: \"'filled'\" }
+  audit:
+    columns:
+      - { name: msg, type: TEXT }
+triggers:
+  t_audit:
+    sql: CREATE TRIGGER t_audit AFTER UPDATE ON t BEGIN INSERT INTO audit VALUES ('updated'); END
+",
+    );
+    let n: i64 = s.conn().query_row("SELECT count(*) FROM audit", [], |r| r.get(0)).unwrap();
+    assert_eq!(n, 0, "a trigger fired during the migration");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_a_new_unique_on_conflict_replace_does_not_delete_duplicates() {
+    // See: #5. The rebuild's INSERT ... SELECT obeyed the new column's ON CONFLICT
+    // REPLACE and silently dropped all but one of the duplicate rows.
+    let mut s =
+        Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'x');");
+    let e = s
+        .try_apply(
+            "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, unique: true, unique_on_conflict: replace }\n",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("UNIQUE"), "{e}");
+    s.assert_unchanged();
+}
+
+#[test]
+fn r5_a_new_not_null_on_conflict_ignore_does_not_skip_rows() {
+    // See: #5. Under NOT NULL ON CONFLICT IGNORE the rebuild's copy silently left out
+    // the rows holding NULL.
+    let mut s =
+        Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
+    let e = s
+        .try_apply(
+            "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, not_null: true, not_null_on_conflict: ignore }\n",
+            false,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("NOT NULL"), "{e}");
+    s.assert_unchanged();
+}
+
+#[test]
+fn r5_replacing_the_only_column_adds_before_it_drops() {
+    // See: #5. DROP COLUMN ran before ADD COLUMN, and SQLite refuses to drop a
+    // table's last column.
+    let mut s = Scenario::new("CREATE TABLE t(a); INSERT INTO t VALUES (1), (2);");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_rollback_restores_kept_nulls_of_a_dropped_column_with_a_default() {
+    // See: #5. The rollback read a kept NULL as "no kept value" and put the default
+    // there instead, which broke the column's UNIQUE.
+    let mut s = Scenario::new("CREATE TABLE t(a DEFAULT 0, b, UNIQUE (a)); INSERT INTO t VALUES (NULL, 1), (NULL, 2);");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_a_stored_column_made_generated_is_destructive() {
+    // See: #5. Its values were replaced by computed ones with the change classed
+    // safe, so an application's default policy lost them without being asked.
+    let mut s = Scenario::new("CREATE TABLE t(a INTEGER, b INTEGER); INSERT INTO t VALUES (1, 5), (2, 7);");
+    let yaml =
+        "tables:\n  t:\n    columns:\n      - { name: a, type: INTEGER }\n      - { name: b, type: INTEGER, generated: { expr: a * 2 } }\n";
+    let e = s.try_apply(yaml, false).unwrap_err();
+    assert!(matches!(e, Error::Apply(ApplyError::Destructive(_))), "{e}");
+    s.assert_unchanged();
+    s.apply(yaml);
+    s.check_all(&[]);
+}
+
+#[test]
+fn r5_rollback_of_a_rename_to_a_keyword_keeps_its_own_sql() {
+    // See: #5. Rewriting the refill for the column's rename back also rewrote the
+    // SELECT keyword of the refill's subquery, since the column was named `select`.
+    let mut s = Scenario::new("CREATE TABLE t(a, \"Col 4\" TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: select, renamed_from: Col 4 }\n      - { name: a }\n");
+    s.check_all(&[("t", "select", "Col 4")]);
 }
