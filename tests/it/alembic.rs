@@ -155,10 +155,11 @@ fn walkthrough_runs_as_written() {
     // 4. The next change: both tables rebuilt, the trigger survives, rows kept and converted.
     let printed = w.step();
     for line in [
-        "4 changes in 8 steps: 2 rebuilds of episode (1 index, 1 view kept) and feed (1 index, 1 view, 1 trigger kept), 3 data-dependent steps",
+        "4 changes in 9 steps: 2 rebuilds of episode (1 index, 1 view kept) and feed (1 index, 1 view, 1 trigger kept), 3 data-dependent steps",
+        "3. [safe] rename column `episode.duration` to `duration_seconds`",
         "uses convert on episode.duration_seconds",
         "uses backfill on feed.updated_at",
-        "8. [safe] create trigger `feed_touch`",
+        "9. [safe] create trigger `feed_touch`",
     ] {
         assert!(printed.contains(line), "the walkthrough shows `{line}`:\n{printed}");
     }

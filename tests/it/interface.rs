@@ -301,7 +301,7 @@ fn verbose_shows_steps_sql_and_timings() {
     for part in [
         "step 1/",
         ": rebuild table `feed` (create, copy, drop, rename)",
-        "     INSERT INTO _reconcile_new_feed (rowid, id, url, title) SELECT rowid, id, url, title FROM feed\n",
+        "     INSERT OR ABORT INTO _reconcile_new_feed (rowid, id, url, title) SELECT rowid, id, url, title FROM feed\n",
         "   done in ",
         "verified the result against the schema in ",
     ] {

@@ -411,7 +411,8 @@ INSERT INTO r VALUES (1, 'a'), (5, 'b'), (6, NULL);";
         let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
         let details: Vec<String> = stmt.query_map([], |r| r.get(3)).unwrap().map(Result::unwrap).collect();
         assert!(
-            details.iter().any(|d| d.starts_with("SEARCH b USING INDEX")) && !details.iter().any(|d| d == "SCAN b"),
+            details.iter().any(|d| d.starts_with("SEARCH _reconcile_kept USING INDEX"))
+                && !details.iter().any(|d| d == "SCAN _reconcile_kept"),
             "the restore must look kept values up by index: {sql}\n{details:#?}"
         );
     }
