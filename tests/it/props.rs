@@ -1327,7 +1327,7 @@ fn derive_b(a: &Spec, muts: &[Mut]) -> Spec {
             c.renamed_from = old_c.filter(|(o, _)| o.name != c.name).map(|(o, _)| o.name.clone());
             let new_store = store(c.ty, strict);
             match old_c {
-                Some((o, old_strict)) if o.generated.is_none() && c.generated.is_none() => {
+                Some((o, old_strict)) if c.generated.is_none() => {
                     let old_store = store(o.ty, old_strict);
                     if needs_convert(old_store, new_store) {
                         let target = match new_store {
