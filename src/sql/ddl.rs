@@ -131,44 +131,53 @@ pub fn column_def(c: &Column) -> String {
     s
 }
 
-/// A declared type as SQL. Types of plain words with an optional size, like
-/// `VARCHAR(255)`, `UNSIGNED BIG INT` or `DECIMAL(10,2)`, are written as given;
-/// anything else (a keyword such as `NULL`, punctuation such as `Q]EUED`) is
-/// written as one quoted token, which SQLite reads back as exactly that text.
+/// A declared type as SQL: plain words with an optional size are written in the
+/// spelling inspect reads back (`VARCHAR(255)`, `UNSIGNED BIG INT`,
+/// `DECIMAL(10,2)`); anything else (a keyword such as `NULL`, punctuation such as
+/// `Q]EUED`) is written as one quoted token, which SQLite reads back as exactly
+/// that text.
 fn type_sql(ty: &str) -> String {
-    if plain_type(ty) {
-        ty.to_string()
-    } else {
-        crate::sql::quote_ident(ty)
-    }
+    canonical_type(ty).unwrap_or_else(|| crate::sql::quote_ident(ty))
 }
 
-/// Whether a type is words (identifiers, not keywords), then optionally `(n)` or `(n, m)` of signed numbers.
-fn plain_type(ty: &str) -> bool {
-    let Ok(toks) = tokens(ty) else { return false };
-    let words =
-        toks.iter().take_while(|t| t.ty == TokenType::TK_ID && !t.text.starts_with(['"', '`', '[', '\''])).count();
-    let number = |t: &[crate::sql::Tok<'_>]| -> Option<usize> {
-        let sign = usize::from(matches!(t.first()?.ty, TokenType::TK_PLUS | TokenType::TK_MINUS));
-        matches!(t.get(sign)?.ty, TokenType::TK_INTEGER | TokenType::TK_FLOAT).then_some(sign + 1)
-    };
-    let rest = &toks[words..];
-    if words == 0 {
-        return false;
+/// The spelling of a type made of words (identifiers, not keywords), then
+/// optionally `(n)` or `(n, m)` of signed numbers: words one space apart, the
+/// size without spaces. `None` for any other type.
+pub(crate) fn canonical_type(ty: &str) -> Option<String> {
+    let toks = tokens(ty).ok()?;
+    let words: Vec<&str> = toks
+        .iter()
+        .take_while(|t| t.ty == TokenType::TK_ID && !t.text.starts_with(['"', '`', '[', '\'']))
+        .map(|t| t.text)
+        .collect();
+    if words.is_empty() {
+        return None;
     }
+    let mut spelled = words.join(" ");
+    let rest = &toks[words.len()..];
     if rest.is_empty() {
-        return true;
+        return Some(spelled);
     }
-    if rest[0].ty != TokenType::TK_LP {
-        return false;
+    if rest.len() < 3 || rest[0].ty != TokenType::TK_LP || rest[rest.len() - 1].ty != TokenType::TK_RP {
+        return None;
     }
-    let Some(n) = number(&rest[1..]) else { return false };
-    let mut at = 1 + n;
-    if rest.get(at).is_some_and(|t| t.ty == TokenType::TK_COMMA) {
-        let Some(m) = number(&rest[at + 1..]) else { return false };
-        at += 1 + m;
+    let sizes = &rest[1..rest.len() - 1];
+    let number = |n: &[crate::sql::Tok<'_>]| match n {
+        [num] => matches!(num.ty, TokenType::TK_INTEGER | TokenType::TK_FLOAT),
+        [sign, num] => {
+            matches!(sign.ty, TokenType::TK_PLUS | TokenType::TK_MINUS)
+                && matches!(num.ty, TokenType::TK_INTEGER | TokenType::TK_FLOAT)
+        }
+        _ => false,
+    };
+    let parts: Vec<&[crate::sql::Tok<'_>]> = sizes.split(|t| t.ty == TokenType::TK_COMMA).collect();
+    if parts.len() > 2 || !parts.iter().all(|n| number(n)) {
+        return None;
     }
-    at + 1 == rest.len() && rest[at].ty == TokenType::TK_RP
+    spelled.push('(');
+    spelled.extend(sizes.iter().map(|t| t.text));
+    spelled.push(')');
+    Some(spelled)
 }
 
 /// A DEFAULT value: literals bare (so ADD COLUMN accepts them), anything else in parentheses.
@@ -243,5 +252,9 @@ mod tests {
         assert_eq!(type_sql("NULL"), "\"NULL\"");
         assert_eq!(type_sql("A\"B"), "\"A\"\"B\"");
         assert_eq!(type_sql("INT)"), "\"INT)\"");
+        assert_eq!(type_sql("NVARCHAR ( 20 )"), "NVARCHAR(20)");
+        assert_eq!(type_sql("DECIMAL(10, 2)"), "DECIMAL(10,2)");
+        assert_eq!(type_sql("DOUBLE  PRECISION"), "DOUBLE PRECISION");
+        assert_eq!(type_sql("INT()"), "\"INT()\"");
     }
 }

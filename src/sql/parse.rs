@@ -18,7 +18,7 @@ use crate::model::{
     Check, Column, Conflict, Expr, FkAction, ForeignKey, Generated, Index, IndexedColumn, Key, References, SortOrder,
     Table,
 };
-use crate::sql::{parse_indexed_column, pretty, quote_str, strip_outer_parens, tokens, unquote};
+use crate::sql::{parse_indexed_column, pretty, quote_str, strip_outer_parens, tokens, unquote, Tok};
 
 /// Runs `f` on the single statement in `sql`, guarding against parser panics.
 fn with_stmt<T>(sql: &str, f: impl FnOnce(&Stmt<'_>) -> Result<T, String>) -> Result<T, String> {
@@ -266,7 +266,9 @@ pub fn create_table(sql: &str) -> Result<(String, Table), String> {
 fn type_name(t: &ast::Type<'_>) -> String {
     if t.name.starts_with(['"', '\'', '`', '[']) {
         let first = tokens(t.name).ok().and_then(|toks| toks.first().map(|tok| unquote(tok.text)));
-        return first.unwrap_or_else(|| unquote(t.name)).to_ascii_uppercase();
+        let declared = first.unwrap_or_else(|| unquote(t.name)).to_ascii_uppercase();
+        // `[nvarchar ( 20 )]` declares what `NVARCHAR(20)` does: spelled the one way.
+        return crate::sql::ddl::canonical_type(&declared).unwrap_or(declared);
     }
     let base = t.name.split_whitespace().map(|w| w.to_ascii_uppercase()).collect::<Vec<_>>().join(" ");
     match &t.size {
@@ -298,6 +300,13 @@ pub fn create_trigger(sql: &str) -> Result<(String, String), String> {
         Stmt::CreateTrigger { trigger_name, tbl_name, .. } => Ok((name(&trigger_name.name), name(&tbl_name.name))),
         _ => Err("not a CREATE TRIGGER statement".to_string()),
     })
+    .or_else(|e| {
+        let toks = stricter_than_sqlite(sql).then(|| tokens(sql).ok()).flatten().ok_or_else(|| e.clone())?;
+        let (trigger, rest) = created_name(&toks, TokenType::TK_TRIGGER).ok_or_else(|| e.clone())?;
+        let on = rest.iter().position(|t| t.ty == TokenType::TK_ON).ok_or_else(|| e.clone())?;
+        let (table, _) = qualified_name(&rest[on + 1..]).ok_or(e)?;
+        Ok((trigger, table))
+    })
 }
 
 /// Parses `CREATE VIEW` text into the view's name.
@@ -306,6 +315,61 @@ pub fn create_view(sql: &str) -> Result<String, String> {
         Stmt::CreateView { view_name, .. } => Ok(name(&view_name.name)),
         _ => Err("not a CREATE VIEW statement".to_string()),
     })
+    .or_else(|e| {
+        let toks = stricter_than_sqlite(sql).then(|| tokens(sql).ok()).flatten().ok_or_else(|| e.clone())?;
+        created_name(&toks, TokenType::TK_VIEW).map(|(n, _)| n).ok_or(e)
+    })
+}
+
+/// Whether the parser refused `sql` only for a rule of its own that SQLite does
+/// not have at that point (a column twice in `UPDATE OF` or `INSERT INTO t(a, a)`,
+/// twice in a view's column list, a view's column count): the statement is still
+/// one well-formed statement, and the names a trigger or view needs are read from
+/// its tokens. A syntax error or a second statement is never that.
+fn stricter_than_sqlite(sql: &str) -> bool {
+    use sqlite3_parser::lexer::sql::{Error, ParserError};
+    catch_unwind(AssertUnwindSafe(|| {
+        let bump = Bump::new();
+        let mut parser = Parser::new(&bump, sql.as_bytes());
+        let custom = matches!(parser.next(), Err(Error::ParserError(ParserError::Custom(_), _)));
+        custom
+    }))
+    .unwrap_or(false)
+}
+
+/// The name after `CREATE [TEMP] <kind> [IF NOT EXISTS]`, and the tokens after it.
+fn created_name<'a, 't>(toks: &'a [Tok<'t>], kind: TokenType) -> Option<(String, &'a [Tok<'t>])> {
+    let mut i = 0;
+    let expect = |ty: TokenType, i: &mut usize| {
+        let hit = toks.get(*i).is_some_and(|t| t.ty == ty);
+        if hit {
+            *i += 1;
+        }
+        hit
+    };
+    if !expect(TokenType::TK_CREATE, &mut i) {
+        return None;
+    }
+    expect(TokenType::TK_TEMP, &mut i);
+    if !expect(kind, &mut i) {
+        return None;
+    }
+    if expect(TokenType::TK_IF, &mut i) && !(expect(TokenType::TK_NOT, &mut i) && expect(TokenType::TK_EXISTS, &mut i))
+    {
+        return None;
+    }
+    let (n, used) = qualified_name(&toks[i..])?;
+    Some((n, &toks[i + used..]))
+}
+
+/// `name` or `schema.name` at the start of `toks`: the name and the tokens it takes.
+fn qualified_name(toks: &[Tok<'_>]) -> Option<(String, usize)> {
+    let word = |t: &Tok<'_>| t.ty != TokenType::TK_LP && t.ty != TokenType::TK_DOT && !t.text.is_empty();
+    let first = toks.first().filter(|t| word(t))?;
+    match (toks.get(1), toks.get(2)) {
+        (Some(dot), Some(second)) if dot.ty == TokenType::TK_DOT && word(second) => Some((unquote(second.text), 3)),
+        _ => Some((unquote(first.text), 1)),
+    }
 }
 
 /// Parses `CREATE VIRTUAL TABLE` text into (name, module).
@@ -353,6 +417,16 @@ mod tests {
         .unwrap();
         let d: Vec<_> = t.columns.iter().map(|c| c.default.as_ref().unwrap().as_str().to_string()).collect();
         assert_eq!(d, ["'Abc'", "'abc'", "'x y'", "TRUE", "\"q\""]);
+    }
+
+    #[test]
+    fn statements_sqlite_accepts_but_the_parser_checks_harder() {
+        // SQLite takes a column twice in `UPDATE OF`, and in a view's column list.
+        let t = "CREATE TRIGGER \"tr\" BEFORE UPDATE OF a, a ON main.[t 1] WHEN 1 BEGIN SELECT 1; END";
+        assert_eq!(create_trigger(t).unwrap(), ("tr".to_string(), "t 1".to_string()));
+        assert_eq!(create_view("CREATE VIEW IF NOT EXISTS v(x, x) AS SELECT 1, 2").unwrap(), "v");
+        assert!(create_trigger("CREATE TRIGGER tr ON t BEGIN SELECT 1; END; DROP TABLE t").is_err());
+        assert!(create_view("CREATE VIEW v AS SELECT 1; DROP TABLE t").is_err());
     }
 
     #[test]
