@@ -135,6 +135,17 @@ fn healthy(conn: &Connection, schema: &sqlite_reconcile::Schema) -> bool {
             return false;
         }
     }
+    // Foreign keys resolve when rows are written: one may name a table that is not there.
+    for t in schema.tables.values() {
+        let parents = t
+            .columns
+            .iter()
+            .filter_map(|c| c.references.as_ref().map(|r| r.table.as_str()))
+            .chain(t.foreign_keys.iter().map(|f| f.references.as_str()));
+        if parents.into_iter().any(|p| schema.table(p).is_none()) {
+            return false;
+        }
+    }
     // Each trigger compiles when a statement that fires it is prepared.
     for t in schema.triggers.values() {
         let Ok((_, on)) = parse::create_trigger(&t.sql) else { return false };

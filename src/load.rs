@@ -407,9 +407,14 @@ fn validate_table(p: &Problems<'_>, s: &Schema, name: &str, t: &Table) -> Result
             return Err(p.err(format!("{ipath}.columns"), "an index needs at least one column or expression"));
         }
         for (k, c) in idx.columns.iter().enumerate() {
-            // A bare name must be a column; anything else is an expression SQLite checks.
+            // A bare name must be a column (or TRUE or FALSE, which are 1 and 0 unless a
+            // column takes the name; or a "double-quoted" name, which SQLite reads as a
+            // string when no column has it); anything else is an expression SQLite checks.
             if let Some(n) = c.column_name() {
-                if !col_exists(&n) && !n.eq_ignore_ascii_case("rowid") {
+                let constant = n.eq_ignore_ascii_case("true")
+                    || n.eq_ignore_ascii_case("false")
+                    || c.expr.as_str().starts_with('"');
+                if !col_exists(&n) && !n.eq_ignore_ascii_case("rowid") && !constant {
                     return Err(p.err(format!("{ipath}.columns[{k}]"), format!("`{n}` is not a column of `{name}`")));
                 }
             }
@@ -555,6 +560,17 @@ mod tests {
         assert!(e.starts_with("a.yaml:4:"), "{e}");
         assert!(e.contains("unknown field `typ`"), "{e}");
         assert!(e.contains("tables.t.columns[0]"), "{e}");
+    }
+
+    #[test]
+    fn constants_are_index_terms() {
+        let y = "tables:\n  t:\n    columns:\n      - { name: a }\n    indexes:\n      t_i: { columns: [a, TRUE] }\n";
+        assert!(load(y).is_ok());
+        let y = "tables:\n  t:\n    columns:\n      - { name: a }\n    indexes:\n      t_i: { columns: [b] }\n";
+        assert!(load(y).unwrap_err().to_string().contains("`b` is not a column"));
+        // SQLite reads a double-quoted name that is no column as a string.
+        let y = "tables:\n  t:\n    columns:\n      - { name: a }\n    indexes:\n      t_i: { columns: ['\"E\"'] }\n";
+        assert!(load(y).is_ok());
     }
 
     #[test]
