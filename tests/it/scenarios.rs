@@ -857,11 +857,11 @@ fn failure_in_a_renamed_and_rebuilt_table_is_diagnosed() {
 
 // ---------------------------------------------------------------------------
 // Regressions found by the property tests (`props.rs`), each reduced to its
-// smallest form. See: #5
+// smallest form.
 
 #[test]
 fn r5_rollback_brings_back_a_dropped_not_null_column() {
-    // See: #5. The rollback re-added the column empty and meant to fill it
+    // The rollback re-added the column empty and meant to fill it
     // afterwards, which NOT NULL refuses.
     let mut s = Scenario::new("CREATE TABLE t(a PRIMARY KEY, b NOT NULL); INSERT INTO t VALUES (1, 'x'), (2, 'y');");
     s.apply("tables:\n  t:\n    columns:\n      - { name: a, primary_key: true }\n");
@@ -870,7 +870,7 @@ fn r5_rollback_brings_back_a_dropped_not_null_column() {
 
 #[test]
 fn r5_rollback_brings_back_a_dropped_unique_column_with_a_default() {
-    // See: #5. Re-added with its default in every row, the column broke its own UNIQUE.
+    // Re-added with its default in every row, the column broke its own UNIQUE.
     let mut s = Scenario::new(
         "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT NOT NULL DEFAULT 'd' UNIQUE); INSERT INTO t VALUES (1, 'x'), (2, 'y');",
     );
@@ -880,7 +880,7 @@ fn r5_rollback_brings_back_a_dropped_unique_column_with_a_default() {
 
 #[test]
 fn r5_a_generated_column_made_plain_keeps_its_values() {
-    // See: #5. The rebuild left the column out of the copy as if it were still generated.
+    // The rebuild left the column out of the copy as if it were still generated.
     let mut s = Scenario::new(
         "CREATE TABLE t(a INTEGER, g INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL); INSERT INTO t(a) VALUES (1), (5);",
     );
@@ -892,7 +892,7 @@ fn r5_a_generated_column_made_plain_keeps_its_values() {
 
 #[test]
 fn r5_a_rebuilt_parent_renames_the_column_its_children_reference() {
-    // See: #5. The rebuild renamed the parent's key column in its new CREATE, leaving
+    // The rebuild renamed the parent's key column in its new CREATE, leaving
     // the child's REFERENCES on the old name: "foreign key mismatch" at the check.
     let mut s = Scenario::new(
         "CREATE TABLE p(id PRIMARY KEY); CREATE TABLE c(p_id REFERENCES p(id));
@@ -913,7 +913,7 @@ fn r5_a_rebuilt_parent_renames_the_column_its_children_reference() {
 
 #[test]
 fn r5_rollback_of_a_strict_retype_puts_the_old_values_back_first() {
-    // See: #5. The rollback copied the converted values back into the old STRICT
+    // The rollback copied the converted values back into the old STRICT
     // type before restoring the kept ones, and SQLite refused them.
     let mut s = Scenario::new("CREATE TABLE t(a INTEGER) STRICT; INSERT INTO t VALUES (0), (7);");
     s.apply(
@@ -924,7 +924,7 @@ fn r5_rollback_of_a_strict_retype_puts_the_old_values_back_first() {
 
 #[test]
 fn r5_rollback_restores_kept_values_into_a_table_named_b() {
-    // See: #5. The restore read the backup under the alias `b`, which a table named
+    // The restore read the backup under the alias `b`, which a table named
     // `b` shadowed.
     let mut s = Scenario::new(
         "CREATE TABLE b(id INTEGER PRIMARY KEY, x TEXT, y TEXT); INSERT INTO b VALUES (5, 'p', 'q'), (9, 'r', 's');",
@@ -935,7 +935,7 @@ fn r5_rollback_restores_kept_values_into_a_table_named_b() {
 
 #[test]
 fn r5_renaming_the_key_of_a_without_rowid_table_with_a_redundant_unique() {
-    // See: #5. SQLite's RENAME COLUMN fails on this table ("error in table t after
+    // SQLite's RENAME COLUMN fails on this table ("error in table t after
     // rename: no such column: id"): the UNIQUE (id) is not rewritten. The table is
     // rebuilt instead, and so is the child that references the column.
     let mut s = Scenario::new(
@@ -961,7 +961,7 @@ fn r5_renaming_the_key_of_a_without_rowid_table_with_a_redundant_unique() {
 
 #[test]
 fn r5_renaming_the_table_level_integer_key_of_a_without_rowid_table_in_a_unique() {
-    // See: #5. The same SQLite failure with the key declared at table level and a
+    // The same SQLite failure with the key declared at table level and a
     // UNIQUE over more than that column.
     let mut s = Scenario::new(
         "CREATE TABLE t(id INTEGER, v TEXT, PRIMARY KEY (id), UNIQUE (v, id)) WITHOUT ROWID;
@@ -983,7 +983,7 @@ fn r5_renaming_the_table_level_integer_key_of_a_without_rowid_table_in_a_unique(
 
 #[test]
 fn r5_rollback_of_a_key_rename_and_a_dropped_column() {
-    // See: #5. The rollback renamed the key back first, then refilled the dropped
+    // The rollback renamed the key back first, then refilled the dropped
     // column by looking rows up under the key's other name.
     let mut s = Scenario::new(
         "CREATE TABLE t(id INT PRIMARY KEY, x, UNIQUE (x)) WITHOUT ROWID; INSERT INTO t VALUES (1, 'a'), (2, 'b');",
@@ -996,7 +996,7 @@ fn r5_rollback_of_a_key_rename_and_a_dropped_column() {
 
 #[test]
 fn r5_backfill_fires_no_trigger() {
-    // See: #5. The native backfill (UPDATE ... WHERE c IS NULL, then SET NOT NULL)
+    // The native backfill (UPDATE ... WHERE c IS NULL, then SET NOT NULL)
     // fired the table's UPDATE triggers: a migration wrote rows into `audit`.
     let mut s = Scenario::new(
         "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); CREATE TABLE audit(msg TEXT);
@@ -1024,7 +1024,7 @@ triggers:
 
 #[test]
 fn r5_a_new_unique_on_conflict_replace_does_not_delete_duplicates() {
-    // See: #5. The rebuild's INSERT ... SELECT obeyed the new column's ON CONFLICT
+    // The rebuild's INSERT ... SELECT obeyed the new column's ON CONFLICT
     // REPLACE and silently dropped all but one of the duplicate rows.
     let mut s =
         Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'x');");
@@ -1041,7 +1041,7 @@ fn r5_a_new_unique_on_conflict_replace_does_not_delete_duplicates() {
 
 #[test]
 fn r5_a_new_not_null_on_conflict_ignore_does_not_skip_rows() {
-    // See: #5. Under NOT NULL ON CONFLICT IGNORE the rebuild's copy silently left out
+    // Under NOT NULL ON CONFLICT IGNORE the rebuild's copy silently left out
     // the rows holding NULL.
     let mut s =
         Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
@@ -1058,7 +1058,7 @@ fn r5_a_new_not_null_on_conflict_ignore_does_not_skip_rows() {
 
 #[test]
 fn r5_replacing_the_only_column_adds_before_it_drops() {
-    // See: #5. DROP COLUMN ran before ADD COLUMN, and SQLite refuses to drop a
+    // DROP COLUMN ran before ADD COLUMN, and SQLite refuses to drop a
     // table's last column.
     let mut s = Scenario::new("CREATE TABLE t(a); INSERT INTO t VALUES (1), (2);");
     s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
@@ -1067,7 +1067,7 @@ fn r5_replacing_the_only_column_adds_before_it_drops() {
 
 #[test]
 fn r5_rollback_restores_kept_nulls_of_a_dropped_column_with_a_default() {
-    // See: #5. The rollback read a kept NULL as "no kept value" and put the default
+    // The rollback read a kept NULL as "no kept value" and put the default
     // there instead, which broke the column's UNIQUE.
     let mut s = Scenario::new("CREATE TABLE t(a DEFAULT 0, b, UNIQUE (a)); INSERT INTO t VALUES (NULL, 1), (NULL, 2);");
     s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
@@ -1076,7 +1076,7 @@ fn r5_rollback_restores_kept_nulls_of_a_dropped_column_with_a_default() {
 
 #[test]
 fn r5_a_stored_column_made_generated_is_destructive() {
-    // See: #5. Its values were replaced by computed ones with the change classed
+    // Its values were replaced by computed ones with the change classed
     // safe, so an application's default policy lost them without being asked.
     let mut s = Scenario::new("CREATE TABLE t(a INTEGER, b INTEGER); INSERT INTO t VALUES (1, 5), (2, 7);");
     let yaml =
@@ -1090,7 +1090,7 @@ fn r5_a_stored_column_made_generated_is_destructive() {
 
 #[test]
 fn r5_rollback_of_a_rename_to_a_keyword_keeps_its_own_sql() {
-    // See: #5. Rewriting the refill for the column's rename back also rewrote the
+    // Rewriting the refill for the column's rename back also rewrote the
     // SELECT keyword of the refill's subquery, since the column was named `select`.
     let mut s = Scenario::new("CREATE TABLE t(a, \"Col 4\" TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
     s.apply("tables:\n  t:\n    columns:\n      - { name: select, renamed_from: Col 4 }\n      - { name: a }\n");
