@@ -264,6 +264,12 @@ pub trait Hooks {
     fn before_steps(&mut self, _conn: &Connection, _before: &Schema) -> Result<(), ApplyError> {
         Ok(())
     }
+    /// A condition, true for every row, to run a rebuild's row copy with as its WHERE clause
+    /// (the copy has none of its own), for what the functions it calls record on the way.
+    /// Asked once for each copy statement, just before it runs.
+    fn copy_filter(&mut self, _step: &Step, _sql: &str) -> Option<String> {
+        None
+    }
     /// After verification and before COMMIT, with the verified schema and the time spent so far.
     fn before_commit(&mut self, _conn: &Connection, _after: &Schema, _elapsed: Duration) -> Result<(), ApplyError> {
         Ok(())
@@ -372,9 +378,10 @@ fn run_in_transaction(
             Instant::now()
         });
         for sql in &step.sql {
+            let filter = crate::plan::copy_source(step, sql).and_then(|_| hooks.copy_filter(step, sql));
             let ran = match observer {
-                None => run_statement(conn, step, sql),
-                Some(o) => observed_statement(conn, o, step, sql),
+                None => run_statement(conn, step, sql, filter.as_deref()),
+                Some(o) => observed_statement(conn, o, step, sql, filter.as_deref()),
             };
             if let Err(e) = ran {
                 // A lock, a read-only file or a full disk is about the database, not about this step.
@@ -418,11 +425,12 @@ fn run_in_transaction(
 }
 
 /// Runs one statement of `step`: one statement at a time, only a seed script (reset) is a script.
-fn run_statement(conn: &Connection, step: &Step, sql: &str) -> rusqlite::Result<()> {
-    if step.kind == StepKind::Seed {
-        conn.execute_batch(sql)
-    } else {
-        execute_one(conn, sql)
+/// A row copy runs with `filter`, from [`Hooks::copy_filter`], as its WHERE clause.
+fn run_statement(conn: &Connection, step: &Step, sql: &str, filter: Option<&str>) -> rusqlite::Result<()> {
+    match filter {
+        _ if step.kind == StepKind::Seed => conn.execute_batch(sql),
+        Some(f) => execute_one(conn, &format!("{sql} WHERE {f}")),
+        None => execute_one(conn, sql),
     }
 }
 
@@ -430,15 +438,21 @@ fn run_statement(conn: &Connection, step: &Step, sql: &str) -> rusqlite::Result<
 /// [`Observer::copy_threshold`] rows runs with `WHERE _reconcile_progress()`: a function
 /// that returns true and counts each row it sees, so the count is exact and the rows
 /// copied are the same. The function exists only while that statement runs.
-fn observed_statement(conn: &Connection, o: &Arc<dyn Observer>, step: &Step, sql: &str) -> rusqlite::Result<()> {
+fn observed_statement(
+    conn: &Connection,
+    o: &Arc<dyn Observer>,
+    step: &Step,
+    sql: &str,
+    filter: Option<&str>,
+) -> rusqlite::Result<()> {
     o.statement(sql);
     let (Some(min), Some(table)) = (o.copy_threshold(), crate::plan::copy_source(step, sql)) else {
-        return run_statement(conn, step, sql);
+        return run_statement(conn, step, sql, filter);
     };
     let total: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", q(table)), [], |r| r.get(0))?;
     let total = u64::try_from(total).unwrap_or(0);
     if total < min {
-        return run_statement(conn, step, sql);
+        return run_statement(conn, step, sql, filter);
     }
     let done = Arc::new(AtomicU64::new(0));
     let (counter, sink, name) = (done.clone(), o.clone(), table.to_string());
@@ -456,7 +470,12 @@ fn observed_statement(conn: &Connection, o: &Arc<dyn Observer>, step: &Step, sql
         },
     )?;
     o.copy_progress(table, 0, total);
-    let result = execute_one(conn, &format!("{sql} WHERE {PROGRESS_FN}()"));
+    // The progress function comes first, so it sees every row.
+    let condition = match filter {
+        Some(f) => format!("{PROGRESS_FN}() AND ({f})"),
+        None => format!("{PROGRESS_FN}()"),
+    };
+    let result = execute_one(conn, &format!("{sql} WHERE {condition}"));
     let removed = conn.remove_function(PROGRESS_FN, 0);
     o.copy_finished(table, done.load(Ordering::Relaxed), result.is_ok());
     result?;

@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use crate::apply::{self, ApplyOptions, Hooks};
@@ -262,6 +263,8 @@ struct Recorder<'a> {
     run: &'a Run,
     id: String,
     backup_dir: Option<PathBuf>,
+    /// The backup file while it is written, between the first step and COMMIT.
+    writing: Option<store::BackupFile>,
     /// Set once the backup file is written.
     backup: Option<PathBuf>,
     attached: bool,
@@ -289,15 +292,46 @@ impl Hooks for Recorder<'_> {
         self.id = store::next_id(conn, &self.prepared.fingerprint_after)?;
         if let (Some(dir), false) = (&self.backup_dir, self.run.options.dry_run) {
             let path = dir.join(format!("{}.db", self.id));
-            store::write_backup(conn, &self.prepared.backups, &path).map_err(ApplyError::Store)?;
-            self.backup = Some(path);
+            let backups = &self.prepared.backups;
+            // Values a backfill or default fills are kept as the rebuild copies the rows, which
+            // spares a scan of the whole table; the plan must copy that table for it.
+            let copied = |table: &str| {
+                self.prepared.forward.steps.iter().any(|s| {
+                    s.sql.iter().any(|sql| plan::copy_source(s, sql).is_some_and(|t| t.eq_ignore_ascii_case(table)))
+                })
+            };
+            let during_copy: Vec<bool> =
+                rollback::kept_during_copy(backups, &self.prepared.before, &self.prepared.after)
+                    .into_iter()
+                    .zip(backups)
+                    .map(|(kept, b)| kept && copied(&b.table))
+                    .collect();
+            let file = store::BackupFile::begin(conn, backups, &during_copy, &path).map_err(ApplyError::Store)?;
+            if during_copy.contains(&true) {
+                conn.create_scalar_function(
+                    store::KEEP_FN,
+                    -1,
+                    FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+                    file.keep_function(),
+                )?;
+            }
+            self.writing = Some(file);
         }
         Ok(())
+    }
+
+    fn copy_filter(&mut self, step: &Step, sql: &str) -> Option<String> {
+        let table = plan::copy_source(step, sql)?;
+        self.writing.as_mut()?.copy_filter(table)
     }
 
     fn before_commit(&mut self, conn: &Connection, _after: &Schema, elapsed: Duration) -> Result<(), ApplyError> {
         if self.run.options.dry_run {
             return Ok(());
+        }
+        if let Some(file) = self.writing.take() {
+            let _ = conn.remove_function(store::KEEP_FN, -1);
+            self.backup = Some(file.finish().map_err(ApplyError::Store)?);
         }
         let (applied_at, _) = store::now_utc();
         let entry = HistoryEntry {
@@ -327,6 +361,10 @@ impl Hooks for Recorder<'_> {
     }
 
     fn after_end(&mut self, conn: &Connection) {
+        // A backup file not finished is removed with its temporary file.
+        if self.writing.take().is_some() {
+            let _ = conn.remove_function(store::KEEP_FN, -1);
+        }
         if self.attached {
             let _ = conn.execute_batch(&format!("DETACH DATABASE {BACKUP_SCHEMA}"));
         }
@@ -345,8 +383,16 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
         _ => None,
     };
     let plans_existed = run.plans.as_ref().is_some_and(|p| p.exists());
-    let mut recorder =
-        Recorder { prepared, run, id: String::new(), backup_dir, backup: None, attached: false, staged: None };
+    let mut recorder = Recorder {
+        prepared,
+        run,
+        id: String::new(),
+        backup_dir,
+        writing: None,
+        backup: None,
+        attached: false,
+        staged: None,
+    };
     let result = apply::apply_with(conn, &prepared.forward, &prepared.after, &run.options, &mut recorder);
     let applied = match result {
         Ok(a) => a,

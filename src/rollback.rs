@@ -189,6 +189,20 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
     out
 }
 
+/// For each of `backups`, whether its values can be kept as the forward plan's rebuild of
+/// its table copies the rows, instead of by a scan of the table before the plan runs: the
+/// values a backfill or default fills (the backup has a condition) of a table that keeps its
+/// name and its columns' names, so the condition and the key read the same in the copy.
+/// The applier also checks that the plan copies that table.
+pub fn kept_during_copy(backups: &[Backup], before: &Schema, desired: &Schema) -> Vec<bool> {
+    let renamed = apply_renames(before, desired);
+    let touched = |table: &str| {
+        renamed.tables.iter().any(|(new, old)| new.eq_ignore_ascii_case(table) || old.eq_ignore_ascii_case(table))
+            || renamed.columns.iter().any(|(t, pairs)| t.eq_ignore_ascii_case(table) && !pairs.is_empty())
+    };
+    backups.iter().map(|b| b.condition.is_some() && !b.whole_table && !touched(&b.table)).collect()
+}
+
 /// `before` with `desired`'s renames inverted: the goal of the rollback plan, with the hints that lead back.
 fn inverted(before: &Schema, desired: &Schema) -> Schema {
     let renamed = apply_renames(before, desired);
