@@ -551,17 +551,12 @@ fn check_plan_json(json: &str, expected: &BTreeMap<String, usize>) {
     }
 }
 
-/// Tables per scratch database in the chunked-build estimate.
-const CHUNK: usize = 100;
-
 /// In-process stage timings of one plan, each the median of some repetitions.
 struct Stages {
     load: Stats,
     desired: Stats,
-    build: Stats,
-    build_in_tx: Stats,
-    build_chunked: Stats,
-    scratch_inspect: Stats,
+    normalize: Stats,
+    one_database: Stats,
     inspect: Stats,
     facts: Stats,
     diff: Stats,
@@ -581,38 +576,14 @@ fn stages(db: &Path, schema: &Path, reps: usize) -> Stages {
         load::desired(&l).expect("desired");
     });
     let desired = load::desired(&l).expect("desired");
-    // `desired` split: the scratch build (as it is, and inside one transaction), then inspect.
-    let build = time_n(reps, || {
+    // The scratch build and inspection as `load::desired` does it (databases of
+    // 100 tables each), and the same schema built and inspected in one database.
+    let normalize_t = time_n(reps, || {
+        normalize::desired(&l.schema).expect("normalize");
+    });
+    let one_database = time_n(reps, || {
         let scratch = Connection::open_in_memory().expect("scratch");
         normalize::build(&scratch, &l.schema).expect("build");
-    });
-    let build_in_tx = time_n(reps, || {
-        let scratch = Connection::open_in_memory().expect("scratch");
-        scratch.execute_batch("BEGIN").expect("begin");
-        normalize::build(&scratch, &l.schema).expect("build");
-        scratch.execute_batch("COMMIT").expect("commit");
-    });
-    // An estimate of building tables and indexes in several scratch databases of
-    // `CHUNK` tables each, and inspecting each: what a linear scratch build could cost.
-    let (first, _) = normalize::create_statements(&l.schema);
-    let mut by_table: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for o in &first {
-        let table = o.path.split('.').nth(1).unwrap_or_default().to_string();
-        by_table.entry(table).or_default().push(o.sql.clone());
-    }
-    let groups: Vec<Vec<String>> = by_table.into_values().collect();
-    let build_chunked = time_n(reps, || {
-        for chunk in groups.chunks(CHUNK) {
-            let scratch = Connection::open_in_memory().expect("scratch");
-            for sql in chunk.iter().flatten() {
-                scratch.execute_batch(sql).expect("build chunk");
-            }
-            inspect(&scratch, &opts).expect("inspect chunk");
-        }
-    });
-    let scratch = Connection::open_in_memory().expect("scratch");
-    normalize::build(&scratch, &l.schema).expect("build");
-    let scratch_inspect = time_n(reps, || {
         inspect(&scratch, &opts).expect("inspect");
     });
     let inspect_t = time_n(reps, || {
@@ -639,10 +610,8 @@ fn stages(db: &Path, schema: &Path, reps: usize) -> Stages {
     Stages {
         load,
         desired: desired_t,
-        build,
-        build_in_tx,
-        build_chunked,
-        scratch_inspect,
+        normalize: normalize_t,
+        one_database,
         inspect: inspect_t,
         facts: facts_t,
         diff,
@@ -685,10 +654,8 @@ fn plan_scenario(work: &Path, n: usize, reps: usize, detail: bool) -> (Stats, St
         let stage = |what: &str, s: &Stats| println!("| {what} | {} |", ms(s.median));
         stage("read and parse YAML (`load::load_dir`)", &st.load);
         stage("validate + normalize (`load::desired`)", &st.desired);
-        stage("&nbsp;&nbsp;of which the scratch build (`normalize::build`)", &st.build);
-        stage("&nbsp;&nbsp;of which inspecting the scratch database", &st.scratch_inspect);
-        stage("(the same scratch build inside one transaction)", &st.build_in_tx);
-        stage(&format!("(scratch build + inspect in databases of {CHUNK} tables each)"), &st.build_chunked);
+        stage("&nbsp;&nbsp;of which the scratch build + inspect (`normalize::desired`)", &st.normalize);
+        stage("(the same build + inspect in one scratch database)", &st.one_database);
         stage("inspect the database", &st.inspect);
         stage("facts (authorizer per view, version)", &st.facts);
         stage("diff alone", &st.diff);
@@ -816,7 +783,7 @@ fn scaling(work: &Path, reps: &Reps) {
         plan_rows.push((n, plan_scenario(work, n, r, false)));
     }
     println!("\n### plan scaling (medians; stages in process)\n");
-    println!("| tables | `reconcile plan` | per table | vs linear from 100 | load YAML | scratch build | inspect scratch | inspect db | diff + plan | chunked build + inspect |");
+    println!("| tables | `reconcile plan` | per table | vs linear from 100 | load YAML | scratch build + inspect | the same in one database | inspect db | diff + plan | prepare |");
     println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let per_100 = plan_rows[0].1 .0.median.as_secs_f64() / 100.0;
     for (n, (s, st)) in &plan_rows {
@@ -827,11 +794,11 @@ fn scaling(work: &Path, reps: &Reps) {
             per * 1e6,
             per / per_100,
             ms(st.load.median),
-            ms(st.build.median),
-            ms(st.scratch_inspect.median),
+            ms(st.normalize.median),
+            ms(st.one_database.median),
             ms(st.inspect.median),
             ms(st.plan.median),
-            ms(st.build_chunked.median)
+            ms(st.prepare.median)
         );
     }
     println!("\n### rebuild scaling (medians)\n");

@@ -7,15 +7,18 @@
 //! roll back safely. Data-dependent failures are diagnosed after the rollback:
 //! the table, the constraint, how many rows and a few of their keys.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use crate::diff::{diff, Change};
 use crate::inspect::{inspect, InspectOptions};
 use crate::model::{Schema, Table};
-use crate::normalize::sqlite_message;
-use crate::plan::{Facts, Plan};
+use crate::normalize::{execute_one, sqlite_message};
+use crate::plan::{Facts, Plan, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
 /// How to apply.
@@ -25,11 +28,44 @@ pub struct ApplyOptions {
     pub allow_destructive: bool,
     /// Run everything, verify, then roll back.
     pub dry_run: bool,
-    /// How long to wait for the write lock.
+    /// How long to wait for a lock another connection holds; the connection's own value is restored afterwards.
     pub busy_timeout: Duration,
     /// What inspect leaves out when verifying.
     pub inspect: InspectOptions,
+    /// Told about each step as it runs; `None` runs the plan with no extra work at all.
+    pub observer: Option<Arc<dyn Observer>>,
 }
+
+/// Watches an apply as it runs (the CLI prints steps, timings and a progress bar from it;
+/// the library prints nothing). Every method has a default that does nothing.
+pub trait Observer: Send + Sync {
+    /// Before step `index` (0-based) of `total` runs.
+    fn step_started(&self, _index: usize, _total: usize, _step: &Step) {}
+    /// Before each statement of the current step runs.
+    fn statement(&self, _sql: &str) {}
+    /// After step `index` succeeded, with its wall time.
+    fn step_finished(&self, _index: usize, _step: &Step, _elapsed: Duration) {}
+    /// The least number of rows a rebuild's copy must have to be followed with
+    /// [`Observer::copy_progress`]. `None` (the default) counts no rows and runs the copy as planned.
+    fn copy_threshold(&self) -> Option<u64> {
+        None
+    }
+    /// Rows of `table` copied so far out of `total`: at the start and every 1,024 rows.
+    fn copy_progress(&self, _table: &str, _done: u64, _total: u64) {}
+    /// After a followed copy: the rows it reached (all of them when it succeeded), and whether it succeeded.
+    fn copy_finished(&self, _table: &str, _copied: u64, _ok: bool) {}
+    /// After the result was re-inspected and compared with the desired schema, with the time that took.
+    fn verified(&self, _elapsed: Duration) {}
+}
+
+impl std::fmt::Debug for dyn Observer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Observer")
+    }
+}
+
+/// The SQL function a followed copy calls once per row; registered only for that statement.
+const PROGRESS_FN: &str = "_reconcile_progress";
 
 impl Default for ApplyOptions {
     fn default() -> Self {
@@ -38,6 +74,7 @@ impl Default for ApplyOptions {
             dry_run: false,
             busy_timeout: Duration::from_secs(5),
             inspect: InspectOptions::default(),
+            observer: None,
         }
     }
 }
@@ -59,14 +96,36 @@ pub struct Applied {
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
     /// Destructive steps without permission; nothing was run.
-    #[error("refused: the plan has destructive steps ({}); rerun with --allow-destructive to run them", .0.join("; "))]
+    #[error("the plan has destructive steps ({}); rerun with --allow-destructive to run them", .0.join("; "))]
     Destructive(Vec<String>),
     /// The journal mode cannot guarantee atomicity.
-    #[error("refused: journal_mode={0} cannot roll back safely; switch to DELETE, TRUNCATE, PERSIST or WAL")]
+    #[error("journal_mode={0} cannot roll back safely; switch to DELETE, TRUNCATE, PERSIST or WAL")]
     JournalMode(String),
-    /// Another connection holds the write lock.
-    #[error("the database is locked by another writer (waited {0:?}); try again, or raise the busy timeout")]
-    Busy(Duration),
+    /// Another connection kept the database locked for longer than the busy timeout; nothing was changed.
+    #[error(
+        "the database is locked: {holder}; gave up after waiting {} ms (the busy timeout), nothing was changed; \
+         try again when it is done, or wait longer with --busy-timeout MS (RECONCILE_BUSY_TIMEOUT, busy_timeout_ms \
+         in reconcile.toml)",
+        .waited.as_millis()
+    )]
+    Busy {
+        /// How long it waited.
+        waited: Duration,
+        /// Who holds the lock, as far as SQLite tells: [`WRITE_LOCK`], [`WRITING`] or [`READING`].
+        holder: &'static str,
+    },
+    /// The database file, its directory or its filesystem does not allow writing; nothing was changed.
+    #[error(
+        "the database cannot be written: {0}; nothing was changed (check the permissions of the database file \
+         and of its directory, where SQLite creates its journal, and that its filesystem is mounted read-write)"
+    )]
+    ReadOnly(String),
+    /// The disk filled up while the plan ran; everything was rolled back.
+    #[error(
+        "the disk is full: {0}; nothing was changed (a rebuild needs free space beside the database for a copy \
+         of the table and for the journal or WAL of the pages it changes)"
+    )]
+    DiskFull(String),
     /// foreign_keys could not be turned off.
     #[error("could not turn foreign keys off (is a transaction open on this connection?)")]
     ForeignKeys,
@@ -93,10 +152,10 @@ pub enum ApplyError {
     #[error("verification failed (planner bug), nothing was changed; the result differs from the desired schema: {}", .0.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; "))]
     Verify(Vec<Change>),
     /// Data-dependent steps under a policy that forbids them; nothing was run.
-    #[error("refused: the plan has data-dependent steps ({}) and the policy does not allow them", .0.join("; "))]
+    #[error("the plan has data-dependent steps ({}) and the policy does not allow them", .0.join("; "))]
     DataDependent(Vec<String>),
     /// The database's schema is not the one the plan was made against; nothing was run.
-    #[error("refused: the database's schema is not the one this plan was made against: {}", .0.join("; "))]
+    #[error("the database's schema is not the one this plan was made against: {}", .0.join("; "))]
     Stale(Vec<String>),
     /// Work around the plan (backup, history, plan files) failed; rolled back.
     #[error("{0}; nothing was changed")]
@@ -106,15 +165,66 @@ pub enum ApplyError {
     Sqlite(String),
 }
 
+/// [`ApplyError::Busy`] at `BEGIN IMMEDIATE`: another writer.
+pub const WRITE_LOCK: &str = "another connection holds the write lock";
+/// [`ApplyError::Busy`] while reading before the transaction (rollback-journal mode).
+pub const WRITING: &str = "another connection is writing it";
+/// [`ApplyError::Busy`] inside the transaction: writing to the file waits for readers (rollback-journal mode).
+pub const READING: &str = "other connections are reading it (in rollback-journal mode a write to the file \
+     waits until no one reads; WAL mode lets readers and a writer run together)";
+
+impl ApplyError {
+    /// A busy error after waiting `waited`, with the holder known from where it happened.
+    fn busy(waited: Duration, holder: &'static str) -> ApplyError {
+        ApplyError::Busy { waited, holder }
+    }
+
+    /// The same error; a busy one not yet placed is told that it waited `waited` and that `holder` held the lock.
+    fn busy_as(self, waited: Duration, holder: &'static str) -> ApplyError {
+        match self {
+            ApplyError::Busy { holder: "", .. } => ApplyError::busy(waited, holder),
+            other => other,
+        }
+    }
+}
+
+/// Whether SQLite gave up waiting for a lock another connection holds.
+pub fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+}
+
+/// Whether the database file, its directory or its filesystem refused a write.
+pub fn is_read_only(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ReadOnly)
+}
+
+/// Whether the disk (or the database's page limit) is full.
+pub fn is_full(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DiskFull)
+}
+
 impl From<rusqlite::Error> for ApplyError {
     fn from(e: rusqlite::Error) -> Self {
+        // The wait and the holder are filled in where the phase is known (`apply_with`, `run`).
+        if is_busy(&e) {
+            return ApplyError::busy(Duration::ZERO, "");
+        }
+        if is_read_only(&e) {
+            return ApplyError::ReadOnly(sqlite_message(&e));
+        }
+        if is_full(&e) {
+            return ApplyError::DiskFull(sqlite_message(&e));
+        }
         ApplyError::Sqlite(sqlite_message(&e))
     }
 }
 
 impl From<crate::inspect::InspectError> for ApplyError {
     fn from(e: crate::inspect::InspectError) -> Self {
-        ApplyError::Sqlite(e.to_string())
+        match e {
+            crate::inspect::InspectError::Sqlite(e) => e.into(),
+            other => ApplyError::Sqlite(other.to_string()),
+        }
     }
 }
 
@@ -154,6 +264,12 @@ pub trait Hooks {
     fn before_steps(&mut self, _conn: &Connection, _before: &Schema) -> Result<(), ApplyError> {
         Ok(())
     }
+    /// A condition, true for every row, to run a rebuild's row copy with as its WHERE clause
+    /// (the copy has none of its own), for what the functions it calls record on the way.
+    /// Asked once for each copy statement, just before it runs.
+    fn copy_filter(&mut self, _step: &Step, _sql: &str) -> Option<String> {
+        None
+    }
     /// After verification and before COMMIT, with the verified schema and the time spent so far.
     fn before_commit(&mut self, _conn: &Connection, _after: &Schema, _elapsed: Duration) -> Result<(), ApplyError> {
         Ok(())
@@ -185,7 +301,27 @@ pub fn apply_with(
             return Err(ApplyError::Destructive(destructive));
         }
     }
+    // The caller's own busy timeout comes back afterwards, like foreign_keys.
+    let timeout_before: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
     conn.busy_timeout(opts.busy_timeout)?;
+    let result = apply_locked(conn, plan, desired, opts, hooks).map_err(|e| e.busy_as(opts.busy_timeout, WRITING));
+    let restore = conn.execute_batch(&format!("PRAGMA busy_timeout = {timeout_before}"));
+    let applied = result?;
+    restore?;
+    Ok(applied)
+}
+
+/// [`apply_with`] once the busy timeout is set.
+fn apply_locked(
+    conn: &mut Connection,
+    plan: &Plan,
+    desired: &Schema,
+    opts: &ApplyOptions,
+    hooks: &mut dyn Hooks,
+) -> Result<Applied, ApplyError> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(ApplyError::ReadOnly("it could only be opened read-only".to_string()));
+    }
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     let in_memory = conn.path().is_none_or(|p| p.is_empty());
     if mode.eq_ignore_ascii_case("off") || (mode.eq_ignore_ascii_case("memory") && !in_memory) {
@@ -218,14 +354,40 @@ fn run(
 ) -> Result<Applied, ApplyError> {
     let start = Instant::now();
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-        return Err(if is_busy(&e) { ApplyError::Busy(opts.busy_timeout) } else { e.into() });
+        return Err(if is_busy(&e) { ApplyError::busy(opts.busy_timeout, WRITE_LOCK) } else { e.into() });
     }
+    // With the write lock held, only readers can keep the plan from writing to the file.
+    run_in_transaction(conn, plan, desired, opts, hooks, start).map_err(|e| e.busy_as(opts.busy_timeout, READING))
+}
+
+fn run_in_transaction(
+    conn: &mut Connection,
+    plan: &Plan,
+    desired: &Schema,
+    opts: &ApplyOptions,
+    hooks: &mut dyn Hooks,
+    start: Instant,
+) -> Result<Applied, ApplyError> {
     let before = inspect(conn, &opts.inspect)?;
     hooks.before_steps(conn, &before)?;
     let mut statements = 0;
+    let observer = opts.observer.as_ref();
     for (i, step) in plan.steps.iter().enumerate() {
+        let step_start = observer.map(|o| {
+            o.step_started(i, plan.steps.len(), step);
+            Instant::now()
+        });
         for sql in &step.sql {
-            if let Err(e) = conn.execute_batch(sql) {
+            let filter = crate::plan::copy_source(step, sql).and_then(|_| hooks.copy_filter(step, sql));
+            let ran = match observer {
+                None => run_statement(conn, step, sql, filter.as_deref()),
+                Some(o) => observed_statement(conn, o, step, sql, filter.as_deref()),
+            };
+            if let Err(e) = ran {
+                // A lock, a read-only file or a full disk is about the database, not about this step.
+                if is_busy(&e) || is_read_only(&e) || is_full(&e) {
+                    return Err(e.into());
+                }
                 let message = tidy(&sqlite_message(&e));
                 // Diagnose on the untouched database.
                 let _ = conn.execute_batch("ROLLBACK");
@@ -240,23 +402,84 @@ fn run(
             }
             statements += 1;
         }
+        if let (Some(o), Some(t)) = (observer, step_start) {
+            o.step_finished(i, step, t.elapsed());
+        }
     }
     let violations = foreign_key_violations(conn)?;
     if !violations.is_empty() {
         return Err(ApplyError::ForeignKeyViolations(violations));
     }
+    let verify_start = Instant::now();
     let after = inspect(conn, &opts.inspect)?;
     let left = diff(&after, &desired.without_hints());
     if !left.is_empty() {
         return Err(ApplyError::Verify(left));
+    }
+    if let Some(o) = observer {
+        o.verified(verify_start.elapsed());
     }
     hooks.before_commit(conn, &after, start.elapsed())?;
     conn.execute_batch(if opts.dry_run { "ROLLBACK" } else { "COMMIT" })?;
     Ok(Applied { steps: plan.steps.len(), statements, elapsed: start.elapsed(), dry_run: opts.dry_run })
 }
 
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if matches!(f.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked))
+/// Runs one statement of `step`: one statement at a time, only a seed script (reset) is a script.
+/// A row copy runs with `filter`, from [`Hooks::copy_filter`], as its WHERE clause.
+fn run_statement(conn: &Connection, step: &Step, sql: &str, filter: Option<&str>) -> rusqlite::Result<()> {
+    match filter {
+        _ if step.kind == StepKind::Seed => conn.execute_batch(sql),
+        Some(f) => execute_one(conn, &format!("{sql} WHERE {f}")),
+        None => execute_one(conn, sql),
+    }
+}
+
+/// Runs one statement of `step` for an observer. A rebuild's row copy over at least
+/// [`Observer::copy_threshold`] rows runs with `WHERE _reconcile_progress()`: a function
+/// that returns true and counts each row it sees, so the count is exact and the rows
+/// copied are the same. The function exists only while that statement runs.
+fn observed_statement(
+    conn: &Connection,
+    o: &Arc<dyn Observer>,
+    step: &Step,
+    sql: &str,
+    filter: Option<&str>,
+) -> rusqlite::Result<()> {
+    o.statement(sql);
+    let (Some(min), Some(table)) = (o.copy_threshold(), crate::plan::copy_source(step, sql)) else {
+        return run_statement(conn, step, sql, filter);
+    };
+    let total: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", q(table)), [], |r| r.get(0))?;
+    let total = u64::try_from(total).unwrap_or(0);
+    if total < min {
+        return run_statement(conn, step, sql, filter);
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let (counter, sink, name) = (done.clone(), o.clone(), table.to_string());
+    // Not SQLITE_DETERMINISTIC: SQLite could then call a function without arguments only once.
+    conn.create_scalar_function(
+        PROGRESS_FN,
+        0,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+        move |_| {
+            let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+            if n % 1024 == 0 {
+                sink.copy_progress(&name, n, total);
+            }
+            Ok(true)
+        },
+    )?;
+    o.copy_progress(table, 0, total);
+    // The progress function comes first, so it sees every row.
+    let condition = match filter {
+        Some(f) => format!("{PROGRESS_FN}() AND ({f})"),
+        None => format!("{PROGRESS_FN}()"),
+    };
+    let result = execute_one(conn, &format!("{sql} WHERE {condition}"));
+    let removed = conn.remove_function(PROGRESS_FN, 0);
+    o.copy_finished(table, done.load(Ordering::Relaxed), result.is_ok());
+    result?;
+    removed
 }
 
 /// SQLite's message with the rebuild's temporary table name replaced by the real one.

@@ -3,6 +3,7 @@
 //! Both sides come from `inspect`, so spelling differences are gone. Renames
 //! come only from `renamed_from` hints, never guessed. Invariant: no I/O.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -90,9 +91,9 @@ pub fn diff(actual: &Schema, desired: &Schema) -> Vec<Change> {
 /// foreign keys (also other tables' references), index terms and CHECK or
 /// generated expressions. Tables are keyed by their desired names.
 #[derive(Debug, Clone, Default)]
-pub struct Renamed {
-    /// The renamed actual schema.
-    pub schema: Schema,
+pub struct Renamed<'a> {
+    /// The renamed actual schema (the actual one itself when nothing is renamed).
+    pub schema: Cow<'a, Schema>,
     /// New table name → old table name, for renamed tables.
     pub tables: BTreeMap<String, String>,
     /// Table (new name) → [(new column name, old column name)].
@@ -100,8 +101,8 @@ pub struct Renamed {
 }
 
 /// Applies `renamed_from` hints of `desired` to `actual` (see `Renamed`).
-pub fn apply_renames(actual: &Schema, desired: &Schema) -> Renamed {
-    let mut r = Renamed { schema: actual.clone(), ..Renamed::default() };
+pub fn apply_renames<'a>(actual: &'a Schema, desired: &Schema) -> Renamed<'a> {
+    let mut r = Renamed { schema: Cow::Borrowed(actual), ..Renamed::default() };
     // Table renames first, then column renames under the new names.
     for (name, want) in &desired.tables {
         if actual.table(name).is_some() {
@@ -110,10 +111,11 @@ pub fn apply_renames(actual: &Schema, desired: &Schema) -> Renamed {
         let Some(old) = want.renamed_from.as_deref() else { continue };
         let Some((old_key, _)) = actual.table(old) else { continue };
         let old_key = old_key.clone();
-        if let Some(t) = r.schema.tables.remove(&old_key) {
-            r.schema.tables.insert(name.clone(), t);
+        let schema = r.schema.to_mut();
+        if let Some(t) = schema.tables.remove(&old_key) {
+            schema.tables.insert(name.clone(), t);
             r.tables.insert(name.clone(), old_key.clone());
-            for t in r.schema.tables.values_mut() {
+            for t in schema.tables.values_mut() {
                 for fk in &mut t.foreign_keys {
                     if fk.references.eq_ignore_ascii_case(&old_key) {
                         fk.references = name.clone();
@@ -135,8 +137,9 @@ pub fn apply_renames(actual: &Schema, desired: &Schema) -> Renamed {
             continue;
         }
         if let Some(k) = r.schema.tables.keys().find(|k| k.eq_ignore_ascii_case(name)).cloned() {
-            if let Some(t) = r.schema.tables.remove(&k) {
-                r.schema.tables.insert(name.clone(), t);
+            let schema = r.schema.to_mut();
+            if let Some(t) = schema.tables.remove(&k) {
+                schema.tables.insert(name.clone(), t);
             }
         }
     }
@@ -155,7 +158,7 @@ pub fn apply_renames(actual: &Schema, desired: &Schema) -> Renamed {
             continue;
         }
         for (new, old) in &pairs {
-            rename_column(&mut r.schema, name, old, new);
+            rename_column(r.schema.to_mut(), name, old, new);
         }
         r.columns.insert(name.clone(), pairs);
     }

@@ -8,7 +8,9 @@
 
 pub mod apply;
 pub mod diff;
+pub mod doc;
 pub mod inspect;
+pub mod lint;
 pub mod load;
 pub mod model;
 pub mod normalize;
@@ -19,12 +21,13 @@ pub mod rollback;
 pub mod sql;
 pub mod store;
 
-pub use apply::{Applied, ApplyError, ApplyOptions};
+pub use apply::{Applied, ApplyError, ApplyOptions, Observer};
 pub use diff::{Change, Risk};
 pub use inspect::{inspect, InspectError, InspectOptions};
+pub use lint::Lint;
 pub use load::{LoadError, Loaded};
 pub use model::Schema;
-pub use plan::{Plan, PlanError, Step};
+pub use plan::{Kept, KeptKind, Plan, PlanError, Step};
 pub use reconciler::{Policy, Reconciler, Report};
 pub use store::{HistoryEntry, Prepared};
 

@@ -102,7 +102,8 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    fn file_of(&self, path: &str) -> String {
+    /// The file that declared the object at YAML path `path` (`schema` if none did).
+    pub fn file_of(&self, path: &str) -> String {
         let top: Vec<&str> = path.splitn(3, '.').collect();
         let key = if top.len() >= 2 { format!("{}.{}", top[0], top[1]) } else { path.to_string() };
         self.origin.get(&key).cloned().unwrap_or_else(|| "schema".to_string())
@@ -242,13 +243,23 @@ fn validate(loaded: &Loaded) -> Result<(), LoadError> {
     for name in s.virtual_tables.keys() {
         claim(name, format!("virtual_tables.{name}"))?;
     }
-    for name in s.tables.keys().chain(s.views.keys()).chain(s.virtual_tables.keys()).chain(s.triggers.keys()) {
+    let objects = s
+        .tables
+        .keys()
+        .map(|n| (n, format!("tables.{n}")))
+        .chain(
+            s.tables.iter().flat_map(|(t, tb)| tb.indexes.keys().map(move |i| (i, format!("tables.{t}.indexes.{i}")))),
+        )
+        .chain(s.views.keys().map(|n| (n, format!("views.{n}"))))
+        .chain(s.virtual_tables.keys().map(|n| (n, format!("virtual_tables.{n}"))))
+        .chain(s.triggers.keys().map(|n| (n, format!("triggers.{n}"))));
+    for (name, path) in objects {
         if name.is_empty() {
-            return Err(p.err("tables", "an object has an empty name"));
+            return Err(p.err(path, "an object has an empty name"));
         }
         if crate::inspect::is_unmanaged(name) {
             return Err(p.err(
-                name.clone(),
+                path,
                 format!("the name `{name}` is reserved (`sqlite_*` belongs to SQLite, `_reconcile_*` to this tool)"),
             ));
         }
@@ -308,6 +319,10 @@ fn validate_table(p: &Problems<'_>, s: &Schema, name: &str, t: &Table) -> Result
                 format!("{cpath}.name"),
                 format!("column `{}` is declared twice (also at columns[{j}])", c.name),
             ));
+        }
+        if let Some(ty) = &c.ty {
+            sql::check_type(ty)
+                .map_err(|m| p.err(format!("{cpath}.type"), format!("`{ty}` is not a column type: {m}")))?;
         }
         for (label, e) in [("default", &c.default), ("convert", &c.convert), ("backfill", &c.backfill)] {
             if let Some(e) = e {
@@ -474,8 +489,10 @@ fn check_bodies(loaded: &Loaded) -> Result<(), LoadError> {
     }
     let rejects = |path: String, message: String, sql: String| rejected(loaded, BuildError { path, message, sql });
     let conn = Connection::open_in_memory().map_err(|e| LoadError::Scratch(e.to_string()))?;
-    // Without triggers first, so a view's error is the view's.
-    let mut bare = s.clone();
+    // Without triggers first, so a view's error is the view's. Of the tables,
+    // those the views and triggers name, and those their writes reach.
+    let (mut bare, _) = normalize::split_linked(s);
+    normalize::with_foreign_key_neighbours(s, &mut bare);
     bare.triggers.clear();
     normalize::build(&conn, &bare).map_err(|b| rejected(loaded, b))?;
     for (name, v) in &s.views {
@@ -510,7 +527,7 @@ fn check_bodies(loaded: &Loaded) -> Result<(), LoadError> {
 
 /// A statement that fires a trigger: an INSERT, DELETE or UPDATE (of every
 /// updatable column) on its table or view, matching its event.
-fn firing_statement(conn: &Connection, trigger_sql: &str) -> Option<String> {
+pub(crate) fn firing_statement(conn: &Connection, trigger_sql: &str) -> Option<String> {
     use sqlite3_parser::dialect::TokenType;
     let (_, on) = parse::create_trigger(trigger_sql).ok()?;
     let target = sql::quote_ident(&on);

@@ -14,130 +14,202 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::sql;
 
-/// A whole database schema: the objects `reconcile` manages.
+/// A whole database schema: the objects `reconcile` manages. In YAML, the
+/// top level of each file in the schema directory; the files are merged and
+/// each object is declared in exactly one of them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Schema {
     /// Ordinary tables, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(example = serde_json::json!({"jobs": {"columns": [{"name": "id", "type": "INTEGER", "primary_key": true}]}}))]
     pub tables: BTreeMap<String, Table>,
     /// Virtual tables (FTS5 and others), by name. Described by their whole
     /// CREATE statement; created and dropped, never rebuilt.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(example = serde_json::json!({"jobs_fts": {"sql": "CREATE VIRTUAL TABLE jobs_fts USING fts5(title, content='jobs', content_rowid='id')"}}))]
     pub virtual_tables: BTreeMap<String, VirtualTable>,
     /// Triggers, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(example = serde_json::json!({"jobs_touch": {"sql": "CREATE TRIGGER jobs_touch AFTER UPDATE OF title ON jobs BEGIN UPDATE jobs SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END"}}))]
     pub triggers: BTreeMap<String, Trigger>,
     /// Views, by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(example = serde_json::json!({"queued_jobs": {"sql": "SELECT id, title FROM jobs WHERE status = 'queued'"}}))]
     pub views: BTreeMap<String, View>,
 }
 
-/// An ordinary table.
+/// An ordinary table (not a virtual table).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Table {
     /// Migration hint: the table's previous name. Acts only while the old
     /// name exists and this one does not.
+    #[schemars(example = &"job")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
     /// Columns in order; the order is part of the schema.
+    #[schemars(example = serde_json::json!([{"name": "id", "type": "INTEGER", "primary_key": true}, {"name": "title", "type": "TEXT", "not_null": true}]))]
     pub columns: Vec<Column>,
     /// Table-level PRIMARY KEY, for composite keys (or a named/ordered one).
     /// Written as a list of column names, or as `{name, columns, on_conflict}`.
+    #[schemars(example = serde_json::json!(["job_id", "tag_id"]))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_key: Option<Key>,
     /// Table-level UNIQUE constraints, each a list of columns or `{name, columns, on_conflict}`.
+    #[schemars(example = serde_json::json!([["owner_id", "name"], {"name": "uq_jobs_slug", "columns": ["project_id", "slug COLLATE NOCASE"], "on_conflict": "replace"}]))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub unique: Vec<Key>,
     /// Table-level CHECK constraints.
+    #[schemars(example = serde_json::json!([{"name": "job_runs_finished_ck", "expr": "finished_at IS NULL OR finished_at >= started_at"}]))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
     /// Table-level FOREIGN KEY constraints (composite or named ones).
+    #[schemars(example = serde_json::json!([{"name": "fk_run_job", "columns": ["project_id", "job_no"], "references": "jobs", "referenced_columns": ["project_id", "no"], "on_delete": "cascade"}]))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub foreign_keys: Vec<ForeignKey>,
     /// `STRICT` table.
+    #[schemars(example = true)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub strict: bool,
     /// `WITHOUT ROWID` table.
+    #[schemars(example = true)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub without_rowid: bool,
     /// Indexes on this table, by name (index names are unique in the database).
+    #[schemars(example = serde_json::json!({"ix_jobs_queue": {"columns": ["priority DESC", "created_at"], "where": "status = 'queued'"}}))]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub indexes: BTreeMap<String, Index>,
 }
 
-/// A column.
+/// A column of a table. A table's columns are a list: their order is part of the schema.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Column {
     /// Column name.
+    #[schemars(example = &"created_at")]
     pub name: String,
     /// Declared type, free text as SQLite allows (`TEXT`, `VARCHAR(255)`), or none.
+    #[schemars(example = &"VARCHAR(255)")]
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub ty: Option<String>,
     /// Column-level PRIMARY KEY.
+    #[schemars(example = true)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub primary_key: bool,
     /// Sort order of a column-level PRIMARY KEY (`desc`); ascending when absent.
+    #[schemars(example = &"desc")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_key_order: Option<SortOrder>,
     /// ON CONFLICT clause of a column-level PRIMARY KEY.
+    #[schemars(example = &"replace")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub primary_key_on_conflict: Option<Conflict>,
     /// AUTOINCREMENT (only on an INTEGER PRIMARY KEY).
+    #[schemars(example = true)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub autoincrement: bool,
     /// NOT NULL.
+    #[schemars(example = true)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub not_null: bool,
     /// ON CONFLICT clause of NOT NULL.
+    #[schemars(example = &"ignore")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_null_on_conflict: Option<Conflict>,
     /// Column-level UNIQUE.
+    #[schemars(example = true)]
     #[serde(default, skip_serializing_if = "is_false")]
     pub unique: bool,
     /// ON CONFLICT clause of a column-level UNIQUE.
+    #[schemars(example = &"replace")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_on_conflict: Option<Conflict>,
     /// DEFAULT: an SQL literal or expression, e.g. `'QUEUED'`, `0`, `CURRENT_TIMESTAMP`.
+    #[schemars(example = &"'queued'")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Expr>,
     /// COLLATE name (`NOCASE`, `RTRIM`, `BINARY` or an application collation).
+    #[schemars(example = &"NOCASE")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collate: Option<String>,
     /// Column-level CHECK constraints.
+    #[schemars(example = serde_json::json!([{"name": "jobs_status_ck", "expr": "status IN ('queued', 'done')"}]))]
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Check>,
     /// Column-level REFERENCES clause.
+    #[schemars(example = serde_json::json!({"table": "projects", "column": "id", "on_delete": "cascade"}))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub references: Option<References>,
     /// GENERATED ALWAYS AS (expr) VIRTUAL or STORED.
+    #[schemars(example = serde_json::json!({"expr": "price_cents * quantity", "stored": true}))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generated: Option<Generated>,
     /// Migration hint: the column's previous name.
+    #[schemars(example = &"url")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub renamed_from: Option<String>,
     /// Migration hint: expression that computes this column from the old row,
     /// used only when this column's own definition changes in a plan.
+    #[schemars(example = &"CASE explicit WHEN 'YES' THEN 1 ELSE 0 END")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub convert: Option<Expr>,
     /// Migration hint: value for NULLs when the column becomes NOT NULL.
+    #[schemars(example = &"'unknown@example.com'")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backfill: Option<Expr>,
 }
 
 /// A PRIMARY KEY or UNIQUE constraint over one or more columns.
-#[derive(Debug, Clone, Default, PartialEq, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Key {
     /// Constraint name (`CONSTRAINT name`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// Key columns, each a column name optionally followed by `COLLATE x` and `ASC`/`DESC`.
     pub columns: Vec<IndexedColumn>,
     /// ON CONFLICT clause.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_conflict: Option<Conflict>,
+}
+
+impl JsonSchema for Key {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Key".into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // Two YAML shapes: the short list of terms, or a map when the key has a name or a conflict clause.
+        let terms = generator.subschema_for::<Vec<IndexedColumn>>();
+        let conflict = generator.subschema_for::<Conflict>();
+        schemars::json_schema!({
+            "description": "A PRIMARY KEY or UNIQUE constraint: a list of terms (`[job_id, tag_id]`), or a map with `columns` when it has a name or an ON CONFLICT clause.",
+            "anyOf": [
+                terms,
+                {
+                    "type": "object",
+                    "properties": {
+                        "columns": {
+                            "description": "Key columns, each a column name optionally followed by `COLLATE x` and `ASC`/`DESC`.",
+                            "type": "array",
+                            "items": generator.subschema_for::<IndexedColumn>(),
+                            "examples": [["project_id", "slug COLLATE NOCASE"]]
+                        },
+                        "name": {
+                            "description": "Constraint name (`CONSTRAINT name`).",
+                            "type": "string",
+                            "examples": ["uq_jobs_slug"]
+                        },
+                        "on_conflict": {
+                            "description": "ON CONFLICT clause.",
+                            "allOf": [conflict],
+                            "examples": ["replace"]
+                        }
+                    },
+                    "required": ["columns"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -293,9 +365,11 @@ impl Conflict {
 #[serde(deny_unknown_fields)]
 pub struct Check {
     /// Constraint name (`CONSTRAINT name CHECK (...)`).
+    #[schemars(example = &"jobs_status_ck")]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The boolean SQL expression.
+    #[schemars(example = &"attempt >= 1")]
     pub expr: Expr,
 }
 
@@ -303,22 +377,28 @@ pub struct Check {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct References {
-    /// Constraint name.
+    /// Constraint name (`CONSTRAINT name REFERENCES ...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"fk_jobs_project")]
     pub name: Option<String>,
-    /// Parent table.
+    /// Parent table; it must be declared in the schema.
+    #[schemars(example = &"projects")]
     pub table: String,
     /// Parent column; the parent's primary key when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"id")]
     pub column: Option<String>,
     /// ON DELETE action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"cascade")]
     pub on_delete: Option<FkAction>,
     /// ON UPDATE action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"set_null")]
     pub on_update: Option<FkAction>,
-    /// DEFERRABLE INITIALLY DEFERRED.
+    /// `DEFERRABLE INITIALLY DEFERRED`: the reference is checked at COMMIT.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[schemars(example = true)]
     pub deferred: bool,
 }
 
@@ -326,24 +406,31 @@ pub struct References {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForeignKey {
-    /// Constraint name.
+    /// Constraint name (`CONSTRAINT name FOREIGN KEY ...`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"fk_run_job")]
     pub name: Option<String>,
     /// Child columns in this table.
+    #[schemars(example = ["project_id", "job_no"])]
     pub columns: Vec<String>,
-    /// Parent table.
+    /// Parent table; it must be declared in the schema.
+    #[schemars(example = &"jobs")]
     pub references: String,
-    /// Parent columns; the parent's primary key when empty.
+    /// Parent columns, as many as `columns`; the parent's primary key when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(example = ["project_id", "no"])]
     pub referenced_columns: Vec<String>,
     /// ON DELETE action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"cascade")]
     pub on_delete: Option<FkAction>,
     /// ON UPDATE action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"cascade")]
     pub on_update: Option<FkAction>,
-    /// DEFERRABLE INITIALLY DEFERRED.
+    /// `DEFERRABLE INITIALLY DEFERRED`: the reference is checked at COMMIT.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[schemars(example = true)]
     pub deferred: bool,
 }
 
@@ -380,36 +467,46 @@ impl FkAction {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Generated {
-    /// The expression.
+    /// The expression, over other columns of the same row.
+    #[schemars(example = &"price_cents * quantity")]
     pub expr: Expr,
     /// STORED when true, VIRTUAL otherwise.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[schemars(example = true)]
     pub stored: bool,
 }
 
-/// An index.
+/// An index of a table, by name; index names are unique in the whole database.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Index {
     /// Indexed terms in order: column names or expressions, each optionally
-    /// followed by `COLLATE x` and `ASC`/`DESC`.
+    /// followed by `COLLATE x` and `ASC`/`DESC`. At least one.
+    #[schemars(example = ["priority DESC", "created_at"])]
     pub columns: Vec<IndexedColumn>,
     /// UNIQUE index.
     #[serde(default, skip_serializing_if = "is_false")]
+    #[schemars(example = true)]
     pub unique: bool,
-    /// Partial index condition.
+    /// Partial index condition: only rows where it is true are indexed.
     #[serde(rename = "where", default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"status = 'queued'")]
     pub where_: Option<Expr>,
     /// Migration hint: the index's previous name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(example = &"ix_jobs_waiting")]
     pub renamed_from: Option<String>,
 }
 
-/// A trigger, as its whole CREATE TRIGGER statement.
+/// A trigger, as its whole CREATE TRIGGER statement: any timing (BEFORE,
+/// AFTER, INSTEAD OF on a view), event (INSERT, DELETE, UPDATE, UPDATE OF
+/// columns) and WHEN clause.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
-    /// `CREATE TRIGGER name ... ON table ... BEGIN ... END`.
+    /// `CREATE TRIGGER name ... ON table ... BEGIN ... END`; `name` must be the
+    /// key, `table` a table or view of the schema.
+    #[schemars(example = &"CREATE TRIGGER jobs_touch AFTER UPDATE OF title ON jobs BEGIN UPDATE jobs SET updated_at = CURRENT_TIMESTAMP WHERE id = NEW.id; END")]
     pub sql: String,
 }
 
@@ -417,15 +514,20 @@ pub struct Trigger {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct View {
-    /// The SELECT statement, or `CREATE VIEW name(cols) AS SELECT ...`.
+    /// The SELECT statement, or the whole `CREATE VIEW name(columns) AS SELECT ...`
+    /// to name the view's columns (`name` must then be the key).
+    #[schemars(example = &"SELECT id, title FROM jobs WHERE status = 'queued'")]
     pub sql: String,
 }
 
-/// A virtual table, as its whole CREATE VIRTUAL TABLE statement.
+/// A virtual table (FTS5 and others), as its whole CREATE VIRTUAL TABLE
+/// statement. Created and dropped, never rebuilt; its shadow tables are not
+/// part of the schema.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VirtualTable {
-    /// `CREATE VIRTUAL TABLE name USING module(args)`.
+    /// `CREATE VIRTUAL TABLE name USING module(args)`; `name` must be the key.
+    #[schemars(example = &"CREATE VIRTUAL TABLE jobs_fts USING fts5(title, content='jobs', content_rowid='id')")]
     pub sql: String,
 }
 
@@ -448,8 +550,7 @@ impl PartialEq for VirtualTable {
 }
 
 /// An SQL expression kept as written; equality is by canonical tokens.
-#[derive(Clone, JsonSchema)]
-#[schemars(with = "String")]
+#[derive(Clone)]
 pub struct Expr {
     text: String,
     canon: String,
@@ -469,6 +570,20 @@ impl Expr {
     /// The canonical token form used for comparison.
     pub fn canonical(&self) -> &str {
         &self.canon
+    }
+}
+
+impl JsonSchema for Expr {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Expr".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        // YAML numbers and booleans are accepted too (see `Deserialize` below).
+        schemars::json_schema!({
+            "description": "One SQL expression, as text: no `;`, balanced parentheses. Compared by tokens, so quoting, keyword case, whitespace and redundant outer parentheses never count; literals do (`'0'` is not `0`). A YAML number or boolean is taken as its SQL literal (`true` is 1).",
+            "type": ["string", "number", "boolean"]
+        })
     }
 }
 

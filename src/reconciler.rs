@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use crate::apply::{self, ApplyOptions, Hooks};
@@ -128,7 +129,8 @@ impl Reconciler {
         self
     }
 
-    /// How long to wait for the write lock (default 5 s).
+    /// How long to wait for a lock another connection holds, while planning and applying (default 5 s).
+    /// The connection's own busy timeout is restored afterwards.
     pub fn busy_timeout(mut self, timeout: Duration) -> Reconciler {
         self.options.busy_timeout = timeout;
         self
@@ -145,9 +147,14 @@ impl Reconciler {
         &self.desired
     }
 
-    /// Plans the change for `conn` without running it.
+    /// Plans the change for `conn` without running it, waiting for locks up to the busy timeout.
     pub fn prepare(&self, conn: &mut Connection) -> Result<Prepared, Error> {
-        prepare(conn, &self.desired, &self.options.inspect)
+        // The connection's own busy timeout comes back afterwards.
+        let timeout_before: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
+        conn.busy_timeout(self.options.busy_timeout)?;
+        let prepared = prepare(conn, &self.desired, &self.options.inspect);
+        conn.execute_batch(&format!("PRAGMA busy_timeout = {timeout_before}"))?;
+        prepared
     }
 
     /// Plans and applies under the policy; a no-op (nothing written) when already in sync.
@@ -178,7 +185,19 @@ impl Reconciler {
 }
 
 /// Inspects `conn` and plans the forward change to `desired`, its rollback and the values to keep.
+/// A database locked for longer than the connection's busy timeout is an [`ApplyError::Busy`].
 pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+    prepare_unlocked(conn, desired, opts).map_err(|e| match e {
+        Error::Inspect(crate::InspectError::Sqlite(ref s)) | Error::Sqlite(ref s) if apply::is_busy(s) => {
+            let waited: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap_or(0);
+            let waited = Duration::from_millis(u64::try_from(waited).unwrap_or(0));
+            Error::Apply(ApplyError::Busy { waited, holder: apply::WRITING })
+        }
+        other => other,
+    })
+}
+
+fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
     let before = inspect(conn, opts)?;
     let facts = apply::facts(conn, &before)?;
     let forward = plan::plan(&before, desired, &facts)?;
@@ -215,7 +234,9 @@ fn facts_of(schema: &Schema, sqlite_version: (u32, u32, u32)) -> Result<Facts, E
         return Ok(Facts { sqlite_version, ..Facts::default() });
     }
     let mut scratch = Connection::open_in_memory()?;
-    crate::normalize::build(&scratch, schema)
+    // Views read only what their SQL names, so the rest of the tables are not needed.
+    let (linked, _) = crate::normalize::split_linked(schema);
+    crate::normalize::build(&scratch, &linked)
         .map_err(|e| Error::Store(format!("building the planned schema for its rollback: {e}")))?;
     let mut facts = apply::facts(&mut scratch, schema)?;
     facts.sqlite_version = sqlite_version;
@@ -242,6 +263,8 @@ struct Recorder<'a> {
     run: &'a Run,
     id: String,
     backup_dir: Option<PathBuf>,
+    /// The backup file while it is written, between the first step and COMMIT.
+    writing: Option<store::BackupFile>,
     /// Set once the backup file is written.
     backup: Option<PathBuf>,
     attached: bool,
@@ -269,15 +292,46 @@ impl Hooks for Recorder<'_> {
         self.id = store::next_id(conn, &self.prepared.fingerprint_after)?;
         if let (Some(dir), false) = (&self.backup_dir, self.run.options.dry_run) {
             let path = dir.join(format!("{}.db", self.id));
-            store::write_backup(conn, &self.prepared.backups, &path).map_err(ApplyError::Store)?;
-            self.backup = Some(path);
+            let backups = &self.prepared.backups;
+            // Values a backfill or default fills are kept as the rebuild copies the rows, which
+            // spares a scan of the whole table; the plan must copy that table for it.
+            let copied = |table: &str| {
+                self.prepared.forward.steps.iter().any(|s| {
+                    s.sql.iter().any(|sql| plan::copy_source(s, sql).is_some_and(|t| t.eq_ignore_ascii_case(table)))
+                })
+            };
+            let during_copy: Vec<bool> =
+                rollback::kept_during_copy(backups, &self.prepared.before, &self.prepared.after)
+                    .into_iter()
+                    .zip(backups)
+                    .map(|(kept, b)| kept && copied(&b.table))
+                    .collect();
+            let file = store::BackupFile::begin(conn, backups, &during_copy, &path).map_err(ApplyError::Store)?;
+            if during_copy.contains(&true) {
+                conn.create_scalar_function(
+                    store::KEEP_FN,
+                    -1,
+                    FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
+                    file.keep_function(),
+                )?;
+            }
+            self.writing = Some(file);
         }
         Ok(())
+    }
+
+    fn copy_filter(&mut self, step: &Step, sql: &str) -> Option<String> {
+        let table = plan::copy_source(step, sql)?;
+        self.writing.as_mut()?.copy_filter(table)
     }
 
     fn before_commit(&mut self, conn: &Connection, _after: &Schema, elapsed: Duration) -> Result<(), ApplyError> {
         if self.run.options.dry_run {
             return Ok(());
+        }
+        if let Some(file) = self.writing.take() {
+            let _ = conn.remove_function(store::KEEP_FN, -1);
+            self.backup = Some(file.finish().map_err(ApplyError::Store)?);
         }
         let (applied_at, _) = store::now_utc();
         let entry = HistoryEntry {
@@ -307,6 +361,10 @@ impl Hooks for Recorder<'_> {
     }
 
     fn after_end(&mut self, conn: &Connection) {
+        // A backup file not finished is removed with its temporary file.
+        if self.writing.take().is_some() {
+            let _ = conn.remove_function(store::KEEP_FN, -1);
+        }
         if self.attached {
             let _ = conn.execute_batch(&format!("DETACH DATABASE {BACKUP_SCHEMA}"));
         }
@@ -324,14 +382,32 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
         (Some(db), false) => Some(store::backup_dir(db)),
         _ => None,
     };
-    let mut recorder =
-        Recorder { prepared, run, id: String::new(), backup_dir, backup: None, attached: false, staged: None };
+    let plans_existed = run.plans.as_ref().is_some_and(|p| p.exists());
+    let mut recorder = Recorder {
+        prepared,
+        run,
+        id: String::new(),
+        backup_dir,
+        writing: None,
+        backup: None,
+        attached: false,
+        staged: None,
+    };
     let result = apply::apply_with(conn, &prepared.forward, &prepared.after, &run.options, &mut recorder);
     let applied = match result {
         Ok(a) => a,
         Err(e) => {
+            // Nothing was changed, so nothing is left beside the database either: the backup, the staged
+            // plan files, and the directories made for them when they are empty.
             if let Some(b) = &recorder.backup {
                 let _ = std::fs::remove_file(b);
+            }
+            if let Some(dir) = &recorder.backup_dir {
+                let _ = std::fs::remove_dir(dir);
+            }
+            drop(recorder.staged.take());
+            if let (Some(plans), false) = (&run.plans, plans_existed) {
+                let _ = std::fs::remove_dir(plans);
             }
             return Err(e.into());
         }
@@ -469,6 +545,7 @@ pub fn reset(
         comment: format!("drop {what} `{name}`"),
         risk: Risk::Destructive,
         hints: Vec::new(),
+        keeps: Vec::new(),
     };
     steps.extend(before.triggers.keys().map(|n| drop(StepKind::DropTrigger, "trigger", "DROP TRIGGER", n)));
     steps.extend(before.views.keys().map(|n| drop(StepKind::DropView, "view", "DROP VIEW", n)));
@@ -487,6 +564,7 @@ pub fn reset(
             comment: "run the seed script".to_string(),
             risk: Risk::Safe,
             hints: Vec::new(),
+            keeps: Vec::new(),
         });
     }
     let forward = Plan { changes: diff(&before, desired), steps };

@@ -189,6 +189,20 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
     out
 }
 
+/// For each of `backups`, whether its values can be kept as the forward plan's rebuild of
+/// its table copies the rows, instead of by a scan of the table before the plan runs: the
+/// values a backfill or default fills (the backup has a condition) of a table that keeps its
+/// name and its columns' names, so the condition and the key read the same in the copy.
+/// The applier also checks that the plan copies that table.
+pub fn kept_during_copy(backups: &[Backup], before: &Schema, desired: &Schema) -> Vec<bool> {
+    let renamed = apply_renames(before, desired);
+    let touched = |table: &str| {
+        renamed.tables.iter().any(|(new, old)| new.eq_ignore_ascii_case(table) || old.eq_ignore_ascii_case(table))
+            || renamed.columns.iter().any(|(t, pairs)| t.eq_ignore_ascii_case(table) && !pairs.is_empty())
+    };
+    backups.iter().map(|b| b.condition.is_some() && !b.whole_table && !touched(&b.table)).collect()
+}
+
 /// `before` with `desired`'s renames inverted: the goal of the rollback plan, with the hints that lead back.
 fn inverted(before: &Schema, desired: &Schema) -> Schema {
     let renamed = apply_renames(before, desired);
@@ -303,7 +317,9 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
             ));
         }
     } else {
-        let target: Vec<String> = b.key.iter().map(|k| format!("{t}.{}", q(k))).collect();
+        // Keys compare exactly, without affinity (`+`): the kept keys are the table's own values, and an
+        // affinity-free comparison can use the backup table's key index instead of scanning it for every row.
+        let target: Vec<String> = b.key.iter().map(|k| format!("+{t}.{}", q(k))).collect();
         let matches = if keys.len() == 1 {
             format!("{KEPT}.{} = {}", keys[0], target[0])
         } else {
@@ -314,7 +330,7 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
             )
         };
         let set_cols: Vec<String> = b.columns.iter().map(|c| q(c)).collect();
-        let key_cols: Vec<String> = b.key.iter().map(|k| q(k)).collect();
+        let key_cols: Vec<String> = b.key.iter().map(|k| format!("+{}", q(k))).collect();
         let (lhs, rhs) = if set_cols.len() == 1 {
             (set_cols[0].clone(), format!("(SELECT {KEPT}.{} FROM {src} AS {KEPT} WHERE {matches})", cols[0]))
         } else {
@@ -340,5 +356,6 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
         comment: format!("restore kept values of `{}` ({})", b.table, b.reason),
         risk: Risk::Safe,
         hints: Vec::new(),
+        keeps: Vec::new(),
     }
 }

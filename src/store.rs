@@ -15,7 +15,10 @@
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
+use rusqlite::functions::Context;
+use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -363,42 +366,156 @@ pub fn backup_dir(db: &Path) -> PathBuf {
     db.with_file_name(name)
 }
 
-/// Copies the values `backups` describe from `conn` (inside its write transaction) to a new SQLite file at `path`.
-pub fn write_backup(conn: &Connection, backups: &[Backup], path: &Path) -> Result<(), String> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let tmp =
-        tempfile::Builder::new().prefix(".backup.").tempfile_in(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let copy = || -> Result<(), rusqlite::Error> {
-        let mut out = Connection::open(tmp.path())?;
-        out.execute_batch("PRAGMA journal_mode = DELETE")?;
-        let tx = out.transaction()?;
-        tx.execute_batch("CREATE TABLE sequence (name TEXT NOT NULL, seq INTEGER)")?;
-        for b in backups {
+/// The SQL function a rebuild's row copy calls to keep a row's values in the backup file
+/// ([`BackupFile::keep_function`]).
+pub const KEEP_FN: &str = "_reconcile_keep";
+
+/// A backup file being written: begun inside the forward plan's write lock before its
+/// steps, finished (indexed, synced and renamed into place) before its COMMIT. A private
+/// temporary file until then, removed if the plan fails.
+pub struct BackupFile {
+    path: PathBuf,
+    tmp: tempfile::NamedTempFile,
+    /// The open file, shared with the keep function while a row copy runs.
+    out: Arc<Mutex<Option<Connection>>>,
+    backups: Vec<Backup>,
+    /// For each backup: filled during its table's row copy, not read before the steps.
+    during_copy: Vec<bool>,
+    /// For each backup: its row copy has run with the keep function.
+    kept: Vec<bool>,
+}
+
+impl BackupFile {
+    /// Creates the file's tables and copies from `conn` (inside its write transaction, before
+    /// any step) the values of every backup not kept `during_copy` of its table's rebuild.
+    pub fn begin(conn: &Connection, backups: &[Backup], during_copy: &[bool], path: &Path) -> Result<Self, String> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".backup.")
+            .tempfile_in(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        let during_copy: Vec<bool> = (0..backups.len()).map(|i| during_copy.get(i) == Some(&true)).collect();
+        let out = Self::write_scanned(conn, backups, &during_copy, tmp.path())
+            .map_err(|e| format!("writing the backup {}: {e}", path.display()))?;
+        Ok(BackupFile {
+            path: path.to_path_buf(),
+            tmp,
+            out: Arc::new(Mutex::new(Some(out))),
+            backups: backups.to_vec(),
+            kept: vec![false; during_copy.len()],
+            during_copy,
+        })
+    }
+
+    fn write_scanned(
+        conn: &Connection,
+        backups: &[Backup],
+        during_copy: &[bool],
+        tmp: &Path,
+    ) -> Result<Connection, rusqlite::Error> {
+        let out = Connection::open(tmp)?;
+        // A private file, synced and renamed into place only when complete: no journal, no syncs of its own.
+        out.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN")?;
+        out.execute_batch("CREATE TABLE sequence (name TEXT NOT NULL, seq INTEGER)")?;
+        for (b, later) in backups.iter().zip(during_copy) {
             let cols: Vec<String> = b.key_aliases().into_iter().chain(b.column_aliases()).collect();
-            tx.execute_batch(&format!("CREATE TABLE {} ({})", q(&b.name), cols.join(", ")))?;
-            let placeholders: Vec<String> = (1..=cols.len()).map(|i| format!("?{i}")).collect();
-            let mut insert = tx.prepare(&format!("INSERT INTO {} VALUES ({})", q(&b.name), placeholders.join(", ")))?;
-            let mut select = conn.prepare(&b.select_sql())?;
-            let mut rows = select.query([])?;
-            while let Some(row) = rows.next()? {
-                let values: Vec<rusqlite::types::Value> =
-                    (0..cols.len()).map(|i| row.get(i)).collect::<Result<_, _>>()?;
-                insert.execute(rusqlite::params_from_iter(values))?;
+            out.execute_batch(&format!("CREATE TABLE {} ({})", q(&b.name), cols.join(", ")))?;
+            if !later {
+                let mut insert = out.prepare(&insert_sql(b))?;
+                let mut select = conn.prepare(&b.select_sql())?;
+                let mut rows = select.query([])?;
+                while let Some(row) = rows.next()? {
+                    let values: Vec<Value> = (0..cols.len()).map(|i| row.get(i)).collect::<Result<_, _>>()?;
+                    insert.execute(rusqlite::params_from_iter(values))?;
+                }
             }
             if b.sequence {
+                // Read now: a dropped table's sqlite_sequence row goes with it.
                 let seq: Option<i64> = conn
                     .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [&b.table], |r| r.get(0))
                     .optional()
                     .unwrap_or(None);
-                tx.execute("INSERT INTO sequence (name, seq) VALUES (?1, ?2)", params![b.table, seq])?;
+                out.execute("INSERT INTO sequence (name, seq) VALUES (?1, ?2)", params![b.table, seq])?;
             }
         }
-        tx.commit()?;
-        out.close().map_err(|(_, e)| e)
-    };
-    copy().map_err(|e| format!("writing the backup {}: {e}", path.display()))?;
-    tmp.as_file().sync_all().map_err(|e| format!("{}: {e}", path.display()))?;
-    tmp.persist(path).map_err(|e| format!("{}: {}", path.display(), e.error))?;
-    Ok(())
+        Ok(out)
+    }
+
+    /// The WHERE condition that keeps, as `step` copies the rows of its table, the values of
+    /// the backups kept during that copy; `None` when it has none (or they were kept already).
+    /// Each row of a backup's condition calls [`KEEP_FN`] with the backup's index, the row's
+    /// key and its values, and the condition is true for every row.
+    pub fn copy_filter(&mut self, table: &str) -> Option<String> {
+        let mut terms = Vec::new();
+        for (i, b) in self.backups.iter().enumerate() {
+            if !self.during_copy[i] || self.kept[i] || !b.table.eq_ignore_ascii_case(table) {
+                continue;
+            }
+            let Some(condition) = &b.condition else { continue };
+            self.kept[i] = true;
+            let args: Vec<String> =
+                std::iter::once(i.to_string()).chain(b.key.iter().chain(&b.columns).map(|c| q(c))).collect();
+            terms.push(format!("CASE WHEN {condition} THEN {KEEP_FN}({}) ELSE 1 END", args.join(", ")));
+        }
+        (!terms.is_empty()).then(|| terms.join(" AND "))
+    }
+
+    /// The body of [`KEEP_FN`]: writes one row of a backup kept during a row copy; true.
+    pub fn keep_function(&self) -> impl Fn(&Context<'_>) -> rusqlite::Result<bool> + Send + 'static {
+        let out = Arc::clone(&self.out);
+        let inserts: Vec<(String, usize)> =
+            self.backups.iter().map(|b| (insert_sql(b), b.key.len() + b.columns.len())).collect();
+        move |ctx| {
+            let fail =
+                |m: &str| rusqlite::Error::UserFunctionError(format!("keeping values for the rollback: {m}").into());
+            let index: i64 = ctx.get(0)?;
+            let (sql, width) =
+                usize::try_from(index).ok().and_then(|i| inserts.get(i)).ok_or_else(|| fail("no such backup"))?;
+            if ctx.len() != width + 1 {
+                return Err(fail("wrong number of values"));
+            }
+            let values: Vec<Value> = (1..ctx.len()).map(|i| ctx.get(i)).collect::<Result<_, _>>()?;
+            let guard = out.lock().map_err(|_| fail("the backup file is unusable"))?;
+            let conn = guard.as_ref().ok_or_else(|| fail("the backup file is closed"))?;
+            conn.prepare_cached(sql)?.execute(rusqlite::params_from_iter(values))?;
+            Ok(true)
+        }
+    }
+
+    /// Indexes the kept values by key, closes the file, syncs it and renames it into place.
+    /// Refused if a backup to be kept during a copy was not: its rollback would lose them.
+    pub fn finish(self) -> Result<PathBuf, String> {
+        let err = |e: rusqlite::Error| format!("writing the backup {}: {e}", self.path.display());
+        if let Some(b) = self.backups.iter().zip(&self.during_copy).zip(&self.kept).find(|((_, d), k)| **d && !**k) {
+            return Err(format!(
+                "the plan never copied the rows of `{}`, whose values the backup {} was to keep",
+                b.0 .0.table,
+                self.path.display()
+            ));
+        }
+        let out = self
+            .out
+            .lock()
+            .map_err(|_| format!("the backup {} is unusable", self.path.display()))?
+            .take()
+            .ok_or_else(|| format!("the backup {} is closed", self.path.display()))?;
+        for b in self.backups.iter().filter(|b| !b.key.is_empty()) {
+            // The rollback finds each row's kept values by its key: without an index every row scans the table.
+            let keys = b.key_aliases().join(", ");
+            out.execute_batch(&format!("CREATE INDEX {} ON {} ({keys})", q(&format!("{}_key", b.name)), q(&b.name)))
+                .map_err(err)?;
+        }
+        out.execute_batch("COMMIT").map_err(err)?;
+        out.close().map_err(|(_, e)| err(e))?;
+        self.tmp.as_file().sync_all().map_err(|e| format!("{}: {e}", self.path.display()))?;
+        self.tmp.persist(&self.path).map_err(|e| format!("{}: {}", self.path.display(), e.error))?;
+        Ok(self.path)
+    }
+}
+
+/// The INSERT of one row of backup `b`'s table: its key, then its values.
+fn insert_sql(b: &Backup) -> String {
+    let placeholders: Vec<String> = (1..=b.key.len() + b.columns.len()).map(|i| format!("?{i}")).collect();
+    format!("INSERT INTO {} VALUES ({})", q(&b.name), placeholders.join(", "))
 }

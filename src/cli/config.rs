@@ -30,8 +30,13 @@ pub struct Config {
     pub allow_destructive: Option<bool>,
     /// An SQL file `reset` runs after building the schema.
     pub seed: Option<PathBuf>,
+    /// Lints not to warn about, by name.
+    pub allow_lints: Option<Vec<String>>,
     #[serde(skip)]
     base: PathBuf,
+    /// The file read, if any.
+    #[serde(skip)]
+    file: Option<PathBuf>,
 }
 
 impl Config {
@@ -57,7 +62,16 @@ impl Config {
             format!("{}{at}: {}", path.display(), e.message())
         })?;
         config.base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        config.file = Some(path);
         Ok(config)
+    }
+
+    /// The file the settings came from, for messages: its path, or that there was none.
+    pub fn describe(&self) -> String {
+        match &self.file {
+            Some(f) => f.display().to_string(),
+            None => format!("no {DEFAULT_FILE}"),
+        }
     }
 
     /// A path from the file, resolved against the file's directory.

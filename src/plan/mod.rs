@@ -10,7 +10,9 @@
 mod graph;
 mod rebuild;
 
-use std::collections::{BTreeMap, BTreeSet};
+pub(crate) use rebuild::copy_source;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
@@ -86,6 +88,31 @@ pub struct Step {
     /// Migration hints this step used (`convert on feed.explicit`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hints: Vec<String>,
+    /// For a rebuild: the table's dependents that the plan recreates unchanged around it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keeps: Vec<Kept>,
+}
+
+/// A dependent of a rebuilt table (an index on it, a view that reads it, a trigger
+/// that names it) which the plan drops or loses with the old table and recreates unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Kept {
+    /// `index`, `view` or `trigger`.
+    pub kind: KeptKind,
+    /// Its name.
+    pub name: String,
+}
+
+/// The kind of a [`Kept`] dependent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeptKind {
+    /// An index on the table.
+    Index,
+    /// A view that reads the table, directly or through other views.
+    View,
+    /// A trigger on the table, or one whose body names it or such a view.
+    Trigger,
 }
 
 /// An ordered plan.
@@ -140,17 +167,21 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
     // Tables whose dependents (views, triggers naming them) must be dropped and recreated.
     let mut touched: BTreeSet<String> = BTreeSet::new();
     let mut rebuilt: BTreeSet<String> = BTreeSet::new();
-    let table_risk = |name: &str| {
-        changes
-            .iter()
-            .filter(|c| {
-                (c.kind == "table" && c.object == name)
-                    || (c.kind == "column" && c.object.split_once('.').is_some_and(|(t, _)| t == name))
-            })
-            .map(|c| c.risk)
-            .max()
-            .unwrap_or(Risk::Safe)
-    };
+    // The highest risk among each table's own and its columns' changes.
+    let mut risks: HashMap<&str, Risk> = HashMap::new();
+    for c in changes.iter() {
+        let table = match c.kind.as_ref() {
+            "table" => c.object.as_str(),
+            "column" => match c.object.split_once('.') {
+                Some((t, _)) => t,
+                None => continue,
+            },
+            _ => continue,
+        };
+        let r = risks.entry(table).or_insert(Risk::Safe);
+        *r = (*r).max(c.risk);
+    }
+    let table_risk = |name: &str| risks.get(name).copied().unwrap_or(Risk::Safe);
 
     for (new, old) in &renamed.tables {
         touched.insert(old.to_ascii_lowercase());
@@ -381,8 +412,55 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         }
     }
 
+    for s in steps.iter_mut().filter(|s| s.kind == StepKind::RebuildTable) {
+        let old = renamed.tables.get(&s.object).map(String::as_str);
+        s.keeps = kept_dependents(&s.object, old, actual, have_all, desired, facts);
+    }
+
     let steps = graph::order(steps, desired)?;
     Ok(Plan { changes, steps })
+}
+
+/// What a rebuild of `name` (formerly `old`) recreates unchanged: its unchanged
+/// indexes, and the unchanged views and triggers that depend on it.
+fn kept_dependents(
+    name: &str,
+    old: Option<&str>,
+    actual: &Schema,
+    have_all: &Schema,
+    desired: &Schema,
+    facts: &Facts,
+) -> Vec<Kept> {
+    let mut kept = Vec::new();
+    if let (Some(have), Some(want)) = (have_all.tables.get(name), desired.tables.get(name)) {
+        for (iname, wi) in &want.indexes {
+            if have.indexes.get(iname).is_some_and(|hi| same_index(hi, wi)) {
+                kept.push(Kept { kind: KeptKind::Index, name: iname.clone() });
+            }
+        }
+    }
+    // The names that reach the table: its own, its old one, and the views reading it.
+    let mut names: Vec<String> = std::iter::once(name).chain(old).map(str::to_ascii_lowercase).collect();
+    let mut views: BTreeSet<&String> = BTreeSet::new();
+    loop {
+        let found = actual.views.iter().filter(|(v, _)| !views.contains(v)).find(|(v, def)| {
+            view_reads(facts, v, &def.sql, actual).iter().any(|r| names.contains(&r.to_ascii_lowercase()))
+        });
+        let Some((v, _)) = found else { break };
+        views.insert(v);
+        names.push(v.to_ascii_lowercase());
+    }
+    for v in views {
+        if desired.views.get(v) == actual.views.get(v) {
+            kept.push(Kept { kind: KeptKind::View, name: v.clone() });
+        }
+    }
+    for (tname, t) in &actual.triggers {
+        if names.iter().any(|n| diff::mentions(&t.sql, n)) && desired.triggers.get(tname) == Some(t) {
+            kept.push(Kept { kind: KeptKind::Trigger, name: tname.clone() });
+        }
+    }
+    kept
 }
 
 fn view_reads(facts: &Facts, name: &str, sql_text: &str, actual: &Schema) -> BTreeSet<String> {
@@ -401,7 +479,7 @@ fn view_reads(facts: &Facts, name: &str, sql_text: &str, actual: &Schema) -> BTr
 }
 
 fn step(kind: StepKind, object: &str, sql: Vec<String>, comment: String, risk: Risk) -> Step {
-    Step { kind, object: object.to_string(), sql, comment, risk, hints: Vec::new() }
+    Step { kind, object: object.to_string(), sql, comment, risk, hints: Vec::new(), keeps: Vec::new() }
 }
 
 fn check_hints(actual: &Schema, desired: &Schema) -> Result<(), PlanError> {

@@ -54,13 +54,7 @@ pub(super) fn rebuild(
     if !into.is_empty() {
         // OR ABORT: the new table's ON CONFLICT clauses (REPLACE, IGNORE) would otherwise drop
         // or merge rows that break its constraints instead of failing the plan.
-        sql.push(format!(
-            "INSERT OR ABORT INTO {} ({}) SELECT {} FROM {}",
-            q(&tmp),
-            into.join(", "),
-            from.join(", "),
-            q(name)
-        ));
+        sql.push(format!("{}{}) SELECT {} FROM {}", copy_prefix(&tmp), into.join(", "), from.join(", "), q(name)));
     }
     let had_autoinc = original.columns.iter().any(|c| c.autoincrement);
     let wants_autoinc = want.columns.iter().any(|c| c.autoincrement);
@@ -80,6 +74,23 @@ pub(super) fn rebuild(
         step(StepKind::RebuildTable, name, sql, format!("rebuild table `{name}` (create, copy, drop, rename)"), risk);
     s.hints = hints;
     s
+}
+
+/// The table a rebuild step's row copy reads, when `sql` is that step's copy statement
+/// (`INSERT INTO _reconcile_new_<t> (...) SELECT ... FROM <t>`, with no WHERE of its own).
+/// How a rebuild's row copy into `tmp` begins (`copy_source` recognizes it by this).
+fn copy_prefix(tmp: &str) -> String {
+    format!("INSERT OR ABORT INTO {} (", q(tmp))
+}
+
+pub(crate) fn copy_source<'a>(step: &'a Step, sql: &str) -> Option<&'a str> {
+    if step.kind != StepKind::RebuildTable {
+        return None;
+    }
+    let name = step.object.as_str();
+    let tmp = format!("{}new_{name}", crate::inspect::OWN_PREFIX);
+    let is_copy = sql.starts_with(&copy_prefix(&tmp)) && sql.ends_with(&format!(" FROM {}", q(name)));
+    is_copy.then_some(name)
 }
 
 /// The SELECT expression that fills desired column `w` from the old row.

@@ -362,6 +362,80 @@ pub fn check_expression(text: &str) -> Result<(), String> {
     parse::check_single_expression(text)
 }
 
+/// Checks that text is a declared column type as SQLite's grammar has it: one or more names, then
+/// optionally `(n)` or `(n, m)` with signed numbers. Words that start a column constraint are not
+/// names here, so a type can never add a constraint, a column or a statement to the DDL it is put in.
+pub fn check_type(text: &str) -> Result<(), String> {
+    const HINT: &str = "a type is one or more names, optionally followed by `(n)` or `(n, m)`, such as \
+                        `VARCHAR(255)` or `DOUBLE PRECISION`";
+    let toks = tokens(text)?;
+    let constraint = |t: &Tok<'_>| {
+        matches!(
+            t.ty,
+            TokenType::TK_CONSTRAINT
+                | TokenType::TK_PRIMARY
+                | TokenType::TK_NOT
+                | TokenType::TK_NULL
+                | TokenType::TK_UNIQUE
+                | TokenType::TK_CHECK
+                | TokenType::TK_DEFAULT
+                | TokenType::TK_COLLATE
+                | TokenType::TK_REFERENCES
+                | TokenType::TK_AS
+        )
+    };
+    let name = |t: &Tok<'_>| {
+        (t.ty == TokenType::TK_ID || t.ty == TokenType::TK_STRING || is_word(t))
+            && !constraint(t)
+            && !t.text.bytes().next().is_some_and(|b| b.is_ascii_digit())
+    };
+    let names = toks.iter().take_while(|t| name(t)).count();
+    if names == 0 {
+        return Err(match toks.first() {
+            Some(t) if constraint(t) => format!("`{}` starts a constraint, not a type; {HINT}", t.text),
+            _ => HINT.to_string(),
+        });
+    }
+    let rest = &toks[names..];
+    // The number after `(` or `,`: an optional sign, then a number; returns the tokens it used.
+    let signed = |ts: &[Tok<'_>]| -> usize {
+        let sign = usize::from(ts.first().is_some_and(|t| matches!(t.ty, TokenType::TK_PLUS | TokenType::TK_MINUS)));
+        match ts.get(sign) {
+            Some(t) if matches!(t.ty, TokenType::TK_INTEGER | TokenType::TK_FLOAT) => sign + 1,
+            _ => 0,
+        }
+    };
+    let size_ok = || -> bool {
+        let Some((lp, mut ts)) = rest.split_first() else { return true };
+        if lp.ty != TokenType::TK_LP {
+            return false;
+        }
+        let n = signed(ts);
+        if n == 0 {
+            return false;
+        }
+        ts = &ts[n..];
+        if ts.first().is_some_and(|t| t.ty == TokenType::TK_COMMA) {
+            let m = signed(&ts[1..]);
+            if m == 0 {
+                return false;
+            }
+            ts = &ts[1 + m..];
+        }
+        matches!(ts, [t] if t.ty == TokenType::TK_RP)
+    };
+    if size_ok() {
+        return Ok(());
+    }
+    Err(match rest.first() {
+        Some(t) if constraint(t) => {
+            format!("`{}` starts a constraint, which has its own key in the YAML; {HINT}", t.text)
+        }
+        Some(t) => format!("unexpected `{}`; {HINT}", t.text),
+        None => HINT.to_string(),
+    })
+}
+
 /// `CREATE VIEW name AS <select>` from a view's `sql`, which may already be a whole CREATE VIEW.
 pub fn view_create_sql(name: &str, sql: &str) -> String {
     let body = trim_statement(sql);
@@ -489,6 +563,47 @@ mod tests {
         assert!(check_expression("1); DROP TABLE users; --").is_err());
         assert!(check_expression("1, 2").is_err());
         assert!(check_expression("").is_err());
+    }
+
+    #[test]
+    fn types_are_names_and_a_size() {
+        for ok in [
+            "TEXT",
+            "VARCHAR(255)",
+            "DECIMAL(10, 5)",
+            "decimal(+10, -5)",
+            "DOUBLE PRECISION",
+            "UNSIGNED BIG INT",
+            "timestamp with time zone",
+            "text[]",
+            "'quoted type'",
+            "\"my type\"",
+            "generated",
+            "key",
+        ] {
+            assert!(check_type(ok).is_ok(), "{ok}: {:?}", check_type(ok));
+        }
+        for bad in [
+            "",
+            "TEXT); DROP TABLE users; CREATE TABLE x(y",
+            "TEXT, evil INTEGER",
+            "TEXT CHECK (0)",
+            "TEXT NOT NULL",
+            "INT DEFAULT 1",
+            "INT PRIMARY KEY",
+            "TEXT COLLATE NOCASE",
+            "INT REFERENCES users",
+            "TEXT CONSTRAINT c",
+            "INT AS (1)",
+            "VARCHAR(MAX)",
+            "VARCHAR(1",
+            "VARCHAR(1) x",
+            "(10)",
+            "10",
+            "TEXT;",
+        ] {
+            assert!(check_type(bad).is_err(), "{bad} accepted");
+        }
     }
 
     #[test]

@@ -98,7 +98,7 @@ fn schema_command_prints_the_json_schema() {
 fn check_example_schema() {
     let o = reconcile(root(), &["check", "--schema", "schema"]);
     let err = succeeds(&o);
-    has(&err, &["valid", "6 tables", "4 indexes", "1 views", "4 triggers"]);
+    has(&err, &["valid", "6 tables", "4 indexes", "1 view,", "4 triggers"]);
 }
 
 #[test]
@@ -145,7 +145,7 @@ fn inspect_then_check() {
     std::fs::create_dir_all(d.join("schema")).expect("mkdir");
     succeeds(&reconcile(d.path(), &["inspect", "--db", "app.db", "-o", "schema/app.yaml"]));
     let err = succeeds(&reconcile(d.path(), &["check", "--schema", "schema"]));
-    has(&err, &["valid", "2 tables", "1 indexes", "1 views", "1 triggers"]);
+    has(&err, &["valid", "2 tables", "1 index,", "1 view,", "1 trigger,"]);
 }
 
 #[test]
@@ -160,7 +160,7 @@ fn inspect_of_the_example_schema_checks_again() {
     succeeds(&o);
     d.write("schema/app.yaml", &stdout(&o));
     let err = succeeds(&reconcile(d.path(), &["check", "--schema", "schema"]));
-    has(&err, &["6 tables", "4 indexes", "1 views", "4 triggers"]);
+    has(&err, &["6 tables", "4 indexes", "1 view,", "4 triggers"]);
 }
 
 // ---- bad YAML ----
@@ -511,12 +511,12 @@ fn apply_asks_on_a_terminal() {
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let declined = run("n\n");
-    assert!(declined.contains("Apply these 1 steps"), "{declined}");
+    assert!(declined.contains("Apply the 1 step above to app.db? [y/N]"), "{declined}");
     let conn = rusqlite::Connection::open(dir.join("app.db")).unwrap();
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0)).unwrap();
     assert_eq!(tables, 0, "declined, nothing applied");
     let accepted = run("y\n");
-    assert!(accepted.contains("applied 1 steps"), "{accepted}");
+    assert!(accepted.contains("applied 1 step (1 statement)"), "{accepted}");
     let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0)).unwrap();
     assert_eq!(tables, 1);
 }

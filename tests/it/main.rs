@@ -2,12 +2,23 @@
 //! SQLite files in temporary directories and, where it tests the CLI, runs the
 //! real `reconcile` binary.
 
+mod alembic;
 mod cli;
+mod concurrent;
 mod corpus;
+mod crash;
 mod fuzz_regressions;
+mod getting_started;
 mod golden;
+mod hostile;
+mod interface;
+mod invariants;
 mod lifecycle;
+mod lints;
 mod props;
+mod readme;
+mod reference;
 mod roundtrip;
 mod scenarios;
 mod util;
+mod workflow;

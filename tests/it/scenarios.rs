@@ -451,6 +451,104 @@ fn not_null_tightening_with_backfill() {
     assert_eq!(t, "untitled");
 }
 
+/// The rows of every table of the one backup file beside `db`, by table (`b1`, `b2`, ...).
+fn kept_in_backup(db: &std::path::Path) -> BTreeMap<String, Vec<Vec<Value>>> {
+    let dir = sqlite_reconcile::store::backup_dir(db);
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "one backup file, no leftovers: {files:?}");
+    let conn = Connection::open(&files[0]).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name GLOB 'b[0-9]*' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {t} ORDER BY 1, 2")).unwrap();
+        let n = stmt.column_count();
+        let rows = stmt
+            .query_map([], |r| (0..n).map(|i| r.get::<_, Value>(i)).collect::<Result<Vec<_>, _>>())
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        out.insert(t, rows);
+    }
+    out
+}
+
+const TWO_FILLS_BEFORE: &str =
+    "CREATE TABLE t(a INT, b TEXT, x TEXT, y INT DEFAULT 5, PRIMARY KEY (a, b)) WITHOUT ROWID;
+     INSERT INTO t VALUES (1, 'p', NULL, 1), (1, 'q', 'v', NULL), (2, 'p', NULL, NULL), (3, 'r', 'w', 2);";
+
+/// What the backup must hold for `TWO_FILLS_BEFORE`: the keys of the rows each column had NULL.
+fn two_fills_kept() -> BTreeMap<String, Vec<Vec<Value>>> {
+    let row = |a: i64, b: &str| vec![Value::Integer(a), Value::Text(b.into()), Value::Null];
+    BTreeMap::from([
+        ("b1".to_string(), vec![row(1, "p"), row(2, "p")]),
+        ("b2".to_string(), vec![row(1, "q"), row(2, "p")]),
+    ])
+}
+
+/// NULLs a rebuild fills (a backfill, a default) are kept as the rebuild copies the rows, not by a
+/// scan before it: the backup holds exactly the rows that were NULL, by a composite key, for two
+/// columns at once, and the rollback puts them back.
+#[test]
+fn nulls_a_rebuild_fills_are_kept_as_it_copies_the_rows() {
+    let mut s = Scenario::new(TWO_FILLS_BEFORE);
+    let p = s.apply(
+        "tables:\n  t:\n    columns:\n      - { name: a, type: INT }\n      - { name: b, type: TEXT }\n      \
+         - { name: x, type: TEXT, not_null: true, backfill: \"'filled'\" }\n      \
+         - { name: y, type: INT, not_null: true, default: 7 }\n    primary_key: [a, b]\n    without_rowid: true\n",
+    );
+    assert!(p.steps.iter().any(|st| st.comment.starts_with("rebuild table `t`")), "{p:#?}");
+    assert_eq!(kept_in_backup(&s.db), two_fills_kept());
+    s.check_all(&[]);
+}
+
+/// A column renamed in the same change: its NULLs are kept by a scan before the plan, under the
+/// names the table has then, and come back the same.
+#[test]
+fn nulls_filled_beside_a_rename_are_kept_by_a_scan() {
+    let mut s = Scenario::new(TWO_FILLS_BEFORE);
+    s.apply(
+        "tables:\n  t:\n    columns:\n      - { name: a, type: INT }\n      - { name: b, type: TEXT }\n      \
+         - { name: ex, type: TEXT, not_null: true, backfill: \"'filled'\", renamed_from: x }\n      \
+         - { name: y, type: INT, not_null: true, default: 7 }\n    primary_key: [a, b]\n    without_rowid: true\n",
+    );
+    assert_eq!(kept_in_backup(&s.db), two_fills_kept());
+    s.check_all(&[("t", "ex", "x")]);
+}
+
+/// An observer that asks for a progress bar on every copy.
+struct EveryCopy;
+impl sqlite_reconcile::Observer for EveryCopy {
+    fn copy_threshold(&self) -> Option<u64> {
+        Some(0)
+    }
+}
+
+/// With a progress bar on the copy, the values are kept all the same.
+#[test]
+fn nulls_a_rebuild_fills_are_kept_under_a_progress_bar() {
+    let mut s = Scenario::new(TWO_FILLS_BEFORE);
+    let desired = load_yaml(
+        "tables:\n  t:\n    columns:\n      - { name: a, type: INT }\n      - { name: b, type: TEXT }\n      \
+         - { name: x, type: TEXT, not_null: true, backfill: \"'filled'\" }\n      \
+         - { name: y, type: INT, not_null: true, default: 7 }\n    primary_key: [a, b]\n    without_rowid: true\n",
+    );
+    s.desired = Some(desired.clone());
+    let mut c = s.conn();
+    let prepared = reconciler::prepare(&mut c, &desired, &InspectOptions::default()).unwrap();
+    let observer: std::sync::Arc<dyn sqlite_reconcile::Observer> = std::sync::Arc::new(EveryCopy);
+    let options = ApplyOptions { allow_destructive: true, observer: Some(observer), ..ApplyOptions::default() };
+    reconciler::execute(&mut c, &prepared, &Run { kind: "apply", options, ..Run::default() }).unwrap();
+    drop(c);
+    assert_eq!(kept_in_backup(&s.db), two_fills_kept());
+    s.check_all(&[]);
+}
+
 #[test]
 fn not_null_tightening_without_nulls() {
     let mut s =
@@ -857,11 +955,11 @@ fn failure_in_a_renamed_and_rebuilt_table_is_diagnosed() {
 
 // ---------------------------------------------------------------------------
 // Regressions found by the property tests (`props.rs`), each reduced to its
-// smallest form. See: #5
+// smallest form.
 
 #[test]
 fn r5_rollback_brings_back_a_dropped_not_null_column() {
-    // See: #5. The rollback re-added the column empty and meant to fill it
+    // The rollback re-added the column empty and meant to fill it
     // afterwards, which NOT NULL refuses.
     let mut s = Scenario::new("CREATE TABLE t(a PRIMARY KEY, b NOT NULL); INSERT INTO t VALUES (1, 'x'), (2, 'y');");
     s.apply("tables:\n  t:\n    columns:\n      - { name: a, primary_key: true }\n");
@@ -870,7 +968,7 @@ fn r5_rollback_brings_back_a_dropped_not_null_column() {
 
 #[test]
 fn r5_rollback_brings_back_a_dropped_unique_column_with_a_default() {
-    // See: #5. Re-added with its default in every row, the column broke its own UNIQUE.
+    // Re-added with its default in every row, the column broke its own UNIQUE.
     let mut s = Scenario::new(
         "CREATE TABLE t(a INTEGER PRIMARY KEY, b TEXT NOT NULL DEFAULT 'd' UNIQUE); INSERT INTO t VALUES (1, 'x'), (2, 'y');",
     );
@@ -880,7 +978,7 @@ fn r5_rollback_brings_back_a_dropped_unique_column_with_a_default() {
 
 #[test]
 fn r5_a_generated_column_made_plain_keeps_its_values() {
-    // See: #5. The rebuild left the column out of the copy as if it were still generated.
+    // The rebuild left the column out of the copy as if it were still generated.
     let mut s = Scenario::new(
         "CREATE TABLE t(a INTEGER, g INTEGER GENERATED ALWAYS AS (a * 2) VIRTUAL); INSERT INTO t(a) VALUES (1), (5);",
     );
@@ -892,7 +990,7 @@ fn r5_a_generated_column_made_plain_keeps_its_values() {
 
 #[test]
 fn r5_a_rebuilt_parent_renames_the_column_its_children_reference() {
-    // See: #5. The rebuild renamed the parent's key column in its new CREATE, leaving
+    // The rebuild renamed the parent's key column in its new CREATE, leaving
     // the child's REFERENCES on the old name: "foreign key mismatch" at the check.
     let mut s = Scenario::new(
         "CREATE TABLE p(id PRIMARY KEY); CREATE TABLE c(p_id REFERENCES p(id));
@@ -913,7 +1011,7 @@ fn r5_a_rebuilt_parent_renames_the_column_its_children_reference() {
 
 #[test]
 fn r5_rollback_of_a_strict_retype_puts_the_old_values_back_first() {
-    // See: #5. The rollback copied the converted values back into the old STRICT
+    // The rollback copied the converted values back into the old STRICT
     // type before restoring the kept ones, and SQLite refused them.
     let mut s = Scenario::new("CREATE TABLE t(a INTEGER) STRICT; INSERT INTO t VALUES (0), (7);");
     s.apply(
@@ -924,7 +1022,7 @@ fn r5_rollback_of_a_strict_retype_puts_the_old_values_back_first() {
 
 #[test]
 fn r5_rollback_restores_kept_values_into_a_table_named_b() {
-    // See: #5. The restore read the backup under the alias `b`, which a table named
+    // The restore read the backup under the alias `b`, which a table named
     // `b` shadowed.
     let mut s = Scenario::new(
         "CREATE TABLE b(id INTEGER PRIMARY KEY, x TEXT, y TEXT); INSERT INTO b VALUES (5, 'p', 'q'), (9, 'r', 's');",
@@ -935,7 +1033,7 @@ fn r5_rollback_restores_kept_values_into_a_table_named_b() {
 
 #[test]
 fn r5_renaming_the_key_of_a_without_rowid_table_with_a_redundant_unique() {
-    // See: #5. SQLite's RENAME COLUMN fails on this table ("error in table t after
+    // SQLite's RENAME COLUMN fails on this table ("error in table t after
     // rename: no such column: id"): the UNIQUE (id) is not rewritten. The table is
     // rebuilt instead, and so is the child that references the column.
     let mut s = Scenario::new(
@@ -961,7 +1059,7 @@ fn r5_renaming_the_key_of_a_without_rowid_table_with_a_redundant_unique() {
 
 #[test]
 fn r5_renaming_the_table_level_integer_key_of_a_without_rowid_table_in_a_unique() {
-    // See: #5. The same SQLite failure with the key declared at table level and a
+    // The same SQLite failure with the key declared at table level and a
     // UNIQUE over more than that column.
     let mut s = Scenario::new(
         "CREATE TABLE t(id INTEGER, v TEXT, PRIMARY KEY (id), UNIQUE (v, id)) WITHOUT ROWID;
@@ -983,7 +1081,7 @@ fn r5_renaming_the_table_level_integer_key_of_a_without_rowid_table_in_a_unique(
 
 #[test]
 fn r5_rollback_of_a_key_rename_and_a_dropped_column() {
-    // See: #5. The rollback renamed the key back first, then refilled the dropped
+    // The rollback renamed the key back first, then refilled the dropped
     // column by looking rows up under the key's other name.
     let mut s = Scenario::new(
         "CREATE TABLE t(id INT PRIMARY KEY, x, UNIQUE (x)) WITHOUT ROWID; INSERT INTO t VALUES (1, 'a'), (2, 'b');",
@@ -996,7 +1094,7 @@ fn r5_rollback_of_a_key_rename_and_a_dropped_column() {
 
 #[test]
 fn r5_backfill_fires_no_trigger() {
-    // See: #5. The native backfill (UPDATE ... WHERE c IS NULL, then SET NOT NULL)
+    // The native backfill (UPDATE ... WHERE c IS NULL, then SET NOT NULL)
     // fired the table's UPDATE triggers: a migration wrote rows into `audit`.
     let mut s = Scenario::new(
         "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); CREATE TABLE audit(msg TEXT);
@@ -1024,7 +1122,7 @@ triggers:
 
 #[test]
 fn r5_a_new_unique_on_conflict_replace_does_not_delete_duplicates() {
-    // See: #5. The rebuild's INSERT ... SELECT obeyed the new column's ON CONFLICT
+    // The rebuild's INSERT ... SELECT obeyed the new column's ON CONFLICT
     // REPLACE and silently dropped all but one of the duplicate rows.
     let mut s =
         Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, 'x');");
@@ -1041,7 +1139,7 @@ fn r5_a_new_unique_on_conflict_replace_does_not_delete_duplicates() {
 
 #[test]
 fn r5_a_new_not_null_on_conflict_ignore_does_not_skip_rows() {
-    // See: #5. Under NOT NULL ON CONFLICT IGNORE the rebuild's copy silently left out
+    // Under NOT NULL ON CONFLICT IGNORE the rebuild's copy silently left out
     // the rows holding NULL.
     let mut s =
         Scenario::new("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
@@ -1058,7 +1156,7 @@ fn r5_a_new_not_null_on_conflict_ignore_does_not_skip_rows() {
 
 #[test]
 fn r5_replacing_the_only_column_adds_before_it_drops() {
-    // See: #5. DROP COLUMN ran before ADD COLUMN, and SQLite refuses to drop a
+    // DROP COLUMN ran before ADD COLUMN, and SQLite refuses to drop a
     // table's last column.
     let mut s = Scenario::new("CREATE TABLE t(a); INSERT INTO t VALUES (1), (2);");
     s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
@@ -1067,7 +1165,7 @@ fn r5_replacing_the_only_column_adds_before_it_drops() {
 
 #[test]
 fn r5_rollback_restores_kept_nulls_of_a_dropped_column_with_a_default() {
-    // See: #5. The rollback read a kept NULL as "no kept value" and put the default
+    // The rollback read a kept NULL as "no kept value" and put the default
     // there instead, which broke the column's UNIQUE.
     let mut s = Scenario::new("CREATE TABLE t(a DEFAULT 0, b, UNIQUE (a)); INSERT INTO t VALUES (NULL, 1), (NULL, 2);");
     s.apply("tables:\n  t:\n    columns:\n      - { name: b }\n");
@@ -1076,7 +1174,7 @@ fn r5_rollback_restores_kept_nulls_of_a_dropped_column_with_a_default() {
 
 #[test]
 fn r5_a_stored_column_made_generated_is_destructive() {
-    // See: #5. Its values were replaced by computed ones with the change classed
+    // Its values were replaced by computed ones with the change classed
     // safe, so an application's default policy lost them without being asked.
     let mut s = Scenario::new("CREATE TABLE t(a INTEGER, b INTEGER); INSERT INTO t VALUES (1, 5), (2, 7);");
     let yaml =
@@ -1090,7 +1188,7 @@ fn r5_a_stored_column_made_generated_is_destructive() {
 
 #[test]
 fn r5_rollback_of_a_rename_to_a_keyword_keeps_its_own_sql() {
-    // See: #5. Rewriting the refill for the column's rename back also rewrote the
+    // Rewriting the refill for the column's rename back also rewrote the
     // SELECT keyword of the refill's subquery, since the column was named `select`.
     let mut s = Scenario::new("CREATE TABLE t(a, \"Col 4\" TEXT); INSERT INTO t VALUES (1, 'x'), (2, NULL);");
     s.apply("tables:\n  t:\n    columns:\n      - { name: select, renamed_from: Col 4 }\n      - { name: a }\n");
