@@ -41,7 +41,11 @@ pub fn json_schema() -> String {
 
 /// The YAML text of a schema, headed by the editor schema line.
 pub fn to_yaml(schema: &Schema) -> Result<String, serde_yaml::Error> {
-    let body = serde_yaml::to_string(schema)?;
+    let mut schema = schema.clone();
+    for c in schema.tables.values_mut().flat_map(|t| t.columns.iter_mut()) {
+        c.ty = c.ty.as_deref().map(sql::type_for_yaml);
+    }
+    let body = serde_yaml::to_string(&schema)?;
     Ok(format!("# yaml-language-server: $schema=reconcile.schema.json\n{body}"))
 }
 

@@ -135,9 +135,12 @@ pub fn column_def(c: &Column) -> String {
 /// spelling inspect reads back (`VARCHAR(255)`, `UNSIGNED BIG INT`,
 /// `DECIMAL(10,2)`); anything else (a keyword such as `NULL`, punctuation such as
 /// `Q]EUED`) is written as one quoted token, which SQLite reads back as exactly
-/// that text.
+/// that text. A type that is already one quoted token is written as it is:
+/// SQLite takes its text without the quotes, as YAML written by `inspect` means it.
 fn type_sql(ty: &str) -> String {
-    canonical_type(ty).unwrap_or_else(|| crate::sql::quote_ident(ty))
+    canonical_type(ty)
+        .or_else(|| crate::sql::is_one_quoted_token(ty).then(|| ty.to_string()))
+        .unwrap_or_else(|| crate::sql::quote_ident(ty))
 }
 
 /// The spelling of a type made of words (identifiers, not keywords), then
@@ -231,6 +234,26 @@ pub fn create_index(name: &str, table: &str, i: &Index) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every type SQLite can hold goes through YAML and back to the same type: the spelling
+    /// `inspect` writes passes the loader's check, and SQLite reads the DDL made of it as the
+    /// type it came from.
+    #[test]
+    fn any_declared_type_survives_yaml() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for (i, ty) in
+            ["TEXT", "VARCHAR(255)", "my type", "\"x\"", "'q'", "[a]", "TEXT NOT NULL", "\u{c}:\nC", "Q]EUED", "a\"b"]
+                .into_iter()
+                .enumerate()
+        {
+            let yaml = crate::sql::type_for_yaml(ty);
+            assert!(crate::sql::check_type(&yaml).is_ok(), "{ty:?} as {yaml:?}");
+            conn.execute_batch(&format!("CREATE TABLE t{i} (c {})", type_sql(&yaml))).unwrap();
+            let back: String =
+                conn.query_row(&format!("SELECT type FROM pragma_table_info('t{i}')"), [], |r| r.get(0)).unwrap();
+            assert_eq!(back, ty, "{yaml:?}");
+        }
+    }
 
     #[test]
     fn literals() {

@@ -362,6 +362,24 @@ pub fn check_expression(text: &str) -> Result<(), String> {
     parse::check_single_expression(text)
 }
 
+/// Whether `text` is exactly one quoted identifier or string (`"a b"`, `'a b'`, `` `a` ``, `[a]`).
+pub fn is_one_quoted_token(text: &str) -> bool {
+    matches!(tokens(text).as_deref(), Ok([t]) if t.text.len() == text.len()
+        && matches!(t.ty, TokenType::TK_ID | TokenType::TK_STRING)
+        && t.text.starts_with(['"', '\'', '`', '[']))
+}
+
+/// A declared type as SQLite reports it, in the spelling YAML can carry: as it is, or as one
+/// quoted token when [`check_type`] would refuse it or SQLite would take quotes off it.
+/// SQLite reads the quoted token back as exactly `ty`.
+pub fn type_for_yaml(ty: &str) -> String {
+    if check_type(ty).is_ok() && !ty.starts_with(['"', '\'', '`', '[']) {
+        ty.to_string()
+    } else {
+        quote_ident(ty)
+    }
+}
+
 /// Checks that text is a declared column type as SQLite's grammar has it: one or more names, then
 /// optionally `(n)` or `(n, m)` with signed numbers. Words that start a column constraint are not
 /// names here, so a type can never add a constraint, a column or a statement to the DDL it is put in.
