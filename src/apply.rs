@@ -251,7 +251,7 @@ pub fn facts(conn: &mut Connection, actual: &Schema) -> Result<Facts, rusqlite::
             view_reads.insert(name.clone(), set);
         }
     }
-    Ok(Facts { sqlite_version, view_reads })
+    Ok(Facts { sqlite_version, view_reads, ..Facts::default() })
 }
 
 /// Work done inside the plan's transaction besides its steps.

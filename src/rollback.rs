@@ -13,10 +13,12 @@
 //!
 //! Invariant: no I/O; the backup file is read and written by `apply`.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::diff::{affinity, apply_renames, mentions, Risk};
-use crate::model::{Expr, Schema, Table};
+use crate::model::{Schema, Table};
 use crate::plan::{self, Facts, Plan, PlanError, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
@@ -231,14 +233,14 @@ fn inverted(before: &Schema, desired: &Schema) -> Schema {
 /// prefix, so no user table or column shadows it.
 const KEPT: &str = "_reconcile_kept";
 
-/// Columns whose values the forward plan drops or rewrites come back in the
-/// rollback's rebuild already holding their kept values, read from the backup:
-/// a dropped column as its `backfill`, a rewritten one as its `convert`. A NOT
-/// NULL, UNIQUE, CHECKed or STRICT column cannot come back empty, all at its
-/// default, or holding the rewritten values, to be fixed by the restore step
-/// afterwards.
-fn refill(goal: &mut Schema, before: &Schema, desired: &Schema, backups: &[Backup]) {
+/// The rollback's kept values, for the planner (`Facts::restore`): a column whose
+/// values the forward plan drops, rewrites or fills comes back in the rollback's
+/// rebuild already holding them, read from the backup. A NOT NULL, UNIQUE, CHECKed
+/// or STRICT column cannot come back empty, all at its default, or holding the
+/// rewritten values, to be fixed by the restore step afterwards.
+fn kept_values(before: &Schema, desired: &Schema, backups: &[Backup]) -> BTreeMap<(String, String), String> {
     let renamed = apply_renames(before, desired);
+    let mut out = BTreeMap::new();
     for b in backups.iter().filter(|b| !b.whole_table) {
         let new_table = renamed
             .tables
@@ -247,6 +249,7 @@ fn refill(goal: &mut Schema, before: &Schema, desired: &Schema, backups: &[Backu
             .map(|(n, _)| n.clone())
             .unwrap_or_else(|| b.table.clone());
         let Some((_, want)) = desired.table(&new_table) else { continue };
+        let Some((_, goal)) = before.table(&b.table) else { continue };
         let pairs = renamed.columns.get(&new_table).cloned().unwrap_or_default();
         // The name a column of `before` has in the table the rollback starts from.
         let now = |old: &str| {
@@ -259,23 +262,24 @@ fn refill(goal: &mut Schema, before: &Schema, desired: &Schema, backups: &[Backu
             .zip(&b.key)
             .map(|(alias, k)| format!("{KEPT}.{alias} = {t}.{}", q(&now(k))))
             .collect();
-        let Some(goal_table) = goal.tables.get_mut(&b.table) else { continue };
+        let from = format!("FROM {BACKUP_SCHEMA}.{} AS {KEPT} WHERE {}", q(&b.name), matches.join(" AND "));
         for (c, alias) in b.columns.iter().zip(b.column_aliases()) {
-            let Some(col) = goal_table.columns.iter_mut().find(|x| x.name.eq_ignore_ascii_case(c)) else { continue };
-            let from = format!("FROM {BACKUP_SCHEMA}.{} AS {KEPT} WHERE {}", q(&b.name), matches.join(" AND "));
-            // Rows written since the forward change have no kept value (a kept NULL is a
-            // value): a dropped column gets its default, a rewritten one its value as it is now.
-            let value = |otherwise: &str| {
-                format!("CASE WHEN EXISTS (SELECT 1 {from}) THEN (SELECT {KEPT}.{alias} {from}) ELSE {otherwise} END")
-            };
-            if want.column(&now(c)).is_some() {
-                col.convert = Some(Expr::new(value(&q(&now(c)))));
+            // Rows with no kept value (written since, or not among the rows a backfill
+            // filled; a kept NULL is a value) keep what they have: a column the forward
+            // plan dropped gets its default.
+            let otherwise = if want.column(&now(c)).is_some() {
+                q(&now(c))
             } else {
-                let default = col.default.as_ref().map(|d| d.as_str().to_string()).unwrap_or_else(|| "NULL".into());
-                col.backfill = Some(Expr::new(value(&default)));
-            }
+                let col = goal.column(c);
+                col.and_then(|x| x.default.as_ref()).map(|d| d.as_str().to_string()).unwrap_or_else(|| "NULL".into())
+            };
+            out.insert(
+                (b.table.to_ascii_lowercase(), c.to_ascii_lowercase()),
+                format!("CASE WHEN EXISTS (SELECT 1 {from}) THEN (SELECT {KEPT}.{alias} {from}) ELSE {otherwise} END"),
+            );
         }
     }
+    out
 }
 
 /// Plans the rollback of the forward plan `before → desired`: `after_facts`
@@ -287,9 +291,9 @@ pub fn plan_rollback(
     after_facts: &Facts,
 ) -> Result<Plan, PlanError> {
     let after = desired.without_hints();
-    let mut goal = inverted(before, desired);
-    refill(&mut goal, before, desired, backups);
-    let mut p = plan::plan(&after, &goal, after_facts)?;
+    let goal = inverted(before, desired);
+    let facts = Facts { restore: kept_values(before, desired, backups), ..after_facts.clone() };
+    let mut p = plan::plan(&after, &goal, &facts)?;
     for b in backups {
         p.steps.push(restore_step(before, b));
     }

@@ -27,6 +27,10 @@ pub struct Facts {
     pub sqlite_version: (u32, u32, u32),
     /// For each actual view, the tables and views it reads (from the authorizer).
     pub view_reads: BTreeMap<String, BTreeSet<String>>,
+    /// A rollback's kept values: (table, column), lower-cased → the SQL expression, written
+    /// against the names the table has before the plan, that a rebuild copies into that
+    /// column instead of its current value.
+    pub restore: BTreeMap<(String, String), String>,
 }
 
 impl Facts {
@@ -239,7 +243,14 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             continue;
         }
         let risk = table_risk(name);
-        let native = if in_copy || forced { None } else { native_steps(name, have, want, &column_renames, facts) };
+        // A column a rollback brings back with kept values it cannot be added empty with.
+        let refilled = want.columns.iter().any(|c| {
+            have.column(&c.name).is_none()
+                && (c.not_null || !c.checks.is_empty())
+                && facts.restore.contains_key(&(name.to_ascii_lowercase(), c.name.to_ascii_lowercase()))
+        });
+        let native =
+            if in_copy || forced || refilled { None } else { native_steps(name, have, want, &column_renames, facts) };
         match native {
             Some(native) => {
                 let structural = native.iter().any(|(_, dropped_or_renamed)| *dropped_or_renamed);
@@ -263,7 +274,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
                         Risk::Safe,
                     ));
                 }
-                steps.push(rebuild::rebuild(name, original, have, want, risk, renamed_first));
+                steps.push(rebuild::rebuild(name, original, have, want, risk, renamed_first, &facts.restore));
             }
         }
     }

@@ -7,6 +7,8 @@
 //! belong), carry the AUTOINCREMENT high-water mark, drop the old table, rename
 //! the new one. Indexes, triggers and views are recreated by other steps.
 
+use std::collections::BTreeMap;
+
 use super::{step, Step, StepKind};
 use crate::diff::{column_differences, Risk};
 use crate::model::{Column, Table};
@@ -23,6 +25,7 @@ pub(super) fn rebuild(
     want: &Table,
     risk: Risk,
     renamed: &[(String, String)],
+    restore: &BTreeMap<(String, String), String>,
 ) -> Step {
     let tmp = format!("{}new_{name}", crate::inspect::OWN_PREFIX);
     let mut sql = vec![ddl::create_table(&tmp, want)];
@@ -38,10 +41,13 @@ pub(super) fn rebuild(
         if w.generated.is_some() {
             continue;
         }
-        // A column that stops being generated keeps the values it computed.
-        let value = match have.column(&w.name) {
-            Some(h) => Some(copied_value(name, original, h, w, renamed, &mut hints)),
-            None => w.backfill.as_ref().map(|b| {
+        // A rollback's kept values come first; a column that stops being generated keeps the
+        // values it computed.
+        let kept = restore.get(&(name.to_ascii_lowercase(), w.name.to_ascii_lowercase()));
+        let value = match (kept, have.column(&w.name)) {
+            (Some(e), _) => Some(format!("({})", renamed_names(e, name, renamed))),
+            (None, Some(h)) => Some(copied_value(name, original, h, w, renamed, &mut hints)),
+            (None, None) => w.backfill.as_ref().map(|b| {
                 hints.push(format!("backfill on {name}.{}", w.name));
                 format!("({})", renamed_names(b.as_str(), name, renamed))
             }),

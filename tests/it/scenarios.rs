@@ -1194,3 +1194,13 @@ fn r5_rollback_of_a_rename_to_a_keyword_keeps_its_own_sql() {
     s.apply("tables:\n  t:\n    columns:\n      - { name: select, renamed_from: Col 4 }\n      - { name: a }\n");
     s.check_all(&[("t", "select", "Col 4")]);
 }
+
+#[test]
+fn r5_rollback_puts_backfilled_nulls_back_before_a_unique_returns() {
+    // The forward plan dropped a UNIQUE and backfilled NULLs with one value;
+    // the rollback's rebuild brought the UNIQUE back over those equal values before
+    // its restore step could put the NULLs back.
+    let mut s = Scenario::new("CREATE TABLE t(a, b UNIQUE); INSERT INTO t VALUES (1, NULL), (2, NULL), (3, 'x');");
+    s.apply("tables:\n  t:\n    columns:\n      - { name: a }\n      - { name: b, not_null: true, backfill: 0 }\n");
+    s.check_all(&[]);
+}
