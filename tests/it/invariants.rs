@@ -165,7 +165,7 @@ fn killed_apply_leaves_before_or_after() {
     assert_eq!(outcomes.len(), 6);
 }
 
-// See: #7 (the CLI printed "refused: refused: the plan has destructive steps ...")
+// The CLI once printed "refused: refused: the plan has destructive steps ...".
 #[test]
 fn r7_refusal_is_said_once() {
     let d = Dir::new();
