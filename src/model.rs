@@ -89,7 +89,8 @@ pub struct Column {
     /// Column name.
     #[schemars(example = &"created_at")]
     pub name: String,
-    /// Declared type, free text as SQLite allows (`TEXT`, `VARCHAR(255)`), or none.
+    /// Declared type, free text as SQLite allows (`TEXT`, `VARCHAR(255)`), or none. One quoted
+    /// token (`'"my type"'`) stands for its text without the quotes, as SQLite reads it.
     #[schemars(example = &"VARCHAR(255)")]
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub ty: Option<String>,

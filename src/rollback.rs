@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{affinity, apply_renames, mentions, Risk};
+use crate::diff::{affinity, apply_renames, column_differences, mentions, Risk};
 use crate::model::{Schema, Table};
 use crate::plan::{self, Facts, Plan, PlanError, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
@@ -39,6 +39,10 @@ pub struct Backup {
     pub key: Vec<String>,
     /// The columns whose values are kept.
     pub columns: Vec<String>,
+    /// When the forward plan converts a key column: for each key column, the SQL (against the
+    /// names before the plan) of its value after the plan, by which the rollback finds the row.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_after: Vec<String>,
     /// Only rows matching this SQL condition (the rows a backfill fills).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
@@ -61,9 +65,29 @@ impl Backup {
     pub fn column_aliases(&self) -> Vec<String> {
         (0..self.columns.len()).map(|i| format!("c{i}")).collect()
     }
+    /// The names of the keys after the forward plan inside the backup table: `a0..`, if any.
+    pub fn key_after_aliases(&self) -> Vec<String> {
+        (0..self.key_after.len()).map(|i| format!("a{i}")).collect()
+    }
+    /// Every column of the backup table: keys, values, keys after the plan.
+    pub fn aliases(&self) -> Vec<String> {
+        let mut all = self.key_aliases();
+        all.extend(self.column_aliases());
+        all.extend(self.key_after_aliases());
+        all
+    }
+    /// The columns the rollback finds a row by: the keys after the plan when they change.
+    pub fn lookup_aliases(&self) -> Vec<String> {
+        if self.key_after.is_empty() {
+            self.key_aliases()
+        } else {
+            self.key_after_aliases()
+        }
+    }
     /// The SELECT that reads the kept values from the database before the forward plan.
     pub fn select_sql(&self) -> String {
-        let cols: Vec<String> = self.key.iter().chain(self.columns.iter()).map(|c| q(c)).collect();
+        let cols: Vec<String> =
+            self.key.iter().chain(self.columns.iter()).map(|c| q(c)).chain(self.key_after.iter().cloned()).collect();
         let mut s = format!("SELECT {} FROM {}", cols.join(", "), q(&self.table));
         if let Some(cond) = &self.condition {
             s.push_str(&format!(" WHERE {cond}"));
@@ -126,6 +150,7 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
                 table: name.clone(),
                 key,
                 columns: stored,
+                key_after: Vec::new(),
                 condition: None,
                 whole_table: true,
                 sequence: have.columns.iter().any(|c| c.autoincrement),
@@ -144,6 +169,24 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
         };
         let mut rewritten = Vec::new();
         let mut reasons = Vec::new();
+        // A key column the forward plan converts: the row is found again by its converted key,
+        // computed now with the same `convert`, and its old key is a kept value.
+        let converted = |k: &str| {
+            let (h, w) = (have.column(k)?, want.column(&desired_name(k))?);
+            let own_change = !h.name.eq_ignore_ascii_case(&w.name)
+                || column_differences(h, w).iter().any(|(what, _)| what.starts_with("type"));
+            w.convert.as_ref().filter(|_| own_change).map(|e| format!("({})", e.as_str()))
+        };
+        let mut key_after = Vec::new();
+        if key.iter().any(|k| converted(k).is_some()) {
+            for k in &key {
+                key_after.push(converted(k).unwrap_or_else(|| q(k)));
+                if converted(k).is_some() {
+                    rewritten.push(k.clone());
+                    reasons.push(format!("key `{k}` is converted"));
+                }
+            }
+        }
         for c in have.columns.iter().filter(|c| c.generated.is_none()) {
             if key.iter().any(|k| k.eq_ignore_ascii_case(&c.name)) {
                 continue;
@@ -168,6 +211,7 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
                     table: name.clone(),
                     key: key.clone(),
                     columns: vec![c.name.clone()],
+                    key_after: Vec::new(),
                     condition: Some(format!("{} IS NULL", q(&c.name))),
                     whole_table: false,
                     sequence: false,
@@ -181,6 +225,7 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
                 table: name.clone(),
                 key,
                 columns: rewritten,
+                key_after,
                 condition: None,
                 whole_table: false,
                 sequence: false,
@@ -257,7 +302,7 @@ fn kept_values(before: &Schema, desired: &Schema, backups: &[Backup]) -> BTreeMa
         };
         let t = q(&b.table);
         let matches: Vec<String> = b
-            .key_aliases()
+            .lookup_aliases()
             .iter()
             .zip(&b.key)
             .map(|(alias, k)| format!("{KEPT}.{alias} = {t}.{}", q(&now(k))))

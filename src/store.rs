@@ -419,7 +419,7 @@ impl BackupFile {
         out.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN")?;
         out.execute_batch("CREATE TABLE sequence (name TEXT NOT NULL, seq INTEGER)")?;
         for (b, later) in backups.iter().zip(during_copy) {
-            let cols: Vec<String> = b.key_aliases().into_iter().chain(b.column_aliases()).collect();
+            let cols = b.aliases();
             out.execute_batch(&format!("CREATE TABLE {} ({})", q(&b.name), cols.join(", ")))?;
             if !later {
                 let mut insert = out.prepare(&insert_sql(b))?;
@@ -464,8 +464,7 @@ impl BackupFile {
     /// The body of [`KEEP_FN`]: writes one row of a backup kept during a row copy; true.
     pub fn keep_function(&self) -> impl Fn(&Context<'_>) -> rusqlite::Result<bool> + Send + 'static {
         let out = Arc::clone(&self.out);
-        let inserts: Vec<(String, usize)> =
-            self.backups.iter().map(|b| (insert_sql(b), b.key.len() + b.columns.len())).collect();
+        let inserts: Vec<(String, usize)> = self.backups.iter().map(|b| (insert_sql(b), b.aliases().len())).collect();
         move |ctx| {
             let fail =
                 |m: &str| rusqlite::Error::UserFunctionError(format!("keeping values for the rollback: {m}").into());
@@ -502,7 +501,7 @@ impl BackupFile {
             .ok_or_else(|| format!("the backup {} is closed", self.path.display()))?;
         for b in self.backups.iter().filter(|b| !b.key.is_empty()) {
             // The rollback finds each row's kept values by its key: without an index every row scans the table.
-            let keys = b.key_aliases().join(", ");
+            let keys = b.lookup_aliases().join(", ");
             out.execute_batch(&format!("CREATE INDEX {} ON {} ({keys})", q(&format!("{}_key", b.name)), q(&b.name)))
                 .map_err(err)?;
         }
@@ -514,8 +513,8 @@ impl BackupFile {
     }
 }
 
-/// The INSERT of one row of backup `b`'s table: its key, then its values.
+/// The INSERT of one row of backup `b`'s table: its key, its values, its key after the plan.
 fn insert_sql(b: &Backup) -> String {
-    let placeholders: Vec<String> = (1..=b.key.len() + b.columns.len()).map(|i| format!("?{i}")).collect();
+    let placeholders: Vec<String> = (1..=b.aliases().len()).map(|i| format!("?{i}")).collect();
     format!("INSERT INTO {} VALUES ({})", q(&b.name), placeholders.join(", "))
 }

@@ -244,10 +244,12 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         }
         let risk = table_risk(name);
         // A column a rollback brings back with kept values it cannot be added empty with.
+        // So is a key column it gives its old values back: only a copy into a new table can.
+        let pk = want.primary_key_columns();
         let refilled = want.columns.iter().any(|c| {
-            have.column(&c.name).is_none()
-                && (c.not_null || !c.checks.is_empty())
-                && facts.restore.contains_key(&(name.to_ascii_lowercase(), c.name.to_ascii_lowercase()))
+            let kept = facts.restore.contains_key(&(name.to_ascii_lowercase(), c.name.to_ascii_lowercase()));
+            kept && ((have.column(&c.name).is_none() && (c.not_null || !c.checks.is_empty()))
+                || pk.iter().any(|k| k.eq_ignore_ascii_case(&c.name)))
         });
         let native =
             if in_copy || forced || refilled { None } else { native_steps(name, have, want, &column_renames, facts) };

@@ -1321,18 +1321,6 @@ fn rowid_alias(t: &Tab) -> Option<u8> {
 fn fix_keys(a: &Spec, b: &mut Spec) {
     for t in &mut b.tables {
         let Some(old) = a.tables.iter().find(|x| x.id == t.id) else { continue };
-        if old.without_rowid {
-            // The key's values find the rows again: a STRICT toggle must not make them convert.
-            for id in pk_cols(old) {
-                let (Some(o), strict) = (col(old, id), t.strict) else { continue };
-                let old_store = store(o.ty, old.strict);
-                if let Some(c) = t.cols.iter_mut().find(|c| c.id == id) {
-                    if needs_convert(old_store, store(c.ty, strict)) {
-                        c.ty = if strict { Some("ANY") } else { None };
-                    }
-                }
-            }
-        }
         if !old.without_rowid && t.without_rowid {
             // Rowids that are not a column do not survive WITHOUT ROWID and back (a documented
             // limitation): only a table whose rowid is its INTEGER PRIMARY KEY makes the round trip.

@@ -1204,3 +1204,27 @@ fn r5_rollback_puts_backfilled_nulls_back_before_a_unique_returns() {
     s.apply("tables:\n  t:\n    columns:\n      - { name: a }\n      - { name: b, not_null: true, backfill: 0 }\n");
     s.check_all(&[]);
 }
+
+#[test]
+fn r5_rollback_of_a_converted_without_rowid_key_brings_the_old_keys_back() {
+    // The rollback found kept values by the old key, which the change itself had rewritten:
+    // the integer key 0, converted to the blob x'30', stayed x'30' after the rollback.
+    let mut s = Scenario::new(
+        "CREATE TABLE t(c3 INTEGER PRIMARY KEY, v TEXT) WITHOUT ROWID;
+         INSERT INTO t VALUES (0, 'zero'), (x'31', 'blob'), ('two', 'text');",
+    );
+    s.apply(
+        "tables:\n  t:\n    columns:\n      - { name: k, type: BLOB, primary_key: true, renamed_from: c3, \
+         convert: \"CAST(c3 AS BLOB)\" }\n      - { name: v, type: TEXT }\n    without_rowid: true\n",
+    );
+    let keys: Vec<Value> = s
+        .conn()
+        .prepare("SELECT k FROM t ORDER BY v")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(keys[2], Value::Blob(b"0".to_vec()), "the apply converts: {keys:?}");
+    s.try_check_rollback().unwrap();
+}
