@@ -264,10 +264,11 @@ pub trait Hooks {
     fn before_steps(&mut self, _conn: &Connection, _before: &Schema) -> Result<(), ApplyError> {
         Ok(())
     }
-    /// A condition, true for every row, to run a rebuild's row copy with as its WHERE clause
-    /// (the copy has none of its own), for what the functions it calls record on the way.
-    /// Asked once for each copy statement, just before it runs.
-    fn copy_filter(&mut self, _step: &Step, _sql: &str) -> Option<String> {
+    /// A condition, true for every row, to run statement `sql` of `step` with, for what the
+    /// functions it calls record on the way: the WHERE clause of a rebuild's row copy (which
+    /// has none of its own), or a further term of another statement's WHERE clause (only for
+    /// a statement whose WHERE is one term). Asked just before each statement runs.
+    fn row_filter(&mut self, _step: &Step, _sql: &str) -> Option<String> {
         None
     }
     /// After verification and before COMMIT, with the verified schema and the time spent so far.
@@ -378,10 +379,17 @@ fn run_in_transaction(
             Instant::now()
         });
         for sql in &step.sql {
-            let filter = crate::plan::copy_source(step, sql).and_then(|_| hooks.copy_filter(step, sql));
-            let ran = match observer {
-                None => run_statement(conn, step, sql, filter.as_deref()),
-                Some(o) => observed_statement(conn, o, step, sql, filter.as_deref()),
+            let filter = hooks.row_filter(step, sql);
+            let ran = match (observer, &filter) {
+                // Not a row copy: the filter is one more term of the statement's own WHERE clause.
+                (_, Some(f)) if crate::plan::copy_source(step, sql).is_none() => {
+                    if let Some(o) = observer {
+                        o.statement(sql);
+                    }
+                    execute_one(conn, &format!("{sql} AND ({f})"))
+                }
+                (None, _) => run_statement(conn, step, sql, filter.as_deref()),
+                (Some(o), _) => observed_statement(conn, o, step, sql, filter.as_deref()),
             };
             if let Err(e) = ran {
                 // A lock, a read-only file or a full disk is about the database, not about this step.
@@ -425,7 +433,7 @@ fn run_in_transaction(
 }
 
 /// Runs one statement of `step`: one statement at a time, only a seed script (reset) is a script.
-/// A row copy runs with `filter`, from [`Hooks::copy_filter`], as its WHERE clause.
+/// A row copy runs with `filter`, from [`Hooks::row_filter`], as its WHERE clause.
 fn run_statement(conn: &Connection, step: &Step, sql: &str, filter: Option<&str>) -> rusqlite::Result<()> {
     match filter {
         _ if step.kind == StepKind::Seed => conn.execute_batch(sql),

@@ -293,18 +293,13 @@ impl Hooks for Recorder<'_> {
         if let (Some(dir), false) = (&self.backup_dir, self.run.options.dry_run) {
             let path = dir.join(format!("{}.db", self.id));
             let backups = &self.prepared.backups;
-            // Values a backfill or default fills are kept as the rebuild copies the rows, which
-            // spares a scan of the whole table; the plan must copy that table for it.
-            let copied = |table: &str| {
-                self.prepared.forward.steps.iter().any(|s| {
-                    s.sql.iter().any(|sql| plan::copy_source(s, sql).is_some_and(|t| t.eq_ignore_ascii_case(table)))
-                })
-            };
+            // Values a backfill or default fills are kept as the rebuild copies the rows (or the
+            // native backfill updates them), which spares a scan of the whole table.
             let during_copy: Vec<bool> =
                 rollback::kept_during_copy(backups, &self.prepared.before, &self.prepared.after)
                     .into_iter()
                     .zip(backups)
-                    .map(|(kept, b)| kept && copied(&b.table))
+                    .map(|(kept, b)| kept && store::reads_kept_rows(&self.prepared.forward, b))
                     .collect();
             let file = store::BackupFile::begin(conn, backups, &during_copy, &path).map_err(ApplyError::Store)?;
             if during_copy.contains(&true) {
@@ -320,9 +315,9 @@ impl Hooks for Recorder<'_> {
         Ok(())
     }
 
-    fn copy_filter(&mut self, step: &Step, sql: &str) -> Option<String> {
-        let table = plan::copy_source(step, sql)?;
-        self.writing.as_mut()?.copy_filter(table)
+    fn row_filter(&mut self, step: &Step, sql: &str) -> Option<String> {
+        let is_copy = plan::copy_source(step, sql).is_some();
+        self.writing.as_mut()?.row_filter(&step.object, sql, is_copy)
     }
 
     fn before_commit(&mut self, conn: &Connection, _after: &Schema, elapsed: Duration) -> Result<(), ApplyError> {

@@ -442,17 +442,21 @@ impl BackupFile {
         Ok(out)
     }
 
-    /// The WHERE condition that keeps, as `step` copies the rows of its table, the values of
-    /// the backups kept during that copy; `None` when it has none (or they were kept already).
-    /// Each row of a backup's condition calls [`KEEP_FN`] with the backup's index, the row's
-    /// key and its values, and the condition is true for every row.
-    pub fn copy_filter(&mut self, table: &str) -> Option<String> {
+    /// The condition that keeps, as statement `sql` of a step on `table` reads the rows, the
+    /// values of the backups kept on the way (see [`reads_kept_rows`]); `None` when it keeps
+    /// none (or they were kept already). Each row of a backup's condition calls [`KEEP_FN`]
+    /// with the backup's index, the row's key and its values; the condition is true for
+    /// every row, so the statement does what it did without it.
+    pub fn row_filter(&mut self, table: &str, sql: &str, is_copy: bool) -> Option<String> {
         let mut terms = Vec::new();
         for (i, b) in self.backups.iter().enumerate() {
             if !self.during_copy[i] || self.kept[i] || !b.table.eq_ignore_ascii_case(table) {
                 continue;
             }
             let Some(condition) = &b.condition else { continue };
+            if !is_copy && !is_native_fill(b, sql) {
+                continue;
+            }
             self.kept[i] = true;
             let args: Vec<String> =
                 std::iter::once(i.to_string()).chain(b.key.iter().chain(&b.columns).map(|c| q(c))).collect();
@@ -483,12 +487,12 @@ impl BackupFile {
     }
 
     /// Indexes the kept values by key, closes the file, syncs it and renames it into place.
-    /// Refused if a backup to be kept during a copy was not: its rollback would lose them.
+    /// Refused if a backup to be kept as the plan read its rows was not: its rollback would lose them.
     pub fn finish(self) -> Result<PathBuf, String> {
         let err = |e: rusqlite::Error| format!("writing the backup {}: {e}", self.path.display());
         if let Some(b) = self.backups.iter().zip(&self.during_copy).zip(&self.kept).find(|((_, d), k)| **d && !**k) {
             return Err(format!(
-                "the plan never copied the rows of `{}`, whose values the backup {} was to keep",
+                "the plan never read the rows of `{}` whose values the backup {} was to keep",
                 b.0 .0.table,
                 self.path.display()
             ));
@@ -511,6 +515,28 @@ impl BackupFile {
         self.tmp.persist(&self.path).map_err(|e| format!("{}: {}", self.path.display(), e.error))?;
         Ok(self.path)
     }
+}
+
+/// Whether `plan` reads the rows whose values `b` keeps in a statement that can keep them as
+/// it goes: its table's rebuild copy, or the native backfill of its column.
+pub fn reads_kept_rows(plan: &Plan, b: &Backup) -> bool {
+    plan.steps.iter().any(|s| {
+        s.sql.iter().any(|sql| {
+            crate::plan::copy_source(s, sql).is_some_and(|t| t.eq_ignore_ascii_case(&b.table)) || is_native_fill(b, sql)
+        })
+    })
+}
+
+/// Whether `sql` is the native backfill of backup `b`'s one column:
+/// `UPDATE OR ABORT <table> SET <column> = (...) WHERE <column> IS NULL`, as the planner writes it.
+fn is_native_fill(b: &Backup, sql: &str) -> bool {
+    let [column] = b.columns.as_slice() else { return false };
+    let starts = format!("UPDATE OR ABORT {} SET {} = (", q(&b.table), q(column));
+    let ends = format!(") WHERE {} IS NULL", q(column));
+    b.condition.as_deref() == Some(format!("{} IS NULL", q(column)).as_str())
+        && sql.get(..starts.len()).is_some_and(|s| s.eq_ignore_ascii_case(&starts))
+        && sql.len() >= starts.len() + ends.len()
+        && sql.get(sql.len() - ends.len()..).is_some_and(|s| s.eq_ignore_ascii_case(&ends))
 }
 
 /// The INSERT of one row of backup `b`'s table: its key, its values, its key after the plan.

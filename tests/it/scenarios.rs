@@ -521,6 +521,27 @@ fn nulls_filled_beside_a_rename_are_kept_by_a_scan() {
     s.check_all(&[("t", "ex", "x")]);
 }
 
+/// The native form (UPDATE ... WHERE c IS NULL, then SET NOT NULL) keeps the NULLs it fills as
+/// its UPDATE finds them, for each column on its own.
+#[test]
+fn nulls_a_native_backfill_fills_are_kept_as_it_updates_them() {
+    let mut s = Scenario::new(
+        "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b INT);
+         INSERT INTO t VALUES (1, NULL, 1), (2, 'x', NULL), (3, NULL, NULL), (4, 'y', 2);",
+    );
+    let p = s.apply(
+        "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      \
+         - { name: a, type: TEXT, not_null: true, backfill: \"'filled'\" }\n      \
+         - { name: b, type: INT, not_null: true, backfill: 0 }\n",
+    );
+    assert!(p.steps.iter().all(|st| !st.comment.starts_with("rebuild")), "{p:#?}");
+    assert!(p.steps.iter().any(|st| st.sql.iter().any(|q| q.contains("SET NOT NULL"))), "{p:#?}");
+    let row = |id: i64| vec![Value::Integer(id), Value::Null];
+    let kept = BTreeMap::from([("b1".to_string(), vec![row(1), row(3)]), ("b2".to_string(), vec![row(2), row(3)])]);
+    assert_eq!(kept_in_backup(&s.db), kept);
+    s.check_all(&[]);
+}
+
 /// An observer that asks for a progress bar on every copy.
 struct EveryCopy;
 impl sqlite_reconcile::Observer for EveryCopy {
