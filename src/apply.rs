@@ -380,16 +380,9 @@ fn run_in_transaction(
         });
         for sql in &step.sql {
             let filter = hooks.row_filter(step, sql);
-            let ran = match (observer, &filter) {
-                // Not a row copy: the filter is one more term of the statement's own WHERE clause.
-                (_, Some(f)) if crate::plan::copy_source(step, sql).is_none() => {
-                    if let Some(o) = observer {
-                        o.statement(sql);
-                    }
-                    execute_one(conn, &format!("{sql} AND ({f})"))
-                }
-                (None, _) => run_statement(conn, step, sql, filter.as_deref()),
-                (Some(o), _) => observed_statement(conn, o, step, sql, filter.as_deref()),
+            let ran = match observer {
+                None => run_statement(conn, step, sql, filter.as_deref()),
+                Some(o) => observed_statement(conn, o, step, sql, filter.as_deref()),
             };
             if let Err(e) = ran {
                 // A lock, a read-only file or a full disk is about the database, not about this step.
@@ -433,11 +426,13 @@ fn run_in_transaction(
 }
 
 /// Runs one statement of `step`: one statement at a time, only a seed script (reset) is a script.
-/// A row copy runs with `filter`, from [`Hooks::row_filter`], as its WHERE clause.
+/// `filter`, from [`Hooks::row_filter`], is a row copy's WHERE clause, or one more term of
+/// another statement's WHERE clause.
 fn run_statement(conn: &Connection, step: &Step, sql: &str, filter: Option<&str>) -> rusqlite::Result<()> {
     match filter {
         _ if step.kind == StepKind::Seed => conn.execute_batch(sql),
-        Some(f) => execute_one(conn, &format!("{sql} WHERE {f}")),
+        Some(f) if crate::plan::copy_source(step, sql).is_some() => execute_one(conn, &format!("{sql} WHERE {f}")),
+        Some(f) => execute_one(conn, &format!("{sql} AND ({f})")),
         None => execute_one(conn, sql),
     }
 }

@@ -316,8 +316,7 @@ impl Hooks for Recorder<'_> {
     }
 
     fn row_filter(&mut self, step: &Step, sql: &str) -> Option<String> {
-        let is_copy = plan::copy_source(step, sql).is_some();
-        self.writing.as_mut()?.row_filter(&step.object, sql, is_copy)
+        self.writing.as_mut()?.row_filter(step, sql)
     }
 
     fn before_commit(&mut self, conn: &Connection, _after: &Schema, elapsed: Duration) -> Result<(), ApplyError> {

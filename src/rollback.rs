@@ -177,14 +177,15 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
                 || column_differences(h, w).iter().any(|(what, _)| what.starts_with("type"));
             w.convert.as_ref().filter(|_| own_change).map(|e| format!("({})", e.as_str()))
         };
+        let after: Vec<Option<String>> = key.iter().map(|k| converted(k)).collect();
         let mut key_after = Vec::new();
-        if key.iter().any(|k| converted(k).is_some()) {
-            for k in &key {
-                key_after.push(converted(k).unwrap_or_else(|| q(k)));
-                if converted(k).is_some() {
+        if after.iter().any(Option::is_some) {
+            for (k, a) in key.iter().zip(after) {
+                if a.is_some() {
                     rewritten.push(k.clone());
                     reasons.push(format!("key `{k}` is converted"));
                 }
+                key_after.push(a.unwrap_or_else(|| q(k)));
             }
         }
         for c in have.columns.iter().filter(|c| c.generated.is_none()) {

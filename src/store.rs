@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::model::Schema;
-use crate::plan::Plan;
+use crate::plan::{Plan, Step};
 use crate::rollback::{Backup, BACKUP_SCHEMA};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
@@ -442,19 +442,20 @@ impl BackupFile {
         Ok(out)
     }
 
-    /// The condition that keeps, as statement `sql` of a step on `table` reads the rows, the
+    /// The condition that keeps, as statement `sql` of `step` reads the rows, the
     /// values of the backups kept on the way (see [`reads_kept_rows`]); `None` when it keeps
     /// none (or they were kept already). Each row of a backup's condition calls [`KEEP_FN`]
     /// with the backup's index, the row's key and its values; the condition is true for
     /// every row, so the statement does what it did without it.
-    pub fn row_filter(&mut self, table: &str, sql: &str, is_copy: bool) -> Option<String> {
+    pub fn row_filter(&mut self, step: &Step, sql: &str) -> Option<String> {
+        let copies = crate::plan::copy_source(step, sql);
         let mut terms = Vec::new();
         for (i, b) in self.backups.iter().enumerate() {
-            if !self.during_copy[i] || self.kept[i] || !b.table.eq_ignore_ascii_case(table) {
+            if !self.during_copy[i] || self.kept[i] {
                 continue;
             }
             let Some(condition) = &b.condition else { continue };
-            if !is_copy && !is_native_fill(b, sql) {
+            if !copies.is_some_and(|t| t.eq_ignore_ascii_case(&b.table)) && !fills(b, step, sql) {
                 continue;
             }
             self.kept[i] = true;
@@ -522,25 +523,49 @@ impl BackupFile {
 pub fn reads_kept_rows(plan: &Plan, b: &Backup) -> bool {
     plan.steps.iter().any(|s| {
         s.sql.iter().any(|sql| {
-            crate::plan::copy_source(s, sql).is_some_and(|t| t.eq_ignore_ascii_case(&b.table)) || is_native_fill(b, sql)
+            crate::plan::copy_source(s, sql).is_some_and(|t| t.eq_ignore_ascii_case(&b.table)) || fills(b, s, sql)
         })
     })
 }
 
-/// Whether `sql` is the native backfill of backup `b`'s one column:
-/// `UPDATE OR ABORT <table> SET <column> = (...) WHERE <column> IS NULL`, as the planner writes it.
-fn is_native_fill(b: &Backup, sql: &str) -> bool {
-    let [column] = b.columns.as_slice() else { return false };
-    let starts = format!("UPDATE OR ABORT {} SET {} = (", q(&b.table), q(column));
-    let ends = format!(") WHERE {} IS NULL", q(column));
-    b.condition.as_deref() == Some(format!("{} IS NULL", q(column)).as_str())
-        && sql.get(..starts.len()).is_some_and(|s| s.eq_ignore_ascii_case(&starts))
-        && sql.len() >= starts.len() + ends.len()
-        && sql.get(sql.len() - ends.len()..).is_some_and(|s| s.eq_ignore_ascii_case(&ends))
+/// Whether `sql` of `step` is the native backfill of backup `b`'s one column.
+fn fills(b: &Backup, step: &Step, sql: &str) -> bool {
+    matches!(b.columns.as_slice(), [column] if crate::plan::is_fill(step, sql, &b.table, column))
 }
 
 /// The INSERT of one row of backup `b`'s table: its key, its values, its key after the plan.
 fn insert_sql(b: &Backup) -> String {
     let placeholders: Vec<String> = (1..=b.aliases().len()).map(|i| format!("?{i}")).collect();
     format!("INSERT INTO {} VALUES ({})", q(&b.name), placeholders.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The statements the planner writes are the ones the backup recognizes as reading the rows
+    /// a backfill fills: the native backfill of each column, and a rebuild's row copy.
+    #[test]
+    fn the_planners_fills_and_copies_keep_the_values_they_read() {
+        for (column_b, native) in [
+            ("{ name: b, type: INT, not_null: true, backfill: 0 }", true),
+            ("{ name: b, type: INT, not_null: true, default: 7 }", false),
+        ] {
+            let yaml = format!(
+                "tables:\n  t:\n    columns:\n      - {{ name: id, type: INTEGER, primary_key: true }}\n      \
+                 - {{ name: a, type: TEXT, not_null: true, backfill: \"'x'\" }}\n      - {column_b}\n"
+            );
+            let loaded = crate::load::load_sources(&[("t.yaml", yaml.as_str())]).unwrap();
+            let desired = crate::load::desired(&loaded).unwrap();
+            let mut conn = Connection::open_in_memory().unwrap();
+            conn.execute_batch("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b INT)").unwrap();
+            let prepared = crate::reconciler::prepare(&mut conn, &desired, &Default::default()).unwrap();
+            let rebuilds = prepared.forward.steps.iter().any(|s| s.kind == crate::plan::StepKind::RebuildTable);
+            assert_eq!(rebuilds, !native, "{:#?}", prepared.forward.steps);
+            assert_eq!(prepared.backups.len(), 2);
+            for b in &prepared.backups {
+                assert!(reads_kept_rows(&prepared.forward, b), "{b:?} in {:#?}", prepared.forward.steps);
+            }
+        }
+    }
 }

@@ -587,8 +587,8 @@ fn native_steps(
                 let fill =
                     w.backfill.as_ref().map(|b| (b, "backfill")).or_else(|| w.default.as_ref().map(|d| (d, "default")));
                 if let Some((e, how)) = fill {
-                    // OR ABORT: a column's own ON CONFLICT (REPLACE, IGNORE) must not decide for the migration.
-                    sqls.push(format!("UPDATE OR ABORT {t} SET {c} = ({e}) WHERE {c} IS NULL"));
+                    let (starts, ends) = fill_ends(name, &w.name);
+                    sqls.push(format!("{starts}{e}{ends}"));
                     if how == "backfill" {
                         hints.push(format!("backfill on {name}.{}", w.name));
                     }
@@ -784,4 +784,21 @@ fn droppable(t: &Table, c: &Column) -> bool {
         return false;
     }
     true
+}
+
+/// How the native backfill of `column` in `table` begins and ends, around the fill
+/// expression: `UPDATE OR ABORT t SET c = (` ... `) WHERE c IS NULL` (`is_fill` recognizes it).
+fn fill_ends(table: &str, column: &str) -> (String, String) {
+    // OR ABORT: a column's own ON CONFLICT (REPLACE, IGNORE) must not decide for the migration.
+    (format!("UPDATE OR ABORT {} SET {} = (", q(table), q(column)), format!(") WHERE {} IS NULL", q(column)))
+}
+
+/// Whether `sql`, a statement of `step`, is the native backfill of `table`.`column`.
+pub(crate) fn is_fill(step: &Step, sql: &str, table: &str, column: &str) -> bool {
+    let (starts, ends) = fill_ends(table, column);
+    step.kind == StepKind::AlterTable
+        && step.object.eq_ignore_ascii_case(table)
+        && sql.len() >= starts.len() + ends.len()
+        && sql.get(..starts.len()).is_some_and(|s| s.eq_ignore_ascii_case(&starts))
+        && sql.get(sql.len() - ends.len()..).is_some_and(|s| s.eq_ignore_ascii_case(&ends))
 }
