@@ -302,14 +302,25 @@ pub fn apply_with(
             return Err(ApplyError::Destructive(destructive));
         }
     }
-    // The caller's own busy timeout comes back afterwards, like foreign_keys.
-    let timeout_before: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
-    conn.busy_timeout(opts.busy_timeout)?;
-    let result = apply_locked(conn, plan, desired, opts, hooks).map_err(|e| e.busy_as(opts.busy_timeout, WRITING));
-    let restore = conn.execute_batch(&format!("PRAGMA busy_timeout = {timeout_before}"));
-    let applied = result?;
+    with_busy_timeout(conn, opts.busy_timeout, |conn| {
+        apply_locked(conn, plan, desired, opts, hooks).map_err(|e| e.busy_as(opts.busy_timeout, WRITING))
+    })
+}
+
+/// Runs `f` with `timeout` as the connection's busy timeout; the caller's own comes back
+/// afterwards, also on error (like foreign_keys). An error of `f` wins over one restoring it.
+pub(crate) fn with_busy_timeout<T, E: From<rusqlite::Error>>(
+    conn: &mut Connection,
+    timeout: Duration,
+    f: impl FnOnce(&mut Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    let before: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
+    conn.busy_timeout(timeout)?;
+    let result = f(conn);
+    let restore = conn.execute_batch(&format!("PRAGMA busy_timeout = {before}"));
+    let done = result?;
     restore?;
-    Ok(applied)
+    Ok(done)
 }
 
 /// [`apply_with`] once the busy timeout is set.

@@ -149,12 +149,9 @@ impl Reconciler {
 
     /// Plans the change for `conn` without running it, waiting for locks up to the busy timeout.
     pub fn prepare(&self, conn: &mut Connection) -> Result<Prepared, Error> {
-        // The connection's own busy timeout comes back afterwards.
-        let timeout_before: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0))?;
-        conn.busy_timeout(self.options.busy_timeout)?;
-        let prepared = prepare(conn, &self.desired, &self.options.inspect);
-        conn.execute_batch(&format!("PRAGMA busy_timeout = {timeout_before}"))?;
-        prepared
+        apply::with_busy_timeout(conn, self.options.busy_timeout, |conn| {
+            prepare(conn, &self.desired, &self.options.inspect)
+        })
     }
 
     /// Plans and applies under the policy; a no-op (nothing written) when already in sync.
