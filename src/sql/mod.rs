@@ -303,6 +303,18 @@ pub fn strip_outer_parens(text: &str) -> String {
     }
 }
 
+/// A collation name as SQLite applies it: SQLite finds collations by name without regard to
+/// ASCII case, so the name is upper-cased (`nocase`, `"NoCase"` and `NOCASE` are one collation).
+pub fn collation(name: &str) -> String {
+    name.to_ascii_uppercase()
+}
+
+/// A column's collation as SQLite applies it: `BINARY`, in any case, is the default, the same
+/// as none (see [`collation`] for the rest).
+pub fn column_collation(name: &str) -> Option<String> {
+    Some(collation(name)).filter(|c| c != "BINARY")
+}
+
 /// Parses an index or key term: `expr [COLLATE name] [ASC|DESC]`.
 pub fn parse_indexed_column(text: &str) -> Result<IndexedColumn, String> {
     let toks = tokens(text).map_err(|e| format!("`{text}`: {e}"))?;
@@ -324,7 +336,7 @@ pub fn parse_indexed_column(text: &str) -> Result<IndexedColumn, String> {
     }
     let mut collate = None;
     if end >= 3 && toks[end - 2].ty == TokenType::TK_COLLATE {
-        collate = Some(unquote(toks[end - 1].text));
+        collate = Some(collation(&unquote(toks[end - 1].text)));
         end -= 2;
     }
     if end == 0 {

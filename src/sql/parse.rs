@@ -190,7 +190,9 @@ pub fn create_table(sql: &str) -> Result<(String, Table), String> {
                     }
                     ColumnConstraint::Check(e) => col.checks.push(Check { name: cname, expr: expr(e) }),
                     ColumnConstraint::Default(e) => col.default = Some(default_expr(e)),
-                    ColumnConstraint::Collate { collation_name } => col.collate = Some(name(collation_name)),
+                    ColumnConstraint::Collate { collation_name } => {
+                        col.collate = super::column_collation(&name(collation_name))
+                    }
                     ColumnConstraint::ForeignKey { clause, defer_clause } => {
                         let (on_delete, on_update) = fk_args(clause.args);
                         let column = clause.columns.and_then(|cs| cs.first()).map(|c| name(&c.col_name));
