@@ -220,7 +220,13 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
                 });
             }
         }
-        if !rewritten.is_empty() {
+        // A table that loses AUTOINCREMENT loses its `sqlite_sequence` row; its rollback puts it back.
+        let loses_counter =
+            have.columns.iter().any(|c| c.autoincrement) && !want.columns.iter().any(|c| c.autoincrement);
+        if loses_counter {
+            reasons.push("its AUTOINCREMENT counter is dropped".to_string());
+        }
+        if !rewritten.is_empty() || loses_counter {
             next(Backup {
                 name: String::new(),
                 table: name.clone(),
@@ -229,7 +235,7 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
                 key_after,
                 condition: None,
                 whole_table: false,
-                sequence: false,
+                sequence: loses_counter,
                 reason: format!("in `{name}`: {}", reasons.join(", ")),
             });
         }
@@ -365,9 +371,11 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
             let name = quote_str(&b.table);
             sql.push(format!("DELETE FROM main.sqlite_sequence WHERE name = {name}"));
             sql.push(format!(
-                "INSERT INTO main.sqlite_sequence (name, seq) SELECT {name}, seq FROM {BACKUP_SCHEMA}.sequence WHERE name = {name}"
+                "INSERT INTO main.sqlite_sequence (name, seq) SELECT {name}, seq FROM {BACKUP_SCHEMA}.sequence WHERE name = {name} AND seq IS NOT NULL"
             ));
         }
+    } else if b.columns.is_empty() {
+        // Only the counter is kept.
     } else {
         // Keys compare exactly, without affinity (`+`): the kept keys are the table's own values, and an
         // affinity-free comparison can use the backup table's key index instead of scanning it for every row.
@@ -398,6 +406,18 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
         sql.push(format!(
             "UPDATE OR ABORT main.{t} SET {lhs} = {rhs} WHERE {key_list} IN (SELECT {} FROM {src})",
             keys.join(", ")
+        ));
+    }
+    if b.sequence && !b.whole_table {
+        // The counter the table had, or the one it has now if rows written since went past it.
+        let name = quote_str(&b.table);
+        let kept = format!("(SELECT seq FROM {BACKUP_SCHEMA}.sequence WHERE name = {name})");
+        sql.push(format!(
+            "UPDATE main.sqlite_sequence SET seq = max(seq, {kept}) WHERE name = {name} AND {kept} IS NOT NULL"
+        ));
+        sql.push(format!(
+            "INSERT INTO main.sqlite_sequence (name, seq) SELECT {name}, {kept} WHERE {kept} IS NOT NULL \
+             AND NOT EXISTS (SELECT 1 FROM main.sqlite_sequence WHERE name = {name})"
         ));
     }
     sql.extend(held.iter().map(|(_, s)| crate::sql::trim_statement(s).to_string()));

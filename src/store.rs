@@ -421,7 +421,8 @@ impl BackupFile {
         for (b, later) in backups.iter().zip(during_copy) {
             let cols = b.aliases();
             out.execute_batch(&format!("CREATE TABLE {} ({})", q(&b.name), cols.join(", ")))?;
-            if !later {
+            // A backup of the counter alone keeps no rows.
+            if !later && !b.columns.is_empty() {
                 let mut insert = out.prepare(&insert_sql(b))?;
                 let mut select = conn.prepare(&b.select_sql())?;
                 let mut rows = select.query([])?;
@@ -432,11 +433,14 @@ impl BackupFile {
             }
             if b.sequence {
                 // Read now: a dropped table's sqlite_sequence row goes with it.
+                // A table that never had a row has no counter row, and the backup keeps none.
                 let seq: Option<i64> = conn
                     .query_row("SELECT seq FROM sqlite_sequence WHERE name = ?1", [&b.table], |r| r.get(0))
                     .optional()
                     .unwrap_or(None);
-                out.execute("INSERT INTO sequence (name, seq) VALUES (?1, ?2)", params![b.table, seq])?;
+                if let Some(seq) = seq {
+                    out.execute("INSERT INTO sequence (name, seq) VALUES (?1, ?2)", params![b.table, seq])?;
+                }
             }
         }
         Ok(out)

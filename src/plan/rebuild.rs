@@ -74,6 +74,14 @@ pub(super) fn rebuild(
             "UPDATE sqlite_sequence SET seq = max(seq, coalesce((SELECT seq FROM sqlite_sequence WHERE name = {old}), 0)) WHERE name = {new}"
         ));
     }
+    if wants_autoinc {
+        // A table that never had a row has no counter row, and gets none: SQLite writes a 0 for
+        // an INSERT of no rows, which would be left behind (`sqlite_sequence` stays row for row).
+        let (old, new) = (quote_str(name), quote_str(&tmp));
+        sql.push(format!(
+            "DELETE FROM sqlite_sequence WHERE name = {new} AND seq = 0 AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = {old})"
+        ));
+    }
     sql.push(format!("DROP TABLE {}", q(name)));
     sql.push(format!("ALTER TABLE {} RENAME TO {}", q(&tmp), q(name)));
     let mut s =
