@@ -42,17 +42,19 @@ const GLOBAL: &str = "Global options";
 /// Below every command's help that has such options.
 const PRECEDENCE: &str = "Settings: flag > RECONCILE_* variable > reconcile.toml > default (see `reconcile --help`)";
 
-/// Below the help of the commands that lint.
-const LINTS_HELP: &str = "\
-Lints (warnings; silence one with --allow-lint NAME or allow_lints = [\"NAME\"] in reconcile.toml):
-  trigger-update-of-unknown-column  a trigger's UPDATE OF list names a column its table lacks
-  foreign-key-without-index         no index starts with a foreign key's child columns
-  not-null-without-default          NOT NULL column added to an existing table, no default or backfill (plan)
-  unexpected-affinity               a type name with a surprising affinity (STRING is NUMERIC)
-  utc-modifier-on-now               'now' with the 'utc' modifier (differs by SQLite version)
-  double-quoted-string              a double-quoted string literal
-
-Settings: flag > RECONCILE_* variable > reconcile.toml > default (see `reconcile --help`)";
+/// Below the help of the commands that lint: every lint of `lint::LINTS`, then the settings line.
+fn lints_help() -> String {
+    let mut help = String::from(
+        "Lints (warnings; silence one with --allow-lint NAME or allow_lints = [\"NAME\"] in reconcile.toml):\n",
+    );
+    let width = lint::LINTS.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    for (name, what) in lint::LINTS {
+        help.push_str(&format!("  {name:<width$}  {what}\n"));
+    }
+    help.push('\n');
+    help.push_str(PRECEDENCE);
+    help
+}
 
 /// Below the top-level help.
 const SETTINGS: &str = "\
@@ -114,7 +116,7 @@ enum Command {
         output: Option<PathBuf>,
     },
     /// Validate the YAML schema without a database (exit 0 valid, 1 invalid), with lint warnings
-    #[command(after_help = LINTS_HELP)]
+    #[command(after_help = lints_help())]
     Check {
         #[arg(long, env = "RECONCILE_SCHEMA", hide_env = true, value_name = "DIR",
               help = sourced!("Schema directory of *.yaml files", "RECONCILE_SCHEMA", "schema", "schema"))]
@@ -123,7 +125,7 @@ enum Command {
         lints: LintArgs,
     },
     /// Show the ordered steps that would bring the database to the schema, with lint warnings
-    #[command(after_help = LINTS_HELP)]
+    #[command(after_help = lints_help())]
     Plan {
         #[command(flatten)]
         target: Target,
@@ -507,11 +509,20 @@ fn cmd_inspect(st: &Settings, db: &Path, output: Option<&Path>) -> Result<Outcom
     st.timed(&format!("inspected {}", db.display()), t);
     let yaml = sqlite_reconcile::to_yaml(&schema)?;
     match output {
-        Some(path) => store::write_atomic(path, yaml.as_bytes())
-            .map_err(|e| Failure::Error(format!("{}: {e}", path.display())))?,
+        Some(path) => write_output(path, yaml.as_bytes())?,
         None => print_stdout(&yaml),
     }
     Ok(Outcome::Ok)
+}
+
+/// Writes an output file (`inspect -o`, `plan --out`) atomically, making its directory first as a
+/// user asking for `schema/app.yaml` in a new project expects.
+fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+    let failed = |e: std::io::Error| Failure::Error(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(failed)?;
+    }
+    store::write_atomic(path, bytes).map_err(failed)
 }
 
 /// Loads and validates the schema directory, timed at `-vv`.
@@ -643,7 +654,7 @@ fn cmd_plan(
     warn(st, &loaded, &lint::plan(&prepared.before, &desired, &allow));
     if let Some(out) = out {
         let json = serde_json::to_string_pretty(&prepared)? + "\n";
-        store::write_atomic(out, json.as_bytes()).map_err(|e| Failure::Error(format!("{}: {e}", out.display())))?;
+        write_output(out, json.as_bytes())?;
         if st.out.normal() {
             eprintln!("saved the plan to {} (against schema {})", out.display(), prepared.fingerprint_before);
         }
