@@ -228,8 +228,80 @@ impl From<crate::inspect::InspectError> for ApplyError {
     }
 }
 
+/// Runs `f` with a stand-in for each function that the database's views and triggers (or
+/// `desired`'s) call and the connection lacks: functions the application registers on its own
+/// connections. SQLite resolves every view and trigger when a table or column is renamed (as a
+/// rebuild does) and refuses the rename when one calls a function it does not know; with the
+/// stand-ins they resolve. A stand-in is never a value: called (by a CHECK, a generated column
+/// or an index expression that a plan computes), it fails the statement, so the change rolls back.
+/// The stand-ins are removed afterwards; the connection's own functions are never replaced.
+pub(crate) fn with_stand_ins<T, E: From<rusqlite::Error>>(
+    conn: &mut Connection,
+    desired: &Schema,
+    f: impl FnOnce(&mut Connection) -> Result<T, E>,
+) -> Result<T, E> {
+    let names = missing_functions(conn, desired)?;
+    for name in &names {
+        let message = format!(
+            "`{name}` is a function of the application, which `reconcile` does not have and never calls; \
+             the change cannot compute it"
+        );
+        let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+        conn.create_scalar_function(name.as_str(), -1, flags, move |_| -> rusqlite::Result<i64> {
+            Err(rusqlite::Error::UserFunctionError(message.clone().into()))
+        })?;
+    }
+    let result = f(conn);
+    let mut removed = Ok(());
+    for name in &names {
+        removed = removed.and(conn.remove_function(name.as_str(), -1));
+    }
+    let done = result?;
+    removed?;
+    Ok(done)
+}
+
+/// The names called like functions (`name(`) in the SQL of the database's views and triggers and
+/// in `desired`'s, that the connection does not know as a function.
+fn missing_functions(conn: &Connection, desired: &Schema) -> Result<Vec<String>, rusqlite::Error> {
+    let mut texts: Vec<String> = {
+        let mut stmt =
+            conn.prepare("SELECT sql FROM main.sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    texts.extend(desired.views.values().map(|v| v.sql.clone()));
+    texts.extend(desired.triggers.values().map(|t| t.sql.clone()));
+    let mut called = std::collections::BTreeSet::new();
+    for text in &texts {
+        let Ok(toks) = crate::sql::tokens(text) else { continue };
+        for pair in toks.windows(2) {
+            if pair[0].ty == sqlite3_parser::dialect::TokenType::TK_ID
+                && pair[1].ty == sqlite3_parser::dialect::TokenType::TK_LP
+            {
+                called.insert(crate::sql::unquote(pair[0].text).to_ascii_lowercase());
+            }
+        }
+    }
+    if called.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut known = conn.prepare("SELECT 1 FROM pragma_function_list WHERE name = ?1")?;
+    let mut out = Vec::new();
+    for name in called {
+        if !known.exists([&name])? {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
 /// Reads what the planner needs from the database besides its schema.
 pub fn facts(conn: &mut Connection, actual: &Schema) -> Result<Facts, rusqlite::Error> {
+    with_stand_ins(conn, &Schema::default(), |conn| facts_here(conn, actual))
+}
+
+fn facts_here(conn: &mut Connection, actual: &Schema) -> Result<Facts, rusqlite::Error> {
     let sqlite_version = crate::inspect::sqlite_version(conn)?;
     let mut view_reads = std::collections::BTreeMap::new();
     for name in actual.views.keys() {
@@ -345,7 +417,9 @@ fn apply_locked(
     let result = if fk_now {
         Err(ApplyError::ForeignKeys)
     } else {
-        hooks.before_begin(conn).and_then(|()| run(conn, plan, desired, opts, hooks))
+        with_stand_ins(conn, desired, |conn| {
+            hooks.before_begin(conn).and_then(|()| run(conn, plan, desired, opts, hooks))
+        })
     };
     if result.is_err() && !conn.is_autocommit() {
         let _ = conn.execute_batch("ROLLBACK");
@@ -418,7 +492,7 @@ fn run_in_transaction(
             o.step_finished(i, step, t.elapsed());
         }
     }
-    let violations = foreign_key_violations(conn)?;
+    let violations = foreign_key_violations(conn, &before)?;
     if !violations.is_empty() {
         return Err(ApplyError::ForeignKeyViolations(violations));
     }
@@ -501,14 +575,24 @@ fn tidy(message: &str) -> String {
     message.replace(&format!("{}new_", crate::inspect::OWN_PREFIX), "")
 }
 
-/// `foreign_key_check` summarised per table and parent: counts and sample rowids.
-fn foreign_key_violations(conn: &Connection) -> Result<String, rusqlite::Error> {
-    let mut stmt = conn.prepare("SELECT \"table\", rowid, parent FROM pragma_foreign_key_check ORDER BY 1, 3, 2")?;
-    let rows =
-        stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?)))?;
+/// `foreign_key_check` summarised per table and parent: counts and sample rowids. A reference
+/// to a table that is not in the database, and was not before the plan either (a dangling
+/// reference, which SQLite accepts), makes every row with a key a violation: those are the
+/// database's own, not the plan's, and are left out.
+fn foreign_key_violations(conn: &Connection, before: &Schema) -> Result<String, rusqlite::Error> {
+    let mut stmt = conn.prepare(
+        "SELECT \"table\", rowid, parent, lower(parent) IN (SELECT lower(name) FROM sqlite_schema WHERE type = 'table') \
+         FROM pragma_foreign_key_check ORDER BY 1, 3, 2",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
+    })?;
     let mut groups: std::collections::BTreeMap<(String, String), (usize, Vec<String>)> = Default::default();
     for row in rows {
-        let (table, rowid, parent) = row?;
+        let (table, rowid, parent, parent_exists) = row?;
+        if !parent_exists && before.table(&parent).is_none() {
+            continue;
+        }
         let g = groups.entry((table, parent)).or_default();
         g.0 += 1;
         if g.1.len() < 5 {

@@ -28,6 +28,11 @@ pub const LINTS: &[(&str, &str)] = &[
         "double-quoted-string",
         "a double-quoted string literal, which SQLite reads as a string only when no column has that name",
     ),
+    ("dangling-reference", "a foreign key to a table that is not in the schema (left behind by a table swap)"),
+    (
+        "not-prepared",
+        "a view or trigger this SQLite could not prepare (an application function, or nested too deep): left unchecked",
+    ),
 ];
 
 /// One warning.
@@ -57,8 +62,10 @@ pub fn schema(desired: &Schema, allow: &[String]) -> Vec<Lint> {
     let mut out = Vec::new();
     for (name, t) in &desired.tables {
         affinities(name, t, &mut out);
-        foreign_key_indexes(name, t, &mut out);
+        foreign_key_indexes(desired, name, t, &mut out);
+        dangling_references(desired, name, t, &mut out);
     }
+    not_prepared(desired, &mut out);
     for (name, tr) in &desired.triggers {
         trigger_update_of(desired, name, &tr.sql, &mut out);
     }
@@ -137,7 +144,7 @@ fn starts_with(key: &[String], columns: &[String]) -> bool {
     key.len() >= columns.len() && columns.iter().all(|c| key[..columns.len()].iter().any(|k| k.eq_ignore_ascii_case(c)))
 }
 
-fn foreign_key_indexes(table: &str, t: &Table, out: &mut Vec<Lint>) {
+fn foreign_key_indexes(schema: &Schema, table: &str, t: &Table, out: &mut Vec<Lint>) {
     let key_columns = |cols: &[crate::model::IndexedColumn]| -> Vec<String> {
         cols.iter().map(|c| c.column_name().unwrap_or_default()).collect()
     };
@@ -156,7 +163,8 @@ fn foreign_key_indexes(table: &str, t: &Table, out: &mut Vec<Lint>) {
         fks.push((format!("tables.{table}.foreign_keys[{k}]"), fk.columns.clone(), &fk.references));
     }
     for (path, columns, parent) in fks {
-        if columns.is_empty() || keys.iter().any(|k| starts_with(k, &columns)) {
+        // A parent that is not in the schema has no rows to delete (`dangling-reference` warns of it).
+        if columns.is_empty() || keys.iter().any(|k| starts_with(k, &columns)) || schema.table(parent).is_none() {
             continue;
         }
         out.push(Lint {
@@ -167,6 +175,59 @@ fn foreign_key_indexes(table: &str, t: &Table, out: &mut Vec<Lint>) {
                  to check or act on this foreign key; add an index on these columns",
                 columns.join(", ")
             ),
+        });
+    }
+}
+
+/// Foreign keys whose parent table is not in the schema: SQLite accepts them, and a table swap
+/// (`ALTER TABLE t RENAME TO t_old`, a new `t`, `DROP TABLE t_old`) leaves them behind.
+fn dangling_references(schema: &Schema, table: &str, t: &Table, out: &mut Vec<Lint>) {
+    let column_refs = t.columns.iter().filter_map(|c| {
+        c.references.as_ref().map(|r| (format!("tables.{table}.columns.{}.references", c.name), r.table.as_str()))
+    });
+    let table_refs = t
+        .foreign_keys
+        .iter()
+        .enumerate()
+        .map(|(k, fk)| (format!("tables.{table}.foreign_keys[{k}]"), fk.references.as_str()));
+    for (path, parent) in column_refs.chain(table_refs) {
+        if schema.table(parent).is_some() {
+            continue;
+        }
+        out.push(Lint {
+            name: "dangling-reference",
+            path,
+            message: format!(
+                "references table `{parent}`, which is not in the schema: while foreign keys are on, inserting or \
+                 updating a row of `{table}` whose key is not NULL fails; point the reference at the table that \
+                 replaced `{parent}`"
+            ),
+        });
+    }
+}
+
+/// Views and triggers that SQLite could not prepare in a scratch database for a reason beyond
+/// this build (a function only the application registers, a nesting limit): what they read and
+/// their columns were not checked.
+fn not_prepared(schema: &Schema, out: &mut Vec<Lint>) {
+    let Ok(unchecked) = crate::load::compile_bodies(schema) else { return };
+    for u in unchecked {
+        let advice = match u.reason.strip_prefix("no such function: ") {
+            Some(f) => format!(
+                "if the application registers `{f}` on its connections, declare it under `functions:` (with its number \
+                 of arguments) so that it is checked"
+            ),
+            None => "the application's SQLite build may allow deeper nesting than this one".to_string(),
+        };
+        let unchecked = if u.path.starts_with("views.") {
+            "the names it reads and its columns are not checked, and which tables it reads is taken from its SQL text"
+        } else {
+            "the names its body reads are not checked"
+        };
+        out.push(Lint {
+            name: "not-prepared",
+            path: u.path,
+            message: format!("SQLite could not prepare it here ({}): {unchecked}; {advice}", u.reason),
         });
     }
 }
@@ -267,7 +328,7 @@ fn double_quoted_strings(schema: &Schema, out: &mut Vec<Lint>) {
         if !part.views.is_empty() || !part.triggers.is_empty() {
             normalize::with_foreign_key_neighbours(schema, &mut part);
         }
-        let Ok(conn) = Connection::open_in_memory() else { return };
+        let Ok(conn) = normalize::scratch(schema) else { return };
         let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DDL, false);
         let _ = conn.set_db_config(DbConfig::SQLITE_DBCONFIG_DQS_DML, false);
         let (first, later) = normalize::create_statements(&part);

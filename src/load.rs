@@ -204,6 +204,7 @@ fn merge(into: &mut Loaded, part: Schema, file: &str) -> Result<(), LoadError> {
     put(&mut into.schema.virtual_tables, o, "virtual table", "virtual_tables", part.virtual_tables, file)?;
     put(&mut into.schema.views, o, "view", "views", part.views, file)?;
     put(&mut into.schema.triggers, o, "trigger", "triggers", part.triggers, file)?;
+    put(&mut into.schema.functions, o, "function", "functions", part.functions, file)?;
     Ok(())
 }
 
@@ -267,6 +268,7 @@ fn validate(loaded: &Loaded) -> Result<(), LoadError> {
     for (name, t) in &s.tables {
         validate_table(&p, s, name, t)?;
     }
+    validate_functions(&p, s)?;
     for (name, v) in &s.views {
         let path = format!("views.{name}");
         let create = sql::view_create_sql(name, &v.sql);
@@ -293,6 +295,34 @@ fn validate(loaded: &Loaded) -> Result<(), LoadError> {
             .map_err(|e| p.err(&path, format!("`sql` is not one CREATE VIRTUAL TABLE statement: {e}")))?;
         if !declared.eq_ignore_ascii_case(name) {
             return Err(p.err(&path, format!("`sql` creates virtual table `{declared}`, not `{name}`")));
+        }
+    }
+    Ok(())
+}
+
+/// An application function is named as a call can name it, takes at most 127 arguments (as
+/// SQLite allows), once, and is not one of SQLite's own: a stand-in would hide the real one.
+fn validate_functions(p: &Problems<'_>, s: &Schema) -> Result<(), LoadError> {
+    let mut seen = BTreeMap::new();
+    let builtin = Connection::open_in_memory().map_err(|e| LoadError::Scratch(e.to_string()))?;
+    for (name, f) in &s.functions {
+        let path = format!("functions.{name}");
+        if name.is_empty() || name.len() > 255 || name.chars().any(|c| c.is_whitespace() || "\"'`[]();,".contains(c)) {
+            return Err(p.err(&path, format!("`{name}` is not a function name (a word of at most 255 bytes)")));
+        }
+        if let Some(other) = seen.insert(name.to_ascii_lowercase(), name) {
+            return Err(p.err(&path, format!("function `{name}` is declared twice (also as `{other}`)")));
+        }
+        if f.args.is_some_and(|n| n > 127) {
+            return Err(p.err(format!("{path}.args"), "a function takes at most 127 arguments"));
+        }
+        let own: bool = builtin
+            .query_row("SELECT count(*) > 0 FROM pragma_function_list WHERE name = lower(?1)", [name], |r| r.get(0))
+            .map_err(|e| LoadError::Scratch(e.to_string()))?;
+        if own {
+            return Err(
+                p.err(&path, format!("`{name}` is one of SQLite's own functions; declare only the application's"))
+            );
         }
     }
     Ok(())
@@ -429,9 +459,13 @@ fn validate_table(p: &Problems<'_>, s: &Schema, name: &str, t: &Table) -> Result
     Ok(())
 }
 
+/// A reference's columns exist in its parent table. A parent that is not in the schema is
+/// accepted, as SQLite accepts it (the `dangling-reference` lint warns of it): such references
+/// are left behind by table swaps in real databases, and the planner treats the parent as
+/// outside the schema.
 fn check_reference(p: &Problems<'_>, s: &Schema, path: &str, table: &str, columns: &[String]) -> Result<(), LoadError> {
     let Some((_, parent)) = s.table(table) else {
-        return Err(p.err(format!("{path}.table"), format!("references table `{table}`, which is not in the schema")));
+        return Ok(());
     };
     for c in columns {
         if parent.column(c).is_none() {
@@ -481,48 +515,94 @@ fn rejected(loaded: &Loaded, mut b: BuildError) -> LoadError {
 /// bodies: `SELECT nope FROM t` fails only when the view is first read.
 /// Preparing (never running) a statement that reads each view, then one that
 /// fires each trigger, compiles those bodies now, so the error is SQLite's
-/// own and is placed at the view or trigger that has it.
+/// own and is placed at the view or trigger that has it. A body this build of
+/// SQLite cannot prepare although the application's may (see
+/// [`normalize::beyond_this_build`]) is not an error: it is left unchecked, and
+/// the `not-prepared` lint says so.
 fn check_bodies(loaded: &Loaded) -> Result<(), LoadError> {
-    let s = &loaded.schema;
+    compile_bodies(&loaded.schema).map(drop).map_err(|e| match e {
+        normalize::NormalizeError::Build(b) => rejected(loaded, b),
+        other => LoadError::Scratch(other.to_string()),
+    })
+}
+
+/// A view or trigger that SQLite could not prepare here: its YAML path and SQLite's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unchecked {
+    /// YAML path of the view or trigger.
+    pub path: String,
+    /// SQLite's message.
+    pub reason: String,
+}
+
+/// Compiles every view and trigger body of `s` in a scratch database (with stand-ins for the
+/// application's functions): the first body SQLite rejects as an error, or the bodies it
+/// could not prepare for a reason beyond this build.
+pub(crate) fn compile_bodies(s: &Schema) -> Result<Vec<Unchecked>, normalize::NormalizeError> {
+    let mut unchecked = Vec::new();
     if s.views.is_empty() && s.triggers.is_empty() {
-        return Ok(());
+        return Ok(unchecked);
     }
-    let rejects = |path: String, message: String, sql: String| rejected(loaded, BuildError { path, message, sql });
-    let conn = Connection::open_in_memory().map_err(|e| LoadError::Scratch(e.to_string()))?;
+    let conn = normalize::scratch(s)?;
     // Without triggers first, so a view's error is the view's. Of the tables,
     // those the views and triggers name, and those their writes reach.
     let (mut bare, _) = normalize::split_linked(s);
     normalize::with_foreign_key_neighbours(s, &mut bare);
     bare.triggers.clear();
-    normalize::build(&conn, &bare).map_err(|b| rejected(loaded, b))?;
+    normalize::build(&conn, &bare)?;
     for (name, v) in &s.views {
         let read = format!("SELECT * FROM {} LIMIT 0", sql::quote_ident(name));
-        conn.prepare(&read)
-            .map_err(|e| rejects(format!("views.{name}"), sqlite_message(&e), sql::view_create_sql(name, &v.sql)))?;
+        if let Err(e) = conn.prepare(&read) {
+            let (path, message) = (format!("views.{name}"), sqlite_message(&e));
+            if !normalize::beyond_this_build(&message) {
+                return Err(BuildError { path, message, sql: sql::view_create_sql(name, &v.sql) }.into());
+            }
+            unchecked.push(Unchecked { path, reason: message });
+        }
     }
     // One trigger at a time, so an error is the error of the one in place.
     for (name, tr) in &s.triggers {
         let path = format!("triggers.{name}");
-        conn.execute_batch(&tr.sql).map_err(|e| rejects(path.clone(), sqlite_message(&e), tr.sql.clone()))?;
+        let reject = |message: String| BuildError { path: path.clone(), message, sql: tr.sql.clone() };
+        conn.execute_batch(&tr.sql).map_err(|e| reject(sqlite_message(&e)))?;
         if let Some(fire) = firing_statement(&conn, &tr.sql) {
-            match conn.prepare(&fire) {
+            match prepare_firing(&conn, s, &fire) {
                 Ok(_) => {}
                 // An INSTEAD OF UPDATE OF trigger whose columns the view does not have never
                 // fires (SQLite does not check an UPDATE OF list): nothing here compiles it.
                 Err(e) if sqlite_message(&e).starts_with("cannot modify ") => {}
-                Err(e) => {
-                    return Err(rejects(
-                        path.clone(),
-                        format!("{} (when `{fire}` fires it)", sqlite_message(&e)),
-                        tr.sql.clone(),
-                    ))
+                Err(e) if normalize::beyond_this_build(&sqlite_message(&e)) => {
+                    unchecked.push(Unchecked { path: path.clone(), reason: sqlite_message(&e) });
                 }
+                Err(e) => return Err(reject(format!("{} (when `{fire}` fires it)", sqlite_message(&e))).into()),
             }
         }
-        conn.execute_batch(&format!("DROP TRIGGER {}", sql::quote_ident(name)))
-            .map_err(|e| LoadError::Scratch(e.to_string()))?;
+        conn.execute_batch(&format!("DROP TRIGGER {}", sql::quote_ident(name)))?;
     }
-    Ok(())
+    Ok(unchecked)
+}
+
+/// Prepares a statement that fires a trigger. A write to a table with a dangling reference (its
+/// parent is not in the schema) cannot compile its foreign key check while keys are on, exactly
+/// as it fails in the application (the `dangling-reference` lint says so): it is prepared again
+/// with keys off, so the trigger's own body is still checked.
+fn prepare_firing(conn: &Connection, s: &Schema, fire: &str) -> Result<(), rusqlite::Error> {
+    let first = conn.prepare(fire).map(drop);
+    let dangling = |e: &rusqlite::Error| {
+        sqlite_message(e)
+            .strip_prefix("no such table: ")
+            .map(|t| t.strip_prefix("main.").unwrap_or(t))
+            .is_some_and(|t| s.table(t).is_none() && !s.views.keys().any(|v| v.eq_ignore_ascii_case(t)))
+    };
+    match first {
+        Err(e) if dangling(&e) => {
+            conn.execute_batch("PRAGMA foreign_keys = OFF")?;
+            let again = conn.prepare(fire).map(drop);
+            conn.execute_batch("PRAGMA foreign_keys = ON")?;
+            again
+        }
+        other => other,
+    }
 }
 
 /// A statement that fires a trigger: an INSERT, DELETE or UPDATE (of every

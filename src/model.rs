@@ -37,6 +37,24 @@ pub struct Schema {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(example = serde_json::json!({"queued_jobs": {"sql": "SELECT id, title FROM jobs WHERE status = 'queued'"}}))]
     pub views: BTreeMap<String, View>,
+    /// SQL functions the application registers on its own connections, by name,
+    /// that views, triggers or expressions call. Not database objects: `reconcile`
+    /// gives each a stand-in (returning NULL) on its scratch databases so that the
+    /// views and triggers calling it can be checked there, and never runs one on
+    /// the database. Like the migration hints, not part of the schema.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(example = serde_json::json!({"user_setting": {"args": 1}}))]
+    pub functions: BTreeMap<String, Function>,
+}
+
+/// An application SQL function: how many arguments it takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    /// The number of arguments (0 to 127); omitted, any number.
+    #[schemars(example = &1)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<u8>,
 }
 
 /// An ordinary table (not a virtual table).
@@ -645,6 +663,7 @@ impl Schema {
                 i.renamed_from = None;
             }
         }
+        s.functions.clear();
         s
     }
 

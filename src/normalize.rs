@@ -128,6 +128,27 @@ pub fn execute_one(conn: &Connection, sql: &str) -> Result<(), rusqlite::Error> 
     Ok(())
 }
 
+/// A scratch in-memory database for `schema`, with a stand-in for each of the application's
+/// functions (`Schema::functions`): deterministic, returning NULL, so the views, triggers and
+/// expressions that call one prepare. Only scratch databases get them, never the target.
+pub fn scratch(schema: &Schema) -> Result<Connection, rusqlite::Error> {
+    use rusqlite::functions::FunctionFlags;
+    let conn = Connection::open_in_memory()?;
+    for (name, f) in &schema.functions {
+        let args = f.args.map_or(-1, i32::from);
+        let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
+        conn.create_scalar_function(name.as_str(), args, flags, |_| Ok(rusqlite::types::Value::Null))?;
+    }
+    Ok(conn)
+}
+
+/// Whether SQLite's message says that a statement could not be prepared by this build of
+/// SQLite although the application's own may prepare it: it calls a function only the
+/// application registers, or nests views or subqueries deeper than this build allows.
+pub fn beyond_this_build(message: &str) -> bool {
+    message.starts_with("no such function: ") || message.contains("nested too deep")
+}
+
 /// SQLite's own message without rusqlite's decoration.
 pub fn sqlite_message(e: &rusqlite::Error) -> String {
     match e {
@@ -154,7 +175,7 @@ pub fn desired(schema: &Schema) -> Result<Schema, NormalizeError> {
     check_names(schema)?;
     let mut out = Schema::default();
     for part in parts(schema) {
-        let conn = Connection::open_in_memory()?;
+        let conn = scratch(schema)?;
         build(&conn, &part)?;
         let s = inspect(&conn, &InspectOptions::default())?;
         out.tables.extend(s.tables);
@@ -193,6 +214,7 @@ pub fn split_linked(schema: &Schema) -> (Schema, Schema) {
         virtual_tables: schema.virtual_tables.clone(),
         triggers: schema.triggers.clone(),
         views: schema.views.clone(),
+        functions: schema.functions.clone(),
     };
     let mut rest = Schema::default();
     let bodies: Vec<&str> = schema
@@ -298,8 +320,10 @@ fn check_names(schema: &Schema) -> Result<(), NormalizeError> {
     Ok(())
 }
 
-/// Copies `renamed_from`, `convert` and `backfill` from `from` onto the same objects in `to`.
+/// Copies `renamed_from`, `convert`, `backfill` and the application's functions from `from`
+/// onto the same objects in `to`.
 pub fn copy_hints(from: &Schema, to: &mut Schema) {
+    to.functions = from.functions.clone();
     for (name, t) in &from.tables {
         let Some(dst) = to.tables.get_mut(name) else { continue };
         dst.renamed_from = t.renamed_from.clone();

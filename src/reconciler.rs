@@ -203,7 +203,7 @@ fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptio
         (Plan::default(), Vec::new())
     } else {
         let backups = rollback::backups(&before, desired);
-        let after_facts = facts_of(&after, facts.sqlite_version)?;
+        let after_facts = facts_of(desired, facts.sqlite_version)?;
         (rollback::plan_rollback(&before, desired, &backups, &after_facts)?, backups)
     };
     Ok(Prepared {
@@ -230,7 +230,7 @@ fn facts_of(schema: &Schema, sqlite_version: (u32, u32, u32)) -> Result<Facts, E
         // The scratch copy is only there to ask views what they read.
         return Ok(Facts { sqlite_version, ..Facts::default() });
     }
-    let mut scratch = Connection::open_in_memory()?;
+    let mut scratch = crate::normalize::scratch(schema)?;
     // Views read only what their SQL names, so the rest of the tables are not needed.
     let (linked, _) = crate::normalize::split_linked(schema);
     crate::normalize::build(&scratch, &linked)

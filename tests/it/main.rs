@@ -10,6 +10,7 @@ mod crash;
 mod fuzz_regressions;
 mod getting_started;
 mod golden;
+mod histories;
 mod hostile;
 mod interface;
 mod invariants;

@@ -6,8 +6,11 @@
 //! triggers); B is A after a few random mutations (columns and tables added,
 //! dropped, renamed with a hint, retyped with `convert`, tightened to NOT NULL
 //! with `backfill`, indexes swapped, keys, STRICT and WITHOUT ROWID toggled,
-//! ...). A is built in a real database file and filled with random rows that
-//! satisfy its constraints; then A → B is applied as an application does at
+//! ...). A also holds what real databases hold: references to tables that no
+//! longer exist, views whose WHERE calls a function only the application
+//! registers (declared in the schema or not), and columns whose default
+//! collation is spelled out or written in another case. A is built in a real
+//! database file and filled with random rows that satisfy its constraints; then A → B is applied as an application does at
 //! startup, without permission to lose data (refused, and nothing changed, or
 //! run, and no stored value lost), then as `reconcile apply
 //! --allow-destructive` does, and the scenario checks run: the schema
@@ -214,6 +217,9 @@ struct Tab {
     rows: Vec<Vec<(u8, i8)>>,
     /// Delete the row with the highest rowid after filling (AUTOINCREMENT keeps its mark).
     delete_top: bool,
+    /// A reference to a table that does not exist, as a table swap leaves behind: on the
+    /// stored column this selects among those without a foreign key.
+    dangling: Option<u8>,
     renamed_from: Option<String>,
 }
 
@@ -233,6 +239,9 @@ struct ViewS {
     cols: Option<Vec<u8>>,
     alias: bool,
     filter: bool,
+    /// Its WHERE calls a function only the application registers ([`APP_FN`]): SQLite cannot
+    /// prepare the view, nor any view that reads it, unless the schema declares the function.
+    opaque: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -260,6 +269,9 @@ struct Spec {
 }
 
 const AUDIT: &str = "audit_log";
+
+/// The application function opaque views call.
+const APP_FN: &str = "app_visible";
 
 // ---------------------------------------------------------------------------
 // Storage classes: what values a column holds, and its literals.
@@ -460,9 +472,20 @@ fn table_strategy() -> impl Strategy<Value = Tab> {
         prop::collection::vec(idx_strategy(), 0..=2),
         prop::collection::vec(row_strategy(), 0..=6),
         prop::bool::weighted(0.2),
+        prop::option::weighted(0.15, any::<u8>()),
     )
         .prop_map(
-            |((style, cols, pk), (without_rowid, strict, pk_desc), uniques, checks, fks, indexes, rows, delete_top)| {
+            |(
+                (style, cols, pk),
+                (without_rowid, strict, pk_desc),
+                uniques,
+                checks,
+                fks,
+                indexes,
+                rows,
+                delete_top,
+                dangling,
+            )| {
                 Tab {
                     id: style, // placeholder: placement gives the id and the name
                     name: String::new(),
@@ -477,6 +500,7 @@ fn table_strategy() -> impl Strategy<Value = Tab> {
                     indexes,
                     rows,
                     delete_top,
+                    dangling,
                     renamed_from: None,
                 }
             },
@@ -493,8 +517,9 @@ fn view_strategy() -> impl Strategy<Value = ViewS> {
         prop::option::weighted(0.7, prop::collection::vec(any::<u8>(), 1..=3)),
         any::<bool>(),
         any::<bool>(),
+        prop::bool::weighted(0.2),
     )
-        .prop_flat_map(|(src, cols, alias, filter)| {
+        .prop_flat_map(|(src, cols, alias, filter, opaque)| {
             prop::bool::weighted(0.25).prop_map(move |named| ViewS {
                 id: 0,
                 named,
@@ -502,6 +527,7 @@ fn view_strategy() -> impl Strategy<Value = ViewS> {
                 cols: cols.clone(),
                 alias,
                 filter,
+                opaque,
             })
         })
 }
@@ -731,6 +757,7 @@ fn place_table(spec: &Spec, raw: Tab, f: Floor) -> Tab {
         indexes: Vec::new(),
         rows: raw.rows,
         delete_top: raw.delete_top,
+        dangling: raw.dangling,
         renamed_from: None,
     };
     for c in raw.cols {
@@ -1532,6 +1559,26 @@ fn to_table(spec: &Spec, t: &Tab) -> model::Table {
             });
         }
     }
+    if let Some(sel) = t.dangling {
+        let free: Vec<usize> = (0..columns.len())
+            .filter(|&i| {
+                let c = &columns[i];
+                c.generated.is_none()
+                    && c.references.is_none()
+                    && !foreign_keys.iter().any(|f| f.columns.contains(&c.name))
+            })
+            .collect();
+        if let Some(&i) = pick(&free, sel) {
+            columns[i].references = Some(References {
+                name: None,
+                table: format!("gone{}", t.id),
+                column: Some("id".to_string()),
+                on_delete: Some(FkAction::Cascade),
+                on_update: None,
+                deferred: false,
+            });
+        }
+    }
     let key = |cols: &[u8], name: Option<String>| Key {
         name,
         columns: cols.iter().map(|id| IndexedColumn::column(&cname(t, *id))).collect(),
@@ -1657,8 +1704,17 @@ fn view_sql(spec: &Spec, v: &ViewS) -> String {
             .join(", "),
     };
     let mut sql = format!("SELECT {list} FROM {from}");
-    if let (true, Some((c, _))) = (v.filter, outs.first()) {
-        sql.push_str(&format!(" WHERE {} IS NOT NULL", q(c)));
+    if let Some((c, _)) = outs.first() {
+        let mut conditions = Vec::new();
+        if v.filter {
+            conditions.push(format!("{} IS NOT NULL", q(c)));
+        }
+        if v.opaque {
+            conditions.push(format!("{APP_FN}({}) IS NULL", q(c)));
+        }
+        if !conditions.is_empty() {
+            sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+        }
     }
     if v.named {
         let names: Vec<String> = view_outputs(spec, v).iter().map(|(_, n)| q(n)).collect();
@@ -1721,6 +1777,11 @@ fn to_schema(spec: &Spec, audit: bool) -> model::Schema {
     }
     for v in &spec.views {
         s.views.insert(format!("v{}", v.id), model::View { sql: view_sql(spec, v) });
+    }
+    // Half the schemas with opaque views declare the function (then its views are checked
+    // against a stand-in); the others leave them unchecked, with the `not-prepared` lint.
+    if spec.views.iter().any(|v| v.opaque) && spec.views.len() % 2 == 0 {
+        s.functions.insert(APP_FN.to_string(), model::Function { args: Some(1) });
     }
     for tr in &spec.triggers {
         s.triggers.insert(format!("tr{}", tr.id), model::Trigger { sql: trigger_sql(spec, tr) });
@@ -1818,8 +1879,13 @@ fn repair_foreign_keys(conn: &Connection, a: &Spec) -> Result<(), String> {
             }
         }
         let bad: Vec<String> = {
-            let mut stmt =
-                conn.prepare("SELECT DISTINCT \"table\" FROM pragma_foreign_key_check").map_err(|e| e.to_string())?;
+            // A dangling reference (its parent is no table) is A's own, as in the databases it copies.
+            let mut stmt = conn
+                .prepare(
+                    "SELECT DISTINCT \"table\" FROM pragma_foreign_key_check \
+                     WHERE lower(parent) IN (SELECT lower(name) FROM sqlite_schema WHERE type = 'table')",
+                )
+                .map_err(|e| e.to_string())?;
             let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| e.to_string())?;
             rows.collect::<Result<_, _>>().map_err(|e| e.to_string())?
         };
@@ -1928,6 +1994,19 @@ fn lost_values(a: &Spec, b: &Spec, rows: &BTreeMap<String, crate::scenarios::Row
     None
 }
 
+/// A's columns as a database written by other tools has them: the default collation spelled
+/// out (`COLLATE binary`) and built-in names in another case. B, from the YAML, says neither,
+/// and must find no difference in them.
+fn respell_collations(s: &mut model::Schema) {
+    for (i, c) in s.tables.values_mut().flat_map(|t| t.columns.iter_mut()).enumerate() {
+        c.collate = match (c.collate.as_deref(), i % 3) {
+            (None, 0) => Some("binary".to_string()),
+            (Some(name), 1) => Some(name.to_ascii_lowercase()),
+            (other, _) => other.map(str::to_string),
+        };
+    }
+}
+
 fn run_case(case: &Case) -> Result<Outcome, String> {
     let a = place_case(case);
     let b = derive_b(&a, &case.muts);
@@ -1941,6 +2020,7 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
     {
         let conn = Connection::open(&db).map_err(|e| e.to_string())?;
         let mut bare = a_schema.clone();
+        respell_collations(&mut bare);
         let triggers = std::mem::take(&mut bare.triggers);
         normalize::build(&conn, &bare).map_err(|e| format!("building A: {e}\n{a_yaml}"))?;
         fill(&conn, &a)?;
