@@ -54,7 +54,7 @@ pub fn normalize_expr(data: &[u8]) {
     let _ = ModelExpr::new(text);
     let pretty = sql::pretty(text);
     let stripped = sql::strip_outer_parens(text);
-    let _ = sql::parse_indexed_column(text);
+    let _ = sqlite_reconcile::model::IndexedColumn::parse(text);
     let _ = sql::single_identifier(text);
     let _ = sql::view_body(text);
     let _ = sql::view_create_sql("v", text);

@@ -11,6 +11,7 @@ use std::fmt;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use sqlite3_parser::dialect::TokenType;
 
 use crate::sql;
 
@@ -295,6 +296,38 @@ pub struct IndexedColumn {
 }
 
 impl IndexedColumn {
+    /// Parses an index or key term: `expr [COLLATE name] [ASC|DESC]`.
+    pub fn parse(text: &str) -> Result<IndexedColumn, String> {
+        let toks = sql::tokens(text).map_err(|e| format!("`{text}`: {e}"))?;
+        if toks.is_empty() {
+            return Err("an empty index term".to_string());
+        }
+        let mut end = toks.len();
+        let mut order = None;
+        match toks[end - 1].ty {
+            TokenType::TK_ASC => {
+                order = Some(SortOrder::Asc);
+                end -= 1;
+            }
+            TokenType::TK_DESC => {
+                order = Some(SortOrder::Desc);
+                end -= 1;
+            }
+            _ => {}
+        }
+        let mut collate = None;
+        if end >= 3 && toks[end - 2].ty == TokenType::TK_COLLATE {
+            collate = Some(sql::collation(&sql::unquote(toks[end - 1].text)));
+            end -= 2;
+        }
+        if end == 0 {
+            return Err(format!("`{text}`: no column or expression before the ordering"));
+        }
+        let expr_text = &text[toks[0].start..toks[end - 1].end];
+        sql::check_expression(expr_text).map_err(|e| format!("`{text}`: {e}"))?;
+        Ok(IndexedColumn { expr: Expr::new(expr_text), collate, order })
+    }
+
     /// A bare column term.
     pub fn column(name: &str) -> Self {
         IndexedColumn { expr: Expr::new(sql::quote_ident_if_needed(name)), collate: None, order: None }
@@ -336,7 +369,7 @@ impl Serialize for IndexedColumn {
 impl<'de> Deserialize<'de> for IndexedColumn {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        sql::parse_indexed_column(&text).map_err(serde::de::Error::custom)
+        IndexedColumn::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -711,5 +744,21 @@ impl Table {
         // `INTEGER PRIMARY KEY DESC` written on the column is the documented exception.
         let desc_quirk = col.primary_key && col.primary_key_order == Some(SortOrder::Desc);
         integer && !desc_quirk
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn indexed_terms() {
+        let t = IndexedColumn::parse("created_at DESC").unwrap();
+        assert_eq!(t.column_name().as_deref(), Some("created_at"));
+        assert_eq!(t.order, Some(SortOrder::Desc));
+        let t = IndexedColumn::parse("lower(title) COLLATE nocase").unwrap();
+        assert_eq!(t.column_name(), None);
+        assert_eq!(t.collate.as_deref(), Some("NOCASE"));
+        assert!(IndexedColumn::parse("a); DROP TABLE x; --").is_err());
     }
 }

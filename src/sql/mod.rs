@@ -8,12 +8,11 @@
 
 pub mod ddl;
 pub mod parse;
+pub mod syntax;
 
 use sqlite3_parser::dialect::TokenType;
 use sqlite3_parser::lexer::sql::Tokenizer;
 use sqlite3_parser::lexer::Scanner;
-
-use crate::model::{IndexedColumn, SortOrder};
 
 /// One lexical token with its byte span in the input.
 #[derive(Debug, Clone, Copy)]
@@ -315,38 +314,6 @@ pub fn column_collation(name: &str) -> Option<String> {
     Some(collation(name)).filter(|c| c != "BINARY")
 }
 
-/// Parses an index or key term: `expr [COLLATE name] [ASC|DESC]`.
-pub fn parse_indexed_column(text: &str) -> Result<IndexedColumn, String> {
-    let toks = tokens(text).map_err(|e| format!("`{text}`: {e}"))?;
-    if toks.is_empty() {
-        return Err("an empty index term".to_string());
-    }
-    let mut end = toks.len();
-    let mut order = None;
-    match toks[end - 1].ty {
-        TokenType::TK_ASC => {
-            order = Some(SortOrder::Asc);
-            end -= 1;
-        }
-        TokenType::TK_DESC => {
-            order = Some(SortOrder::Desc);
-            end -= 1;
-        }
-        _ => {}
-    }
-    let mut collate = None;
-    if end >= 3 && toks[end - 2].ty == TokenType::TK_COLLATE {
-        collate = Some(collation(&unquote(toks[end - 1].text)));
-        end -= 2;
-    }
-    if end == 0 {
-        return Err(format!("`{text}`: no column or expression before the ordering"));
-    }
-    let expr_text = &text[toks[0].start..toks[end - 1].end];
-    check_expression(expr_text).map_err(|e| format!("`{text}`: {e}"))?;
-    Ok(IndexedColumn { expr: crate::model::Expr::new(expr_text), collate, order })
-}
-
 /// Checks that text is exactly one SQL expression: it must parse as the single
 /// result of `SELECT (...)`, with balanced parentheses and no `;`.
 pub fn check_expression(text: &str) -> Result<(), String> {
@@ -371,7 +338,7 @@ pub fn check_expression(text: &str) -> Result<(), String> {
     if depth != 0 {
         return Err("unbalanced `(`".to_string());
     }
-    parse::check_single_expression(text)
+    syntax::check_single_expression(text)
 }
 
 /// Whether `text` is exactly one quoted identifier or string (`"a b"`, `'a b'`, `` `a` ``, `[a]`).
@@ -574,17 +541,6 @@ mod tests {
         assert_eq!(unquote("\"a\"\"b\""), "a\"b");
         assert_eq!(unquote("列"), "列");
         assert_eq!(unquote("\"表\""), "表");
-    }
-
-    #[test]
-    fn indexed_terms() {
-        let t = parse_indexed_column("created_at DESC").unwrap();
-        assert_eq!(t.column_name().as_deref(), Some("created_at"));
-        assert_eq!(t.order, Some(SortOrder::Desc));
-        let t = parse_indexed_column("lower(title) COLLATE NOCASE").unwrap();
-        assert_eq!(t.column_name(), None);
-        assert_eq!(t.collate.as_deref(), Some("NOCASE"));
-        assert!(parse_indexed_column("a); DROP TABLE x; --").is_err());
     }
 
     #[test]
