@@ -9,9 +9,11 @@
 pub mod apply;
 pub mod diff;
 pub mod doc;
+pub mod history;
 pub mod inspect;
 pub mod lint;
 pub mod load;
+pub mod migration;
 pub mod model;
 pub mod normalize;
 pub mod plan;
@@ -23,13 +25,14 @@ pub mod store;
 
 pub use apply::{Applied, ApplyError, ApplyOptions, Observer};
 pub use diff::{Change, Risk};
+pub use history::HistoryEntry;
 pub use inspect::{inspect, InspectError, InspectOptions};
 pub use lint::Lint;
 pub use load::{LoadError, Loaded};
+pub use migration::Prepared;
 pub use model::Schema;
 pub use plan::{Kept, KeptKind, Plan, PlanError, Step};
 pub use reconciler::{Policy, Reconciler, Report};
-pub use store::{HistoryEntry, Prepared};
 
 /// The JSON Schema of the YAML format, generated from the model types.
 pub fn json_schema() -> String {

@@ -13,12 +13,14 @@ use rusqlite::Connection;
 
 use crate::apply::{self, ApplyOptions, Hooks};
 use crate::diff::{diff, Change, Risk};
+use crate::history::{self, HistoryEntry};
 use crate::inspect::{inspect, InspectOptions};
+use crate::migration::{self, Prepared};
 use crate::model::Schema;
 use crate::plan::{self, Facts, Plan, Step, StepKind};
 use crate::rollback::{self, BACKUP_SCHEMA};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
-use crate::store::{self, HistoryEntry, Prepared};
+use crate::store;
 use crate::{ApplyError, Error};
 
 /// Which kinds of change may run without a person deciding.
@@ -207,11 +209,11 @@ fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptio
         (rollback::plan_rollback(&before, desired, &backups, &after_facts)?, backups)
     };
     Ok(Prepared {
-        format: store::FORMAT_VERSION,
-        tool_version: store::TOOL_VERSION.to_string(),
+        format: migration::FORMAT_VERSION,
+        tool_version: migration::TOOL_VERSION.to_string(),
         sqlite_version: version_string(facts.sqlite_version),
-        fingerprint_before: store::fingerprint(&before),
-        fingerprint_after: store::fingerprint(&after),
+        fingerprint_before: migration::fingerprint(&before),
+        fingerprint_after: migration::fingerprint(&after),
         before,
         after: desired.clone(),
         forward,
@@ -286,7 +288,7 @@ impl Hooks for Recorder<'_> {
         if !differences.is_empty() {
             return Err(ApplyError::Stale(differences.iter().map(|c| c.to_string()).collect()));
         }
-        self.id = store::next_id(conn, &self.prepared.fingerprint_after)?;
+        self.id = history::next_id(conn, &self.prepared.fingerprint_after)?;
         if let (Some(dir), false) = (&self.backup_dir, self.run.options.dry_run) {
             let path = dir.join(format!("{}.db", self.id));
             let backups = &self.prepared.backups;
@@ -324,12 +326,12 @@ impl Hooks for Recorder<'_> {
             let _ = conn.remove_function(store::KEEP_FN, -1);
             self.backup = Some(file.finish().map_err(ApplyError::Store)?);
         }
-        let (applied_at, _) = store::now_utc();
+        let (applied_at, _) = history::now_utc();
         let entry = HistoryEntry {
             id: self.id.clone(),
             kind: self.run.kind.to_string(),
             applied_at,
-            tool_version: store::TOOL_VERSION.to_string(),
+            tool_version: migration::TOOL_VERSION.to_string(),
             sqlite_version: self.prepared.sqlite_version.clone(),
             fingerprint_before: self.prepared.fingerprint_before.clone(),
             fingerprint_after: self.prepared.fingerprint_after.clone(),
@@ -341,8 +343,8 @@ impl Hooks for Recorder<'_> {
             elapsed_ms: elapsed.as_millis() as i64,
             summary: crate::render::summary(&self.prepared.forward),
         };
-        store::record(conn, &entry, self.prepared)
-            .map_err(|e| ApplyError::Store(format!("recording the change in {}: {e}", store::HISTORY_TABLE)))?;
+        history::record(conn, &entry, self.prepared)
+            .map_err(|e| ApplyError::Store(format!("recording the change in {}: {e}", history::HISTORY_TABLE)))?;
         if let Some(plans) = &self.run.plans {
             let staged = store::stage(plans, &entry, self.prepared, self.backup.as_deref())
                 .map_err(|e| ApplyError::Store(format!("writing the plan files under {}: {e}", plans.display())))?;
@@ -429,7 +431,7 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
 
 /// The change a rollback would undo: `id`, or the newest applied change not yet rolled back.
 pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEntry, Prepared), Error> {
-    let entries = store::history(conn)?;
+    let entries = history::history(conn)?;
     let entry = match id {
         Some(id) => entries
             .iter()
@@ -458,7 +460,7 @@ pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEn
             newer.id, entry.id
         )));
     }
-    let (entry, prepared) = store::recorded(conn, &entry.id)
+    let (entry, prepared) = history::recorded(conn, &entry.id)
         .map_err(Error::Store)?
         .ok_or_else(|| Error::Refused(format!("no change `{}` in the history", entry.id)))?;
     Ok((entry, prepared))
@@ -496,8 +498,8 @@ pub fn rollback_change(
         None => None,
     };
     let inverse = Prepared {
-        format: store::FORMAT_VERSION,
-        tool_version: store::TOOL_VERSION.to_string(),
+        format: migration::FORMAT_VERSION,
+        tool_version: migration::TOOL_VERSION.to_string(),
         sqlite_version: original.sqlite_version.clone(),
         fingerprint_before: original.fingerprint_after.clone(),
         fingerprint_after: original.fingerprint_before.clone(),
@@ -560,11 +562,11 @@ pub fn reset(
     }
     let forward = Plan { changes: diff(&before, desired), steps };
     let prepared = Prepared {
-        format: store::FORMAT_VERSION,
-        tool_version: store::TOOL_VERSION.to_string(),
+        format: migration::FORMAT_VERSION,
+        tool_version: migration::TOOL_VERSION.to_string(),
         sqlite_version: version_string(facts.sqlite_version),
-        fingerprint_before: store::fingerprint(&before),
-        fingerprint_after: store::fingerprint(desired),
+        fingerprint_before: migration::fingerprint(&before),
+        fingerprint_after: migration::fingerprint(desired),
         before,
         after: desired.clone(),
         forward,

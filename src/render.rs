@@ -5,8 +5,8 @@
 use serde::Serialize;
 
 use crate::diff::{Change, Risk};
+use crate::history::HistoryEntry;
 use crate::plan::{Kept, KeptKind, Plan, Step, StepKind};
-use crate::store::HistoryEntry;
 
 /// Version of the JSON formats; bumped on any incompatible change.
 pub const JSON_VERSION: u32 = 1;

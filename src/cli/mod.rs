@@ -667,12 +667,12 @@ fn read_saved(path: &Path) -> Result<Prepared, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| Failure::Error(format!("{}: {e}", path.display())))?;
     let prepared: Prepared = serde_json::from_str(&text)
         .map_err(|e| Failure::Error(format!("{}: not a saved plan: {e}", path.display())))?;
-    if prepared.format != sqlite_reconcile::store::FORMAT_VERSION {
+    if prepared.format != sqlite_reconcile::migration::FORMAT_VERSION {
         return Err(Failure::Error(format!(
             "{}: saved plan format {} is not the supported format {}",
             path.display(),
             prepared.format,
-            sqlite_reconcile::store::FORMAT_VERSION
+            sqlite_reconcile::migration::FORMAT_VERSION
         )));
     }
     Ok(prepared)
@@ -796,7 +796,7 @@ fn cmd_rollback(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> Re
 fn cmd_history(st: &Settings, db: &Path, format: ListFormat) -> Result<Outcome, Failure> {
     let timeout = st.busy_timeout();
     let conn = open_existing_read_only(db, timeout)?;
-    let entries = sqlite_reconcile::store::history(&conn).map_err(|e| db_failure(db, timeout, e.into()))?;
+    let entries = sqlite_reconcile::history::history(&conn).map_err(|e| db_failure(db, timeout, e.into()))?;
     match format {
         ListFormat::Json => print_stdout(&render::history_json(&entries)),
         ListFormat::Text => {

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use serde_json::Value as Json;
 use sqlite_reconcile::apply::ApplyOptions;
 use sqlite_reconcile::reconciler::{self, Run};
-use sqlite_reconcile::{diff, inspect, load, plan_for, store, InspectOptions, Schema};
+use sqlite_reconcile::{diff, history, inspect, load, migration, plan_for, InspectOptions, Schema};
 
 use crate::scenarios::all_rows;
 use crate::util::{reconcile, reconcile_env, stderr, stdout, Dir};
@@ -75,8 +75,8 @@ fn dropped_table_and_column_come_back_with_rollback() {
     assert!(rollback.contains("CREATE TABLE old_log") && rollback.contains("ATTACH DATABASE"), "{rollback}");
     assert!(!forward.contains("'a1'") && !rollback.contains("'a1'"), "plan files must never hold table data");
     assert_eq!(meta["id"], ids[0].as_str());
-    assert_eq!(meta["fingerprint_before"], store::fingerprint(&before.0).as_str());
-    assert_eq!(meta["fingerprint_after"], store::fingerprint(&after.0).as_str());
+    assert_eq!(meta["fingerprint_before"], migration::fingerprint(&before.0).as_str());
+    assert_eq!(meta["fingerprint_after"], migration::fingerprint(&after.0).as_str());
     let backup = meta["backup"].as_str().unwrap();
     assert!(dir.join("app.db.reconcile").join(backup).is_file());
     assert!(meta["steps"].as_array().unwrap().iter().any(|s| s["risk"] == "destructive"));
@@ -237,7 +237,7 @@ fn startup_example_creates_then_idles_then_applies_a_change() {
     startup_example::start(path, None).expect("first start");
     let first = state(&db);
     assert!(first.0.tables.contains_key("jobs"));
-    let history = |db: &Path| store::history(&Connection::open(db).unwrap()).unwrap();
+    let history = |db: &Path| history::history(&Connection::open(db).unwrap()).unwrap();
     assert_eq!(history(&db).len(), 1);
 
     startup_example::start(path, None).expect("second start");
@@ -357,7 +357,7 @@ fn an_applications_history_applies_and_rolls_back_at_every_step() {
     assert_eq!(joined, 1_704_164_645);
     let titles: i64 = conn.query_row("SELECT count(*) FROM posts WHERE title = 'untitled'", [], |r| r.get(0)).unwrap();
     assert_eq!(titles, 3, "posts 2, 4 and 6 had no title");
-    assert_eq!(store::history(&conn).unwrap().iter().filter(|e| e.kind == "rollback").count(), 6);
+    assert_eq!(history::history(&conn).unwrap().iter().filter(|e| e.kind == "rollback").count(), 6);
 }
 
 /// Kept values are found again by key through an index of the backup file: a restore that
@@ -390,8 +390,8 @@ INSERT INTO r VALUES (1, 'a'), (5, 'b'), (6, NULL);";
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 
     let conn = Connection::open(&db).unwrap();
-    let entry = store::history(&conn).unwrap().remove(0);
-    let (_, prepared) = store::recorded(&conn, &entry.id).unwrap().unwrap();
+    let entry = history::history(&conn).unwrap().remove(0);
+    let (_, prepared) = history::recorded(&conn, &entry.id).unwrap().unwrap();
     drop(conn);
     let backup = dir.join("app.db.reconcile").join(entry.backup.as_deref().unwrap());
     // The restore statements, planned against the schema they restore: build it beside the backup.

@@ -1,0 +1,179 @@
+//! History: the table `_reconcile_history` inside the database, one row per applied change,
+//! written in the same transaction as the change, so the record never disagrees with the
+//! schema. It holds each change whole, so `rollback` needs nothing else; and the change ids.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+
+use crate::migration::Prepared;
+
+/// The history table's name; `inspect` leaves it out like every `_reconcile_` table.
+pub const HISTORY_TABLE: &str = "_reconcile_history";
+
+/// The current UTC time as `2026-11-21T10:30:00Z` and as the sortable `20261121-103000`.
+pub fn now_utc() -> (String, String) {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(mo <= 2);
+    (format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z"), format!("{y:04}{mo:02}{d:02}-{h:02}{m:02}{s:02}"))
+}
+
+/// A new change id for `conn`, read under the write lock: the UTC time, the change's sequence number in
+/// this database and the fingerprint it produces (`20261121-103000-0004-ab12cd34`), so `ls` lists them in order.
+pub fn next_id(conn: &Connection, fingerprint_after: &str) -> Result<String, rusqlite::Error> {
+    let n: i64 = if has_history(conn)? {
+        conn.query_row(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), [], |r| r.get(0))?
+    } else {
+        0
+    };
+    let (_, compact) = now_utc();
+    Ok(format!("{compact}-{:04}-{}", n + 1, &fingerprint_after[..fingerprint_after.len().min(8)]))
+}
+
+/// One row of the history table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// The change's id.
+    pub id: String,
+    /// `apply`, `rollback` or `reset`.
+    pub kind: String,
+    /// When it was committed (UTC).
+    pub applied_at: String,
+    /// The tool version.
+    pub tool_version: String,
+    /// The SQLite version.
+    pub sqlite_version: String,
+    /// Fingerprint of the schema before.
+    pub fingerprint_before: String,
+    /// Fingerprint of the schema after.
+    pub fingerprint_after: String,
+    /// `applied`, or `rolled back` once a rollback undid it.
+    pub outcome: String,
+    /// For a rollback: the id of the change it undid.
+    pub rolls_back: Option<String>,
+    /// The backup file's name under `<db>.reconcile/`, if values were kept.
+    pub backup: Option<String>,
+    /// Number of steps.
+    pub steps: i64,
+    /// Number of destructive steps.
+    pub destructive: i64,
+    /// Time inside the transaction, in milliseconds.
+    pub elapsed_ms: i64,
+    /// The plan's one-line summary.
+    pub summary: String,
+}
+
+const HISTORY_DDL: &str = "CREATE TABLE IF NOT EXISTS _reconcile_history (
+  id TEXT PRIMARY KEY NOT NULL,
+  kind TEXT NOT NULL,
+  applied_at TEXT NOT NULL,
+  tool_version TEXT NOT NULL,
+  sqlite_version TEXT NOT NULL,
+  fingerprint_before TEXT NOT NULL,
+  fingerprint_after TEXT NOT NULL,
+  outcome TEXT NOT NULL,
+  rolls_back TEXT,
+  backup TEXT,
+  steps INTEGER NOT NULL,
+  destructive INTEGER NOT NULL,
+  elapsed_ms INTEGER NOT NULL,
+  summary TEXT NOT NULL,
+  record TEXT NOT NULL
+)";
+
+const HISTORY_COLUMNS: &str = "id, kind, applied_at, tool_version, sqlite_version, fingerprint_before, \
+     fingerprint_after, outcome, rolls_back, backup, steps, destructive, elapsed_ms, summary";
+
+/// Records `entry` (and the whole change, for a later rollback) inside the open transaction.
+pub fn record(conn: &Connection, entry: &HistoryEntry, prepared: &Prepared) -> Result<(), rusqlite::Error> {
+    conn.execute_batch(HISTORY_DDL)?;
+    let json = serde_json::to_string(prepared).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    conn.execute(
+        &format!("INSERT INTO {HISTORY_TABLE} ({HISTORY_COLUMNS}, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        params![
+            entry.id,
+            entry.kind,
+            entry.applied_at,
+            entry.tool_version,
+            entry.sqlite_version,
+            entry.fingerprint_before,
+            entry.fingerprint_after,
+            entry.outcome,
+            entry.rolls_back,
+            entry.backup,
+            entry.steps,
+            entry.destructive,
+            entry.elapsed_ms,
+            entry.summary,
+            json
+        ],
+    )?;
+    if let Some(undone) = &entry.rolls_back {
+        conn.execute(&format!("UPDATE {HISTORY_TABLE} SET outcome = 'rolled back' WHERE id = ?1"), [undone])?;
+    }
+    Ok(())
+}
+
+fn has_history(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [HISTORY_TABLE], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n > 0)
+}
+
+/// The history, newest first; empty when nothing was ever applied.
+pub fn history(conn: &Connection) -> Result<Vec<HistoryEntry>, rusqlite::Error> {
+    if !has_history(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare(&format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_TABLE} ORDER BY rowid DESC"))?;
+    let rows = stmt.query_map([], entry_from_row)?;
+    rows.collect()
+}
+
+/// The recorded change `id`, with its history entry.
+pub fn recorded(conn: &Connection, id: &str) -> Result<Option<(HistoryEntry, Prepared)>, String> {
+    if !has_history(conn).map_err(|e| e.to_string())? {
+        return Ok(None);
+    }
+    let row = conn
+        .query_row(&format!("SELECT {HISTORY_COLUMNS}, record FROM {HISTORY_TABLE} WHERE id = ?1"), [id], |r| {
+            Ok((entry_from_row(r)?, r.get::<_, String>(14)?))
+        })
+        .optional()
+        .map_err(|e| e.to_string())?;
+    let Some((entry, json)) = row else { return Ok(None) };
+    let prepared: Prepared =
+        serde_json::from_str(&json).map_err(|e| format!("history entry {id} cannot be read back: {e}"))?;
+    Ok(Some((entry, prepared)))
+}
+
+/// One history row, read from the columns of `HISTORY_COLUMNS` in order.
+fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
+    Ok(HistoryEntry {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        applied_at: r.get(2)?,
+        tool_version: r.get(3)?,
+        sqlite_version: r.get(4)?,
+        fingerprint_before: r.get(5)?,
+        fingerprint_after: r.get(6)?,
+        outcome: r.get(7)?,
+        rolls_back: r.get(8)?,
+        backup: r.get(9)?,
+        steps: r.get(10)?,
+        destructive: r.get(11)?,
+        elapsed_ms: r.get(12)?,
+        summary: r.get(13)?,
+    })
+}
