@@ -21,5 +21,6 @@ mod readme;
 mod reference;
 mod roundtrip;
 mod scenarios;
+mod tidy;
 mod util;
 mod workflow;
