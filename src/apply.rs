@@ -18,7 +18,7 @@ use crate::diff::{diff, Change};
 use crate::inspect::{inspect, InspectOptions};
 use crate::model::{Schema, Table};
 use crate::normalize::{execute_one, sqlite_message};
-use crate::plan::{Facts, Plan, Step, StepKind};
+use crate::plan::{Plan, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
 /// How to apply.
@@ -228,104 +228,6 @@ impl From<crate::inspect::InspectError> for ApplyError {
     }
 }
 
-/// Runs `f` with a stand-in for each function that the database's views and triggers (or
-/// `desired`'s) call and the connection lacks: functions the application registers on its own
-/// connections. SQLite resolves every view and trigger when a table or column is renamed (as a
-/// rebuild does) and refuses the rename when one calls a function it does not know; with the
-/// stand-ins they resolve. A stand-in is never a value: called (by a CHECK, a generated column
-/// or an index expression that a plan computes), it fails the statement, so the change rolls back.
-/// The stand-ins are removed afterwards; the connection's own functions are never replaced.
-pub(crate) fn with_stand_ins<T, E: From<rusqlite::Error>>(
-    conn: &mut Connection,
-    desired: &Schema,
-    f: impl FnOnce(&mut Connection) -> Result<T, E>,
-) -> Result<T, E> {
-    let names = missing_functions(conn, desired)?;
-    for name in &names {
-        let message = format!(
-            "`{name}` is a function of the application, which `reconcile` does not have and never calls; \
-             the change cannot compute it"
-        );
-        let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC | FunctionFlags::SQLITE_INNOCUOUS;
-        conn.create_scalar_function(name.as_str(), -1, flags, move |_| -> rusqlite::Result<i64> {
-            Err(rusqlite::Error::UserFunctionError(message.clone().into()))
-        })?;
-    }
-    let result = f(conn);
-    let mut removed = Ok(());
-    for name in &names {
-        removed = removed.and(conn.remove_function(name.as_str(), -1));
-    }
-    let done = result?;
-    removed?;
-    Ok(done)
-}
-
-/// The names called like functions (`name(`) in the SQL of the database's views and triggers and
-/// in `desired`'s, that the connection does not know as a function.
-fn missing_functions(conn: &Connection, desired: &Schema) -> Result<Vec<String>, rusqlite::Error> {
-    let mut texts: Vec<String> = {
-        let mut stmt =
-            conn.prepare("SELECT sql FROM main.sqlite_schema WHERE type IN ('view', 'trigger') AND sql IS NOT NULL")?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        rows.collect::<Result<_, _>>()?
-    };
-    texts.extend(desired.views.values().map(|v| v.sql.clone()));
-    texts.extend(desired.triggers.values().map(|t| t.sql.clone()));
-    let mut called = std::collections::BTreeSet::new();
-    for text in &texts {
-        let Ok(toks) = crate::sql::tokens(text) else { continue };
-        for pair in toks.windows(2) {
-            if pair[0].ty == sqlite3_parser::dialect::TokenType::TK_ID
-                && pair[1].ty == sqlite3_parser::dialect::TokenType::TK_LP
-            {
-                called.insert(crate::sql::unquote(pair[0].text).to_ascii_lowercase());
-            }
-        }
-    }
-    if called.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut known = conn.prepare("SELECT 1 FROM pragma_function_list WHERE name = ?1")?;
-    let mut out = Vec::new();
-    for name in called {
-        if !known.exists([&name])? {
-            out.push(name);
-        }
-    }
-    Ok(out)
-}
-
-/// Reads what the planner needs from the database besides its schema.
-pub fn facts(conn: &mut Connection, actual: &Schema) -> Result<Facts, rusqlite::Error> {
-    with_stand_ins(conn, &Schema::default(), |conn| facts_here(conn, actual))
-}
-
-fn facts_here(conn: &mut Connection, actual: &Schema) -> Result<Facts, rusqlite::Error> {
-    let sqlite_version = crate::inspect::sqlite_version(conn)?;
-    let mut view_reads = std::collections::BTreeMap::new();
-    for name in actual.views.keys() {
-        let reads = std::sync::Arc::new(std::sync::Mutex::new(std::collections::BTreeSet::new()));
-        let sink = reads.clone();
-        conn.authorizer(Some(move |ctx: rusqlite::hooks::AuthContext<'_>| {
-            if let rusqlite::hooks::AuthAction::Read { table_name, .. } = ctx.action {
-                if let Ok(mut s) = sink.lock() {
-                    s.insert(table_name.to_string());
-                }
-            }
-            rusqlite::hooks::Authorization::Allow
-        }))?;
-        let prepared = conn.prepare(&format!("SELECT * FROM {}", q(name))).map(|_| ());
-        conn.authorizer(None::<fn(rusqlite::hooks::AuthContext<'_>) -> rusqlite::hooks::Authorization>)?;
-        // A view that no longer prepares (it reads a missing table) is named by its text instead.
-        if prepared.is_ok() {
-            let set = reads.lock().map(|s| s.clone()).unwrap_or_default();
-            view_reads.insert(name.clone(), set);
-        }
-    }
-    Ok(Facts { sqlite_version, view_reads, ..Facts::default() })
-}
-
 /// Work done inside the plan's transaction besides its steps.
 pub trait Hooks {
     /// Before BEGIN, with foreign keys already off (ATTACH must happen outside a transaction).
@@ -417,7 +319,7 @@ fn apply_locked(
     let result = if fk_now {
         Err(ApplyError::ForeignKeys)
     } else {
-        with_stand_ins(conn, desired, |conn| {
+        crate::normalize::with_stand_ins(conn, desired, |conn| {
             hooks.before_begin(conn).and_then(|()| run(conn, plan, desired, opts, hooks))
         })
     };

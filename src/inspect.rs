@@ -1,7 +1,8 @@
 //! Inspect: a live SQLite connection → `Schema`.
 //!
-//! Reads the schema through SQL queries alone (`sqlite_schema`, pragmas), so
-//! any engine that speaks SQLite's SQL can be inspected. Pragmas give what they
+//! Reads the schema through SQL queries alone (`sqlite_schema`, pragmas), three of
+//! them whatever the size of the schema, through [`Sql`], so any engine that speaks
+//! SQLite's SQL can be inspected in three round trips. Pragmas give what they
 //! expose exactly; the stored CREATE text, parsed, gives the rest. Objects the
 //! tool does not manage are skipped: `sqlite_*`, virtual-table shadow tables,
 //! the tool's own `_reconcile_*` tables, and names matched by `exclude`.
@@ -9,10 +10,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use rusqlite::Connection;
+use rusqlite::types::Value;
 
 use crate::model::{Schema, Table, Trigger, View, VirtualTable};
 use crate::sql::{self, parse};
+use crate::target::Sql;
 
 /// Prefix of the tool's own bookkeeping tables; never managed.
 pub const OWN_PREFIX: &str = "_reconcile_";
@@ -78,32 +80,54 @@ const SCHEMA_ROWS: &str = "SELECT type, name, tbl_name, sql FROM main.sqlite_sch
 /// all tables whatever its WHERE, so asking per table would cost O(tables²).
 const TABLE_LIST: &str = "SELECT name, type, wr, strict FROM pragma_table_list WHERE schema = 'main'";
 
-/// Reads the managed schema of the `main` database.
-pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, InspectError> {
+/// Every column of every ordinary table of `main`, in one query.
+const TABLE_XINFO: &str = "SELECT t.name, x.name, x.hidden, x.type \
+     FROM pragma_table_list AS t, pragma_table_xinfo(t.name, 'main') AS x \
+     WHERE t.schema = 'main' AND t.type = 'table' ORDER BY t.name, x.cid";
+
+/// A text cell (NULL and other kinds read as empty).
+fn text(v: &Value) -> String {
+    match v {
+        Value::Text(s) => s.clone(),
+        Value::Integer(i) => i.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// An integer cell (anything else reads as 0).
+fn int(v: &Value) -> i64 {
+    match v {
+        Value::Integer(i) => *i,
+        _ => 0,
+    }
+}
+
+/// A column as SQLite reports it: (name, hidden, declared type).
+type ColumnInfo = (String, i64, String);
+
+/// Reads the managed schema of the `main` database, in three queries.
+pub fn inspect(db: &(impl Sql + ?Sized), opts: &InspectOptions) -> Result<Schema, InspectError> {
     let mut shadow: BTreeSet<String> = BTreeSet::new();
     // Table name → (WITHOUT ROWID, STRICT) as SQLite reports them.
     let mut flags: HashMap<String, (bool, bool)> = HashMap::new();
-    {
-        let mut stmt = conn.prepare_cached(TABLE_LIST)?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let name: String = r.get(0)?;
-            let kind: String = r.get(1)?;
-            if kind == "shadow" {
-                shadow.insert(name.clone());
-            }
-            flags.insert(name, (r.get(2)?, r.get(3)?));
+    for r in db.rows(TABLE_LIST, &[])? {
+        let name = text(&r[0]);
+        if text(&r[1]) == "shadow" {
+            shadow.insert(name.clone());
         }
+        flags.insert(name, (int(&r[2]) != 0, int(&r[3]) != 0));
     }
     let mut schema = Schema::default();
     let mut indexes = Vec::new();
-    let mut stmt = conn.prepare_cached(SCHEMA_ROWS)?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        let kind: String = row.get(0)?;
-        let name: String = row.get(1)?;
-        let tbl_name: String = row.get(2)?;
-        let text: String = row.get(3)?;
+    let rows = db.rows(SCHEMA_ROWS, &[])?;
+    let mut columns: HashMap<String, Vec<ColumnInfo>> = HashMap::new();
+    if rows.iter().any(|r| text(&r[0]) == "table") {
+        for r in db.rows(TABLE_XINFO, &[])? {
+            columns.entry(text(&r[0])).or_default().push((text(&r[1]), int(&r[2]), text(&r[3])));
+        }
+    }
+    for row in &rows {
+        let (kind, name, tbl_name, text) = (text(&row[0]), text(&row[1]), text(&row[2]), text(&row[3]));
         if opts.excludes(&name) || shadow.contains(&name) {
             continue;
         }
@@ -114,7 +138,8 @@ pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, Inspe
             }
             "table" => {
                 let (_, mut table) = parse::create_table(&text).map_err(|m| err("table", m))?;
-                cross_check(conn, &name, &mut table, flags.get(&name).copied()).map_err(|m| err("table", m))?;
+                let reported = columns.get(&name).map(Vec::as_slice).unwrap_or_default();
+                cross_check(reported, &mut table, flags.get(&name).copied()).map_err(|m| err("table", m))?;
                 schema.tables.insert(name, table);
             }
             "index" => {
@@ -150,25 +175,18 @@ pub fn inspect(conn: &Connection, opts: &InspectOptions) -> Result<Schema, Inspe
     Ok(schema)
 }
 
-const TABLE_XINFO: &str = "SELECT name, hidden, type FROM pragma_table_xinfo(?1, 'main') ORDER BY cid";
-
 /// Checks the parsed CREATE TABLE against what SQLite itself reports: the same
 /// columns in the same order, the same generated columns (hidden 2 = VIRTUAL,
 /// 3 = STORED), and the same WITHOUT ROWID and STRICT flags (`flags`, from
 /// `pragma_table_list`). A mismatch means the parse went wrong, which must not
 /// pass as a schema difference. Column types are taken from SQLite.
-fn cross_check(conn: &Connection, name: &str, table: &mut Table, flags: Option<(bool, bool)>) -> Result<(), String> {
-    let mut stmt = conn.prepare_cached(TABLE_XINFO).map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map([name], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?)))
-        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| e.to_string())?;
+fn cross_check(rows: &[ColumnInfo], table: &mut Table, flags: Option<(bool, bool)>) -> Result<(), String> {
     let parsed: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
     let actual: Vec<&str> = rows.iter().map(|(n, _, _)| n.as_str()).collect();
     if parsed != actual {
         return Err(format!("parsed columns {parsed:?} but SQLite reports {actual:?}"));
     }
-    for (col, (_, hidden, declared)) in table.columns.iter_mut().zip(&rows) {
+    for (col, (_, hidden, declared)) in table.columns.iter_mut().zip(rows) {
         // The declared type as SQLite has it (exact where the parser's reading of an odd
         // quoted type is not), in the one spelling of `ddl::canonical_type`.
         let declared = declared.to_ascii_uppercase();
@@ -207,15 +225,14 @@ fn is_virtual(create_sql: &str) -> bool {
 }
 
 /// The SQLite library version of a connection, as (major, minor, patch).
-pub fn sqlite_version(conn: &Connection) -> Result<(u32, u32, u32), rusqlite::Error> {
-    let v: String = conn.query_row("SELECT sqlite_version()", [], |r| r.get(0))?;
-    let mut it = v.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    Ok((it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0)))
+pub fn sqlite_version(db: &(impl Sql + ?Sized)) -> Result<(u32, u32, u32), rusqlite::Error> {
+    crate::target::sqlite_version(db)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rusqlite::Connection;
 
     #[test]
     fn globs() {

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod diff;
 pub mod doc;
+pub mod facts;
 pub mod history;
 pub mod inspect;
 pub mod lint;
@@ -22,6 +23,7 @@ pub mod render;
 pub mod rollback;
 pub mod sql;
 pub mod store;
+pub mod target;
 
 pub use apply::{Applied, ApplyError, ApplyOptions, Observer};
 pub use diff::{Change, Risk};
@@ -85,7 +87,7 @@ pub fn plan_for(
     opts: &InspectOptions,
 ) -> Result<(Schema, Plan), Error> {
     let actual = inspect(conn, opts)?;
-    let facts = apply::facts(conn, &actual)?;
+    let facts = facts::of(&actual, target::sqlite_version(conn)?);
     let plan = plan::plan(&actual, desired, &facts)?;
     Ok((actual, plan))
 }

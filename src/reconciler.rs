@@ -198,14 +198,14 @@ pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -
 
 fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
     let before = inspect(conn, opts)?;
-    let facts = apply::facts(conn, &before)?;
+    let facts = crate::facts::of(&before, crate::target::sqlite_version(conn)?);
     let forward = plan::plan(&before, desired, &facts)?;
     let after = desired.without_hints();
     let (rollback, backups) = if forward.is_empty() {
         (Plan::default(), Vec::new())
     } else {
         let backups = rollback::backups(&before, desired);
-        let after_facts = facts_of(desired, facts.sqlite_version)?;
+        let after_facts = crate::facts::of(desired, facts.sqlite_version);
         (rollback::plan_rollback(&before, desired, &backups, &after_facts)?, backups)
     };
     Ok(Prepared {
@@ -224,22 +224,6 @@ fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptio
 
 fn version_string(v: (u32, u32, u32)) -> String {
     format!("{}.{}.{}", v.0, v.1, v.2)
-}
-
-/// The planner's facts about a database holding `schema`, read from a scratch copy of it.
-fn facts_of(schema: &Schema, sqlite_version: (u32, u32, u32)) -> Result<Facts, Error> {
-    if schema.views.is_empty() {
-        // The scratch copy is only there to ask views what they read.
-        return Ok(Facts { sqlite_version, ..Facts::default() });
-    }
-    let mut scratch = crate::normalize::scratch(schema)?;
-    // Views read only what their SQL names, so the rest of the tables are not needed.
-    let (linked, _) = crate::normalize::split_linked(schema);
-    crate::normalize::build(&scratch, &linked)
-        .map_err(|e| Error::Store(format!("building the planned schema for its rollback: {e}")))?;
-    let mut facts = apply::facts(&mut scratch, schema)?;
-    facts.sqlite_version = sqlite_version;
-    Ok(facts)
 }
 
 /// How to run a prepared change.
@@ -529,7 +513,7 @@ pub fn reset(
     options: ApplyOptions,
 ) -> Result<Report, Error> {
     let before = inspect(conn, &options.inspect)?;
-    let facts = apply::facts(conn, &before)?;
+    let facts = crate::facts::of(&before, crate::target::sqlite_version(conn)?);
     let mut steps = Vec::new();
     let drop = |kind: StepKind, what: &str, stmt: &str, name: &str| Step {
         kind,
