@@ -137,25 +137,9 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
         let stored: Vec<String> =
             have.columns.iter().filter(|c| c.generated.is_none()).map(|c| c.name.clone()).collect();
         let Some(want) = want else {
-            if stored.is_empty() {
-                continue;
+            if !stored.is_empty() {
+                next(dropped_table(name, have, stored));
             }
-            // A dropped table: all its stored columns, and the rowid unless a column is the rowid.
-            let mut key = Vec::new();
-            if let Some(alias) = rowid_name(have).filter(|_| !have.without_rowid && !have.has_rowid_alias()) {
-                key.push(alias.to_string());
-            }
-            next(Backup {
-                name: String::new(),
-                table: name.clone(),
-                key,
-                columns: stored,
-                key_after: Vec::new(),
-                condition: None,
-                whole_table: true,
-                sequence: have.columns.iter().any(|c| c.autoincrement),
-                reason: format!("table `{name}` is dropped"),
-            });
             continue;
         };
         let Some(key) = row_key(have, Some(want)) else { continue };
@@ -241,6 +225,25 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
         }
     }
     out
+}
+
+/// A dropped table's backup: all its stored columns, and the rowid unless a column is the rowid.
+fn dropped_table(name: &str, have: &Table, stored: Vec<String>) -> Backup {
+    let mut key = Vec::new();
+    if let Some(alias) = rowid_name(have).filter(|_| !have.without_rowid && !have.has_rowid_alias()) {
+        key.push(alias.to_string());
+    }
+    Backup {
+        name: String::new(),
+        table: name.to_string(),
+        key,
+        columns: stored,
+        key_after: Vec::new(),
+        condition: None,
+        whole_table: true,
+        sequence: have.columns.iter().any(|c| c.autoincrement),
+        reason: format!("table `{name}` is dropped"),
+    }
 }
 
 /// For each of `backups`, whether its values can be kept as the forward plan's rebuild of

@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{self, apply_renames, same_index, same_set, Change, Risk};
+use crate::diff::{self, apply_renames, same_index, same_set, Change, Renamed, Risk};
 use crate::model::{Column, Schema, Table};
 use crate::sql::{self, ddl, quote_ident_if_needed as q};
 
@@ -166,12 +166,33 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         return Ok(Plan::default());
     }
     let renamed = apply_renames(actual, desired);
-    let have_all = &renamed.schema;
-    let mut steps = Vec::new();
-    // Tables whose dependents (views, triggers naming them) must be dropped and recreated.
-    let mut touched: BTreeSet<String> = BTreeSet::new();
-    let mut rebuilt: BTreeSet<String> = BTreeSet::new();
-    // The highest risk among each table's own and its columns' changes.
+    let mut d = Draft::default();
+    table_steps(&mut d, actual, desired, &renamed, &changes, facts);
+    virtual_table_steps(&mut d, actual, desired);
+    index_steps(&mut d, &renamed.schema, desired);
+    let affected_views = view_steps(&mut d, actual, desired, facts);
+    trigger_steps(&mut d, actual, desired, &affected_views);
+    let mut steps = d.steps;
+    for s in steps.iter_mut().filter(|s| s.kind == StepKind::RebuildTable) {
+        let old = renamed.tables.get(&s.object).map(String::as_str);
+        s.keeps = kept_dependents(&s.object, old, actual, &renamed.schema, desired, facts);
+    }
+    let steps = graph::order(steps, desired)?;
+    Ok(Plan { changes, steps })
+}
+
+/// The steps planned so far, and what they leave to the dependents' steps.
+#[derive(Default)]
+struct Draft {
+    steps: Vec<Step>,
+    /// Tables whose dependents (views, triggers naming them) must be dropped and recreated.
+    touched: BTreeSet<String>,
+    /// Tables rebuilt (their indexes go with the old table).
+    rebuilt: BTreeSet<String>,
+}
+
+/// The highest risk among each table's own and its columns' changes.
+fn table_risks(changes: &[Change]) -> HashMap<&str, Risk> {
     let mut risks: HashMap<&str, Risk> = HashMap::new();
     for c in changes.iter() {
         let table = match c.kind.as_ref() {
@@ -185,12 +206,26 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         let r = risks.entry(table).or_insert(Risk::Safe);
         *r = (*r).max(c.risk);
     }
-    let table_risk = |name: &str| risks.get(name).copied().unwrap_or(Risk::Safe);
 
+    risks
+}
+
+/// Tables renamed, created, changed (natively or by a rebuild) and dropped.
+fn table_steps(
+    d: &mut Draft,
+    actual: &Schema,
+    desired: &Schema,
+    renamed: &Renamed<'_>,
+    changes: &[Change],
+    facts: &Facts,
+) {
+    let risks = table_risks(changes);
+    let table_risk = |name: &str| risks.get(name).copied().unwrap_or(Risk::Safe);
+    let have_all = &renamed.schema;
     for (new, old) in &renamed.tables {
-        touched.insert(old.to_ascii_lowercase());
-        touched.insert(new.to_ascii_lowercase());
-        steps.push(step(
+        d.touched.insert(old.to_ascii_lowercase());
+        d.touched.insert(new.to_ascii_lowercase());
+        d.steps.push(step(
             StepKind::RenameTable,
             new,
             vec![format!("ALTER TABLE {} RENAME TO {}", q(old), q(new))],
@@ -224,7 +259,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
     };
     for (name, want) in &desired.tables {
         let Some(have) = have_all.tables.get(name) else {
-            steps.push(step(
+            d.steps.push(step(
                 StepKind::CreateTable,
                 name,
                 vec![ddl::create_table(name, want)],
@@ -257,18 +292,18 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             Some(native) => {
                 let structural = native.iter().any(|(_, dropped_or_renamed)| *dropped_or_renamed);
                 if structural {
-                    touched.insert(name.to_ascii_lowercase());
+                    d.touched.insert(name.to_ascii_lowercase());
                 }
-                steps.extend(native.into_iter().map(|(s, _)| s));
+                d.steps.extend(native.into_iter().map(|(s, _)| s));
             }
             None => {
-                touched.insert(name.to_ascii_lowercase());
-                rebuilt.insert(name.clone());
+                d.touched.insert(name.to_ascii_lowercase());
+                d.rebuilt.insert(name.clone());
                 // Renamed natively first, so SQLite rewrites what names the columns elsewhere
                 // (other tables' foreign keys); the rebuild then copies from the new names.
                 let renamed_first: &[(String, String)] = if in_copy { &[] } else { &column_renames };
                 for (new, old) in renamed_first {
-                    steps.push(step(
+                    d.steps.push(step(
                         StepKind::AlterTable,
                         name,
                         vec![format!("ALTER TABLE {} RENAME COLUMN {} TO {}", q(name), q(old), q(new))],
@@ -276,14 +311,14 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
                         Risk::Safe,
                     ));
                 }
-                steps.push(rebuild::rebuild(name, original, have, want, risk, renamed_first, &facts.restore));
+                d.steps.push(rebuild::rebuild(name, original, have, want, risk, renamed_first, &facts.restore));
             }
         }
     }
     for name in have_all.tables.keys() {
         if !desired.tables.contains_key(name) {
-            touched.insert(name.to_ascii_lowercase());
-            steps.push(step(
+            d.touched.insert(name.to_ascii_lowercase());
+            d.steps.push(step(
                 StepKind::DropTable,
                 name,
                 vec![format!("DROP TABLE {}", q(name))],
@@ -292,12 +327,14 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             ));
         }
     }
+}
 
-    // Virtual tables: created and dropped whole, never rebuilt.
+/// Virtual tables: created and dropped whole, never rebuilt.
+fn virtual_table_steps(d: &mut Draft, actual: &Schema, desired: &Schema) {
     for (name, v) in &actual.virtual_tables {
         if desired.virtual_tables.get(name) != Some(v) {
-            touched.insert(name.to_ascii_lowercase());
-            steps.push(step(
+            d.touched.insert(name.to_ascii_lowercase());
+            d.steps.push(step(
                 StepKind::DropVirtualTable,
                 name,
                 vec![format!("DROP TABLE {}", q(name))],
@@ -308,7 +345,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
     }
     for (name, v) in &desired.virtual_tables {
         if actual.virtual_tables.get(name) != Some(v) {
-            steps.push(step(
+            d.steps.push(step(
                 StepKind::CreateVirtualTable,
                 name,
                 vec![sql::trim_statement(&v.sql).to_string()],
@@ -317,16 +354,18 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             ));
         }
     }
+}
 
-    // Indexes: on rebuilt tables they vanish with the old table and come back
-    // from the desired schema; elsewhere only changed ones are replaced.
+/// Indexes: on rebuilt tables they vanish with the old table and come back from the desired
+/// schema; elsewhere only changed ones are replaced.
+fn index_steps(d: &mut Draft, have_all: &Schema, desired: &Schema) {
     for (name, want) in &desired.tables {
         let have = have_all.tables.get(name);
         for (iname, wi) in &want.indexes {
             let same = have.and_then(|h| h.indexes.get(iname)).is_some_and(|hi| same_index(hi, wi));
-            if !same || rebuilt.contains(name) {
+            if !same || d.rebuilt.contains(name) {
                 let risk = if wi.unique && have.is_some() { Risk::DataDependent } else { Risk::Safe };
-                steps.push(step(
+                d.steps.push(step(
                     StepKind::CreateIndex,
                     iname,
                     vec![ddl::create_index(iname, name, wi)],
@@ -337,7 +376,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         }
     }
     for (tname, have) in &have_all.tables {
-        if rebuilt.contains(tname) {
+        if d.rebuilt.contains(tname) {
             continue;
         }
         let want = desired.tables.get(tname);
@@ -346,7 +385,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         }
         for (iname, hi) in &have.indexes {
             if !want.and_then(|w| w.indexes.get(iname)).is_some_and(|wi| same_index(hi, wi)) {
-                steps.push(step(
+                d.steps.push(step(
                     StepKind::DropIndex,
                     iname,
                     vec![format!("DROP INDEX {}", q(iname))],
@@ -356,8 +395,11 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             }
         }
     }
+}
 
-    // Views: drop those that read a touched table or view (transitively), or changed.
+/// Views: drop those that read a touched table or view (transitively), or changed, and create
+/// them again; returns the views dropped.
+fn view_steps(d: &mut Draft, actual: &Schema, desired: &Schema, facts: &Facts) -> BTreeSet<String> {
     let mut affected_views: BTreeSet<String> = BTreeSet::new();
     loop {
         let before = affected_views.len();
@@ -367,7 +409,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             }
             let reads = view_reads(facts, vname, &v.sql, actual);
             let hit = reads.iter().any(|r| {
-                touched.contains(&r.to_ascii_lowercase()) || affected_views.iter().any(|a| a.eq_ignore_ascii_case(r))
+                d.touched.contains(&r.to_ascii_lowercase()) || affected_views.iter().any(|a| a.eq_ignore_ascii_case(r))
             });
             if hit || desired.views.get(vname) != Some(v) {
                 affected_views.insert(vname.clone());
@@ -378,7 +420,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         }
     }
     for vname in &affected_views {
-        steps.push(step(
+        d.steps.push(step(
             StepKind::DropView,
             vname,
             vec![format!("DROP VIEW {}", q(vname))],
@@ -388,7 +430,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
     }
     for (vname, v) in &desired.views {
         if actual.views.get(vname) != Some(v) || affected_views.contains(vname) {
-            steps.push(step(
+            d.steps.push(step(
                 StepKind::CreateView,
                 vname,
                 vec![sql::view_create_sql(vname, &v.sql)],
@@ -398,13 +440,18 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         }
     }
 
-    // Triggers: drop those on or naming a touched table or affected view, or changed.
+    affected_views
+}
+
+/// Triggers: drop those on or naming a touched table or affected view, or changed, and create
+/// them again.
+fn trigger_steps(d: &mut Draft, actual: &Schema, desired: &Schema, affected_views: &BTreeSet<String>) {
     let mut affected_triggers = BTreeSet::new();
     for (tname, t) in &actual.triggers {
-        let names_touched = touched.iter().chain(affected_views.iter()).any(|n| diff::mentions(&t.sql, n));
+        let names_touched = d.touched.iter().chain(affected_views.iter()).any(|n| diff::mentions(&t.sql, n));
         if names_touched || desired.triggers.get(tname) != Some(t) {
             affected_triggers.insert(tname.clone());
-            steps.push(step(
+            d.steps.push(step(
                 StepKind::DropTrigger,
                 tname,
                 vec![format!("DROP TRIGGER {}", q(tname))],
@@ -415,7 +462,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
     }
     for (tname, t) in &desired.triggers {
         if actual.triggers.get(tname) != Some(t) || affected_triggers.contains(tname) {
-            steps.push(step(
+            d.steps.push(step(
                 StepKind::CreateTrigger,
                 tname,
                 vec![sql::trim_statement(&t.sql).to_string()],
@@ -424,14 +471,6 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
             ));
         }
     }
-
-    for s in steps.iter_mut().filter(|s| s.kind == StepKind::RebuildTable) {
-        let old = renamed.tables.get(&s.object).map(String::as_str);
-        s.keeps = kept_dependents(&s.object, old, actual, have_all, desired, facts);
-    }
-
-    let steps = graph::order(steps, desired)?;
-    Ok(Plan { changes, steps })
 }
 
 /// What a rebuild of `name` (formerly `old`) recreates unchanged: its unchanged
@@ -566,9 +605,26 @@ fn native_steps(
             true,
         ));
     }
-    // Kept columns: identical, or differing only in NOT NULL (3.53+).
+    let not_null_steps = native_not_null(name, have, &kept, alter)?;
+    let (check_drops, check_adds) = native_checks(name, have, want, alter)?;
+    let drops = native_drops(name, have, want)?;
+    let adds = native_adds(name, &added)?;
+    // Indexes are handled by the caller; anything else left over needs a rebuild.
+    // Added before dropped: SQLite refuses to drop a table's last column.
+    out.extend(check_drops);
+    out.extend(adds);
+    out.extend(drops);
+    out.extend(not_null_steps);
+    out.extend(check_adds);
+    Some(out)
+}
+
+/// Kept columns: identical, or differing only in NOT NULL (3.53+): the SET/DROP NOT NULL steps
+/// (a SET with the backfill or default filled first), or `None` when a rebuild is needed.
+fn native_not_null(name: &str, have: &Table, kept: &[&Column], alter: bool) -> Option<Vec<(Step, bool)>> {
+    let t = q(name);
     let mut not_null_steps = Vec::new();
-    for w in &kept {
+    for w in kept {
         let h = have.column(&w.name)?;
         let mut h2 = h.clone();
         h2.not_null = w.not_null;
@@ -617,7 +673,16 @@ fn native_steps(
             }
         }
     }
-    // CHECKs: equal, or named ones added/dropped natively (3.53+).
+    Some(not_null_steps)
+}
+
+/// The native steps that drop CHECKs, and those that add them.
+type CheckSteps = (Vec<(Step, bool)>, Vec<(Step, bool)>);
+
+/// CHECKs: equal, or named ones dropped and added natively (3.53+), in an order the native
+/// forms give; `None` when a rebuild is needed.
+fn native_checks(name: &str, have: &Table, want: &Table, alter: bool) -> Option<CheckSteps> {
+    let t = q(name);
     let mut check_drops = Vec::new();
     let mut check_adds = Vec::new();
     if !same_set(&have.checks, &want.checks) {
@@ -662,7 +727,12 @@ fn native_steps(
             return None;
         }
     }
-    // Dropped columns: only where DROP COLUMN is allowed.
+    Some((check_drops, check_adds))
+}
+
+/// Dropped columns: only where DROP COLUMN is allowed.
+fn native_drops(name: &str, have: &Table, want: &Table) -> Option<Vec<(Step, bool)>> {
+    let t = q(name);
     let mut drops = Vec::new();
     for h in &have.columns {
         if want.column(&h.name).is_some() {
@@ -683,9 +753,14 @@ fn native_steps(
             true,
         ));
     }
-    // Added columns: only within ADD COLUMN's restrictions.
+    Some(drops)
+}
+
+/// Added columns: only within ADD COLUMN's restrictions.
+fn native_adds(name: &str, added: &[&Column]) -> Option<Vec<(Step, bool)>> {
+    let t = q(name);
     let mut adds = Vec::new();
-    for w in &added {
+    for w in added {
         if !addable(w) {
             return None;
         }
@@ -701,14 +776,7 @@ fn native_steps(
             false,
         ));
     }
-    // Indexes are handled by the caller; anything else left over needs a rebuild.
-    // Added before dropped: SQLite refuses to drop a table's last column.
-    out.extend(check_drops);
-    out.extend(adds);
-    out.extend(drops);
-    out.extend(not_null_steps);
-    out.extend(check_adds);
-    Some(out)
+    Some(adds)
 }
 
 fn same_column(a: &Column, b: &Column) -> bool {
