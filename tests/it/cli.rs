@@ -507,12 +507,9 @@ fn apply_asks_on_a_terminal() {
     );
     let run = |answer: &str| {
         let cmd = format!("{} apply", env!("CARGO_BIN_EXE_reconcile"));
-        let mut child = std::process::Command::new("script")
+        let mut child = crate::util::scrub(&mut std::process::Command::new("script"))
             .args(["-qec", &cmd, "/dev/null"])
             .current_dir(dir.path())
-            .env_remove("RECONCILE_DB")
-            .env_remove("RECONCILE_SCHEMA")
-            .env_remove("RECONCILE_CONFIG")
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .spawn()

@@ -126,10 +126,9 @@ fn killed_apply_leaves_before_or_after() {
             ))
             .expect("seed");
         }
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_reconcile"))
+        let mut child = crate::util::scrub(&mut std::process::Command::new(env!("CARGO_BIN_EXE_reconcile")))
             .args(["apply", "--yes"])
             .current_dir(d.path())
-            .env_remove("CI")
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn");

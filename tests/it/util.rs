@@ -53,14 +53,24 @@ pub fn reconcile_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output 
     cmd.output().expect("run reconcile")
 }
 
+/// Every setting `reconcile` reads from its environment, after `RECONCILE_`.
+const SETTINGS: &[&str] = &["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR", "ALLOW_LINTS"];
+
+/// Clears what a test's environment could pass to `reconcile` without the test saying so: every
+/// RECONCILE_* setting and `CI` (which changes `reset`'s rules). The one place this is done.
+pub fn scrub(cmd: &mut Command) -> &mut Command {
+    cmd.env_remove("CI");
+    for var in SETTINGS {
+        cmd.env_remove(format!("RECONCILE_{var}"));
+    }
+    cmd
+}
+
 /// A command running the real `reconcile` binary in `dir`, with no RECONCILE_* settings and no CI
 /// from the environment, for tests that start it and act while it runs.
 pub fn command(dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_reconcile"));
-    cmd.current_dir(dir).args(args).env("NO_COLOR", "1").env_remove("CI");
-    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR", "ALLOW_LINTS"] {
-        cmd.env_remove(format!("RECONCILE_{var}"));
-    }
+    scrub(cmd.current_dir(dir).args(args).env("NO_COLOR", "1"));
     cmd
 }
 
@@ -87,10 +97,7 @@ pub fn reconcile_on_terminal(dir: &Path, args: &[&str], env: &[(&str, &str)]) ->
     let cmd =
         std::iter::once(env!("CARGO_BIN_EXE_reconcile")).chain(args.iter().copied()).collect::<Vec<_>>().join(" ");
     let mut c = Command::new("script");
-    c.args(["-qec", &cmd, "/dev/null"]).current_dir(dir).env_remove("NO_COLOR").env_remove("CI");
-    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR", "ALLOW_LINTS"] {
-        c.env_remove(format!("RECONCILE_{var}"));
-    }
+    scrub(c.args(["-qec", &cmd, "/dev/null"]).current_dir(dir).env_remove("NO_COLOR"));
     for (k, v) in env {
         c.env(k, v);
     }
@@ -172,10 +179,7 @@ pub fn run_doc_block(dir: &Path, block: &str) -> String {
     std::fs::write(&file, doc_script(block)).expect("write");
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let mut cmd = Command::new("bash");
-    cmd.arg("-e").arg(&file).current_dir(dir).env("PATH", path).env("NO_COLOR", "1").env_remove("CI");
-    for var in ["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT"] {
-        cmd.env_remove(format!("RECONCILE_{var}"));
-    }
+    scrub(cmd.arg("-e").arg(&file).current_dir(dir).env("PATH", path).env("NO_COLOR", "1"));
     let o = cmd.output().expect("run bash");
     let printed = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
     assert!(o.status.success(), "this block failed ({:?}):\n{block}\n--- printed ---\n{printed}", o.status);
