@@ -21,7 +21,6 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use sqlite_reconcile::apply::facts;
 use sqlite_reconcile::{inspect, load, normalize, plan, reconciler, render, InspectOptions, Reconciler};
 
 const RECONCILE: &str = env!("CARGO_BIN_EXE_reconcile");
@@ -590,17 +589,22 @@ fn stages(db: &Path, schema: &Path, reps: usize) -> Stages {
         inspect(&conn, &opts).expect("inspect");
     });
     let actual = inspect(&conn, &opts).expect("inspect");
+    let facts = || {
+        let version = sqlite_reconcile::target::sqlite_version(&conn).expect("version");
+        sqlite_reconcile::facts::of(&actual, version)
+    };
     let facts_t = time_n(reps, || {
-        facts(&mut conn, &actual).expect("facts");
+        facts();
     });
-    let f = facts(&mut conn, &actual).expect("facts");
+    let f = facts();
     let diff = time_n(reps, || {
         sqlite_reconcile::diff::diff(&actual, &desired);
     });
+    // Planning from the comparison, as every caller does: the diff and its renames, then the steps.
     let plan_t = time_n(reps, || {
-        plan::plan(&actual, &desired, &f).expect("plan");
+        plan::plan(&sqlite_reconcile::diff::compare(&actual, &desired), &f).expect("plan");
     });
-    let p = plan::plan(&actual, &desired, &f).expect("plan");
+    let p = plan::plan(&sqlite_reconcile::diff::compare(&actual, &desired), &f).expect("plan");
     let render = time_n(reps, || {
         render::json(&p);
     });
@@ -657,7 +661,7 @@ fn plan_scenario(work: &Path, n: usize, reps: usize, detail: bool) -> (Stats, St
         stage("&nbsp;&nbsp;of which the scratch build + inspect (`normalize::desired`)", &st.normalize);
         stage("(the same build + inspect in one scratch database)", &st.one_database);
         stage("inspect the database", &st.inspect);
-        stage("facts (authorizer per view, version)", &st.facts);
+        stage("facts (version; authorizer per view in a scratch copy)", &st.facts);
         stage("diff alone", &st.diff);
         stage("diff + plan + order (`plan::plan`)", &st.plan);
         stage("render JSON", &st.render);

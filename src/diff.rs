@@ -1,7 +1,10 @@
-//! Diff: two inspected `Schema`s → typed `Change`s, each with a `Risk`.
+//! Diff: two inspected `Schema`s → typed `Change`s, each with a `Risk` that follows from
+//! what the change is ([`What::risk`]), and the renames, computed once ([`Diff`]).
 //!
 //! Both sides come from `inspect`, so spelling differences are gone. Renames
-//! come only from `renamed_from` hints, never guessed. Invariant: no I/O.
+//! come only from `renamed_from` hints, never guessed. The words people read
+//! (and the JSON formats carry) are the `Display` of the typed change.
+//! Invariant: no I/O.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -34,42 +37,332 @@ impl fmt::Display for Risk {
     }
 }
 
+/// The kind of object a change is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ObjectKind {
+    /// An ordinary table.
+    Table,
+    /// A column (the object is `table.column`).
+    Column,
+    /// An index.
+    Index,
+    /// A view.
+    View,
+    /// A trigger.
+    Trigger,
+    /// A virtual table.
+    VirtualTable,
+}
+
+impl ObjectKind {
+    /// Its name in words and in the JSON formats.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Table => "table",
+            ObjectKind::Column => "column",
+            ObjectKind::Index => "index",
+            ObjectKind::View => "view",
+            ObjectKind::Trigger => "trigger",
+            ObjectKind::VirtualTable => "virtual table",
+        }
+    }
+
+    fn parse(s: &str) -> Option<ObjectKind> {
+        [Self::Table, Self::Column, Self::Index, Self::View, Self::Trigger, Self::VirtualTable]
+            .into_iter()
+            .find(|k| k.as_str() == s)
+    }
+}
+
+/// What changes about an object. Each variant holds what its risk depends on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum What {
+    /// Created.
+    Create,
+    /// A table dropped with its rows.
+    DropTable,
+    /// Dropped (a virtual table's rows are lost; a view, trigger or index holds none).
+    Drop,
+    /// Dropped and created again with another definition (views, triggers, virtual tables).
+    Replace,
+    /// Renamed by a `renamed_from` hint.
+    RenameFrom(String),
+    /// A column added; `constrained` when existing rows can fail it (NOT NULL without a value,
+    /// CHECK, UNIQUE, REFERENCES).
+    AddColumn {
+        /// Existing rows can fail it.
+        constrained: bool,
+    },
+    /// A column dropped; a generated one holds no values of its own.
+    DropColumn {
+        /// It was generated.
+        generated: bool,
+    },
+    /// A column's declared type; `narrowing` when SQLite may rewrite stored values (no `convert`).
+    Type {
+        /// The type before.
+        from: Option<String>,
+        /// The type after.
+        to: Option<String>,
+        /// Stored values may be rewritten.
+        narrowing: bool,
+    },
+    /// A column becomes NOT NULL (`true`) or nullable.
+    NotNull(bool),
+    /// A column's default.
+    Default {
+        /// Before, as SQL or `(none)`.
+        from: String,
+        /// After, as SQL or `(none)`.
+        to: String,
+    },
+    /// A column's collation.
+    Collation,
+    /// A column's or a table's primary key.
+    PrimaryKey,
+    /// A column becomes UNIQUE (`true`) or stops being UNIQUE.
+    Unique(bool),
+    /// A column's CHECKs.
+    Check,
+    /// A column's REFERENCES.
+    References,
+    /// A stored column becomes generated: its values are lost.
+    BecomesGenerated,
+    /// A generated column's expression (or whether it is stored).
+    GeneratedExpression,
+    /// The order of a table's columns.
+    ColumnOrder,
+    /// A table's UNIQUE constraints.
+    UniqueConstraints,
+    /// A table's CHECK constraints; `added` when one is new.
+    Checks {
+        /// A constraint is new.
+        added: bool,
+    },
+    /// A table's foreign keys; `added` when one is new.
+    ForeignKeys {
+        /// A key is new.
+        added: bool,
+    },
+    /// A table becomes STRICT (`true`) or stops being STRICT.
+    Strict(bool),
+    /// A table becomes WITHOUT ROWID (`true`) or gets a rowid.
+    WithoutRowid(bool),
+    /// An index created on a table.
+    CreateIndex {
+        /// The table.
+        table: String,
+        /// A UNIQUE index (existing rows can fail it).
+        unique: bool,
+    },
+    /// An index dropped and created with another definition.
+    ReplaceIndex {
+        /// A UNIQUE index.
+        unique: bool,
+    },
+    /// A change read back from a stored plan: its words and its risk as recorded.
+    Recorded {
+        /// The words.
+        text: String,
+        /// The risk.
+        risk: Risk,
+    },
+}
+
+impl What {
+    /// The risk of this change to an object of `kind`.
+    pub fn risk(&self, kind: ObjectKind) -> Risk {
+        use Risk::*;
+        let data_dependent_if = |b: bool| if b { DataDependent } else { Safe };
+        match self {
+            What::Create | What::RenameFrom(_) | What::Default { .. } | What::GeneratedExpression => Safe,
+            What::ColumnOrder => Safe,
+            What::DropTable | What::BecomesGenerated => Destructive,
+            What::Drop => {
+                if kind == ObjectKind::VirtualTable {
+                    Destructive
+                } else {
+                    Safe
+                }
+            }
+            What::Replace => data_dependent_if(kind == ObjectKind::VirtualTable),
+            What::AddColumn { constrained } => data_dependent_if(*constrained),
+            What::DropColumn { generated } => {
+                if *generated {
+                    Safe
+                } else {
+                    Destructive
+                }
+            }
+            What::Type { narrowing, .. } => {
+                if *narrowing {
+                    Destructive
+                } else {
+                    DataDependent
+                }
+            }
+            What::NotNull(now) | What::Unique(now) | What::Strict(now) => data_dependent_if(*now),
+            What::Collation | What::PrimaryKey | What::Check | What::References => DataDependent,
+            What::UniqueConstraints | What::WithoutRowid(_) => DataDependent,
+            What::Checks { added } | What::ForeignKeys { added } => data_dependent_if(*added),
+            What::CreateIndex { unique, .. } | What::ReplaceIndex { unique } => data_dependent_if(*unique),
+            What::Recorded { risk, .. } => *risk,
+        }
+    }
+
+    /// Whether the change is to a column's own definition that `convert` is for (its type, or
+    /// its generated expression): only then does a rebuild run the column's `convert`.
+    pub fn converts(&self) -> bool {
+        matches!(self, What::Type { .. } | What::GeneratedExpression)
+    }
+}
+
+impl fmt::Display for What {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let or_none = |t: &Option<String>| t.clone().unwrap_or_else(|| "(none)".to_string());
+        match self {
+            What::Create => f.write_str("create"),
+            What::DropTable => f.write_str("drop (its rows are lost)"),
+            What::Drop => f.write_str("drop"),
+            What::Replace | What::ReplaceIndex { .. } => f.write_str("replace (definition changed)"),
+            What::RenameFrom(old) => write!(f, "rename from `{old}`"),
+            What::AddColumn { .. } => f.write_str("add"),
+            What::DropColumn { .. } => f.write_str("drop (its values are lost)"),
+            What::Type { from, to, .. } => write!(f, "type {} → {}", or_none(from), or_none(to)),
+            What::NotNull(true) => f.write_str("becomes NOT NULL"),
+            What::NotNull(false) => f.write_str("becomes nullable"),
+            What::Default { from, to } => write!(f, "default {from} → {to}"),
+            What::Collation => f.write_str("collation changes"),
+            What::PrimaryKey => f.write_str("primary key changes"),
+            What::Unique(true) => f.write_str("becomes UNIQUE"),
+            What::Unique(false) => f.write_str("stops being UNIQUE"),
+            What::Check => f.write_str("CHECK changes"),
+            What::References => f.write_str("REFERENCES changes"),
+            What::BecomesGenerated => f.write_str("becomes generated (its stored values are lost)"),
+            What::GeneratedExpression => f.write_str("generated expression changes"),
+            What::ColumnOrder => f.write_str("column order changes"),
+            What::UniqueConstraints => f.write_str("UNIQUE constraints change"),
+            What::Checks { .. } => f.write_str("CHECK constraints change"),
+            What::ForeignKeys { .. } => f.write_str("foreign keys change"),
+            What::Strict(true) => f.write_str("becomes STRICT"),
+            What::Strict(false) => f.write_str("stops being STRICT"),
+            What::WithoutRowid(true) => f.write_str("becomes WITHOUT ROWID"),
+            What::WithoutRowid(false) => f.write_str("gets a rowid"),
+            What::CreateIndex { table, .. } => write!(f, "create on `{table}`"),
+            What::Recorded { text, .. } => f.write_str(text),
+        }
+    }
+}
+
 /// One difference between the actual and the desired schema.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Change {
-    /// The object's kind: table, column, index, view, trigger, virtual table.
-    pub kind: std::borrow::Cow<'static, str>,
+    /// The object's kind.
+    pub kind: ObjectKind,
     /// The object's name (`table.column` for columns).
     pub object: String,
-    /// What changes, in words.
-    pub what: String,
-    /// Its risk.
-    pub risk: Risk,
+    /// What changes.
+    pub what: What,
+}
+
+impl Change {
+    /// A change of `object` (of `kind`).
+    pub fn new(kind: ObjectKind, object: impl Into<String>, what: What) -> Change {
+        Change { kind, object: object.into(), what }
+    }
+
+    /// Its risk, from what it is.
+    pub fn risk(&self) -> Risk {
+        self.what.risk(self.kind)
+    }
+
+    /// The table the change belongs to: the table itself, or a column's table.
+    pub fn table(&self) -> Option<&str> {
+        match self.kind {
+            ObjectKind::Table => Some(&self.object),
+            ObjectKind::Column => self.object.split_once('.').map(|(t, _)| t),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} `{}`: {} [{}]", self.kind, self.object, self.what, self.risk)
+        write!(f, "{} `{}`: {} [{}]", self.kind.as_str(), self.object, self.what, self.risk())
     }
 }
 
-fn change(kind: &'static str, object: impl Into<String>, what: impl Into<String>, risk: Risk) -> Change {
-    Change { kind: std::borrow::Cow::Borrowed(kind), object: object.into(), what: what.into(), risk }
+/// The JSON (and stored) form: `{kind, object, what, risk}`, the words of the typed change.
+#[derive(Serialize, Deserialize)]
+struct ChangeRecord {
+    kind: String,
+    object: String,
+    what: String,
+    risk: Risk,
+}
+
+impl Serialize for Change {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ChangeRecord {
+            kind: self.kind.as_str().to_string(),
+            object: self.object.clone(),
+            what: self.what.to_string(),
+            risk: self.risk(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Change {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = ChangeRecord::deserialize(d)?;
+        let kind = ObjectKind::parse(&r.kind)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown kind of change `{}`", r.kind)))?;
+        Ok(Change { kind, object: r.object, what: What::Recorded { text: r.what, risk: r.risk } })
+    }
+}
+
+fn change(kind: ObjectKind, object: impl Into<String>, what: What) -> Change {
+    Change::new(kind, object, what)
+}
+
+/// The differences between two schemas with the renames that lead from one to the other:
+/// what the planner works from.
+#[derive(Debug, Clone)]
+pub struct Diff<'a> {
+    /// The actual schema.
+    pub actual: &'a Schema,
+    /// The desired schema.
+    pub desired: &'a Schema,
+    /// The actual schema with the desired schema's renames applied.
+    pub renamed: Renamed<'a>,
+    /// Every difference, in a stable order.
+    pub changes: Vec<Change>,
+}
+
+/// Compares `actual` with `desired`: the renames, once, and every difference.
+pub fn compare<'a>(actual: &'a Schema, desired: &'a Schema) -> Diff<'a> {
+    let renamed = apply_renames(actual, desired);
+    let changes = changes(&renamed, desired);
+    Diff { actual, desired, renamed, changes }
 }
 
 /// Every difference between `actual` and `desired`, in a stable order.
 pub fn diff(actual: &Schema, desired: &Schema) -> Vec<Change> {
-    let renamed = apply_renames(actual, desired);
+    compare(actual, desired).changes
+}
+
+fn changes(renamed: &Renamed<'_>, desired: &Schema) -> Vec<Change> {
     let mut out = Vec::new();
     for (name, want) in &desired.tables {
         match renamed.schema.tables.get(name) {
-            None => out.push(change("table", name, "create", Risk::Safe)),
+            None => out.push(change(ObjectKind::Table, name, What::Create)),
             Some(have) => {
                 if let Some(old) = renamed.tables.get(name) {
-                    out.push(change("table", name, format!("rename from `{old}`"), Risk::Safe));
+                    out.push(change(ObjectKind::Table, name, What::RenameFrom(old.clone())));
                 }
                 for (new, old) in renamed.columns.get(name).into_iter().flatten() {
-                    out.push(change("column", format!("{name}.{new}"), format!("rename from `{old}`"), Risk::Safe));
+                    out.push(change(ObjectKind::Column, format!("{name}.{new}"), What::RenameFrom(old.clone())));
                 }
                 diff_table(&mut out, name, have, want);
             }
@@ -77,12 +370,13 @@ pub fn diff(actual: &Schema, desired: &Schema) -> Vec<Change> {
     }
     for name in renamed.schema.tables.keys() {
         if !desired.tables.contains_key(name) {
-            out.push(change("table", name, "drop (its rows are lost)", Risk::Destructive));
+            out.push(change(ObjectKind::Table, name, What::DropTable));
         }
     }
-    diff_named(&mut out, "virtual table", &actual.virtual_tables, &desired.virtual_tables, Risk::Destructive);
-    diff_named(&mut out, "view", &actual.views, &desired.views, Risk::Safe);
-    diff_named(&mut out, "trigger", &actual.triggers, &desired.triggers, Risk::Safe);
+    let actual = &renamed.schema;
+    diff_named(&mut out, ObjectKind::VirtualTable, &actual.virtual_tables, &desired.virtual_tables);
+    diff_named(&mut out, ObjectKind::View, &actual.views, &desired.views);
+    diff_named(&mut out, ObjectKind::Trigger, &actual.triggers, &desired.triggers);
     out
 }
 
@@ -233,23 +527,20 @@ fn rename_column(s: &mut Schema, table: &str, old: &str, new: &str) {
 
 fn diff_named<V: PartialEq>(
     out: &mut Vec<Change>,
-    kind: &'static str,
+    kind: ObjectKind,
     have: &std::collections::BTreeMap<String, V>,
     want: &std::collections::BTreeMap<String, V>,
-    drop_risk: Risk,
 ) {
     for (name, w) in want {
         match have.get(name) {
-            None => out.push(change(kind, name, "create", Risk::Safe)),
-            Some(h) if h != w => {
-                out.push(change(kind, name, "replace (definition changed)", drop_risk.min(Risk::DataDependent)))
-            }
+            None => out.push(change(kind, name, What::Create)),
+            Some(h) if h != w => out.push(change(kind, name, What::Replace)),
             Some(_) => {}
         }
     }
     for name in have.keys() {
         if !want.contains_key(name) {
-            out.push(change(kind, name, "drop", drop_risk));
+            out.push(change(kind, name, What::Drop));
         }
     }
 }
@@ -258,74 +549,66 @@ fn diff_table(out: &mut Vec<Change>, name: &str, have: &Table, want: &Table) {
     for c in &want.columns {
         let obj = format!("{name}.{}", c.name);
         match have.column(&c.name) {
-            None => out.push(change("column", obj, "add", added_column_risk(c))),
+            None => out.push(change(
+                ObjectKind::Column,
+                obj,
+                What::AddColumn { constrained: added_column_risk(c) == Risk::DataDependent },
+            )),
             Some(old) => {
-                for (what, risk) in column_differences(old, c) {
-                    out.push(change("column", &obj, what, risk));
+                for what in column_differences(old, c) {
+                    out.push(change(ObjectKind::Column, &obj, what));
                 }
             }
         }
     }
     for c in &have.columns {
         if want.column(&c.name).is_none() {
-            let risk = if c.generated.is_some() { Risk::Safe } else { Risk::Destructive };
-            out.push(change("column", format!("{name}.{}", c.name), "drop (its values are lost)", risk));
+            let what = What::DropColumn { generated: c.generated.is_some() };
+            out.push(change(ObjectKind::Column, format!("{name}.{}", c.name), what));
         }
     }
-    let tbl = |what: String, risk: Risk| change("table", name, what, risk);
+    let tbl = |what: What| change(ObjectKind::Table, name, what);
     let want_order: Vec<String> =
         want.columns.iter().filter(|c| have.column(&c.name).is_some()).map(|c| c.name.to_ascii_lowercase()).collect();
     let have_order: Vec<String> =
         have.columns.iter().map(|c| c.name.to_ascii_lowercase()).filter(|n| want_order.contains(n)).collect();
     if want_order != have_order {
-        out.push(tbl("column order changes".into(), Risk::Safe));
+        out.push(tbl(What::ColumnOrder));
     }
     if have.primary_key != want.primary_key {
-        out.push(tbl("primary key changes".into(), Risk::DataDependent));
+        out.push(tbl(What::PrimaryKey));
     }
     if !same_set(&have.unique, &want.unique) {
-        out.push(tbl("UNIQUE constraints change".into(), Risk::DataDependent));
+        out.push(tbl(What::UniqueConstraints));
     }
     if !same_set(&have.checks, &want.checks) {
-        let added = want.checks.iter().any(|c| !have.checks.contains(c));
-        out.push(tbl("CHECK constraints change".into(), if added { Risk::DataDependent } else { Risk::Safe }));
+        out.push(tbl(What::Checks { added: want.checks.iter().any(|c| !have.checks.contains(c)) }));
     }
     if !same_set(&have.foreign_keys, &want.foreign_keys) {
-        let added = want.foreign_keys.iter().any(|c| !have.foreign_keys.contains(c));
-        out.push(tbl("foreign keys change".into(), if added { Risk::DataDependent } else { Risk::Safe }));
+        out.push(tbl(What::ForeignKeys { added: want.foreign_keys.iter().any(|c| !have.foreign_keys.contains(c)) }));
     }
     if have.strict != want.strict {
-        out.push(tbl(
-            if want.strict { "becomes STRICT" } else { "stops being STRICT" }.into(),
-            if want.strict { Risk::DataDependent } else { Risk::Safe },
-        ));
+        out.push(tbl(What::Strict(want.strict)));
     }
     if have.without_rowid != want.without_rowid {
-        out.push(tbl(
-            if want.without_rowid { "becomes WITHOUT ROWID" } else { "gets a rowid" }.into(),
-            Risk::DataDependent,
-        ));
+        out.push(tbl(What::WithoutRowid(want.without_rowid)));
     }
     for (iname, wi) in &want.indexes {
         match have.indexes.get(iname) {
             None => out.push(change(
-                "index",
+                ObjectKind::Index,
                 iname,
-                format!("create on `{name}`"),
-                if wi.unique { Risk::DataDependent } else { Risk::Safe },
+                What::CreateIndex { table: name.to_string(), unique: wi.unique },
             )),
-            Some(hi) if !same_index(hi, wi) => out.push(change(
-                "index",
-                iname,
-                "replace (definition changed)",
-                if wi.unique { Risk::DataDependent } else { Risk::Safe },
-            )),
+            Some(hi) if !same_index(hi, wi) => {
+                out.push(change(ObjectKind::Index, iname, What::ReplaceIndex { unique: wi.unique }))
+            }
             Some(_) => {}
         }
     }
     for iname in have.indexes.keys() {
         if !want.indexes.contains_key(iname) {
-            out.push(change("index", iname, "drop", Risk::Safe));
+            out.push(change(ObjectKind::Index, iname, What::Drop));
         }
     }
 }
@@ -351,54 +634,44 @@ pub fn added_column_risk(c: &Column) -> Risk {
     }
 }
 
-/// The differences between two versions of one column, with their risks.
-pub fn column_differences(old: &Column, new: &Column) -> Vec<(String, Risk)> {
+/// The differences between two versions of one column.
+pub fn column_differences(old: &Column, new: &Column) -> Vec<What> {
     let mut out = Vec::new();
     let ty = |c: &Column| c.ty.as_deref().map(|t| t.to_ascii_uppercase());
     if ty(old) != ty(new) {
         let narrowing = new.convert.is_none() && is_narrowing(old.ty.as_deref(), new.ty.as_deref());
-        out.push((
-            format!("type {} → {}", old.ty.as_deref().unwrap_or("(none)"), new.ty.as_deref().unwrap_or("(none)")),
-            if narrowing { Risk::Destructive } else { Risk::DataDependent },
-        ));
+        out.push(What::Type { from: old.ty.clone(), to: new.ty.clone(), narrowing });
     }
     if old.not_null != new.not_null || old.not_null_on_conflict != new.not_null_on_conflict {
-        out.push(if new.not_null {
-            ("becomes NOT NULL".into(), Risk::DataDependent)
-        } else {
-            ("becomes nullable".into(), Risk::Safe)
-        });
+        out.push(What::NotNull(new.not_null));
     }
     if old.default != new.default {
-        out.push((format!("default {} → {}", show(&old.default), show(&new.default)), Risk::Safe));
+        out.push(What::Default { from: show(&old.default), to: show(&new.default) });
     }
     if old.collate.as_deref().map(str::to_ascii_lowercase) != new.collate.as_deref().map(str::to_ascii_lowercase) {
-        out.push(("collation changes".into(), Risk::DataDependent));
+        out.push(What::Collation);
     }
     if old.primary_key != new.primary_key
         || old.primary_key_order != new.primary_key_order
         || old.primary_key_on_conflict != new.primary_key_on_conflict
         || old.autoincrement != new.autoincrement
     {
-        out.push(("primary key changes".into(), Risk::DataDependent));
+        out.push(What::PrimaryKey);
     }
     if old.unique != new.unique || old.unique_on_conflict != new.unique_on_conflict {
-        out.push((
-            if new.unique { "becomes UNIQUE" } else { "stops being UNIQUE" }.into(),
-            if new.unique { Risk::DataDependent } else { Risk::Safe },
-        ));
+        out.push(What::Unique(new.unique));
     }
     if old.checks != new.checks {
-        out.push(("CHECK changes".into(), Risk::DataDependent));
+        out.push(What::Check);
     }
     if old.references != new.references {
-        out.push(("REFERENCES changes".into(), Risk::DataDependent));
+        out.push(What::References);
     }
     if old.generated.is_none() && new.generated.is_some() {
         // Its stored values give way to computed ones.
-        out.push(("becomes generated (its stored values are lost)".into(), Risk::Destructive));
+        out.push(What::BecomesGenerated);
     } else if old.generated != new.generated {
-        out.push(("generated expression changes".into(), Risk::Safe));
+        out.push(What::GeneratedExpression);
     }
     out
 }

@@ -88,6 +88,6 @@ pub fn plan_for(
 ) -> Result<(Schema, Plan), Error> {
     let actual = inspect(conn, opts)?;
     let facts = facts::of(&actual, target::sqlite_version(conn)?);
-    let plan = plan::plan(&actual, desired, &facts)?;
+    let plan = plan::plan(&diff::compare(&actual, desired), &facts)?;
     Ok((actual, plan))
 }

@@ -12,7 +12,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use crate::apply::{self, ApplyOptions, Hooks};
-use crate::diff::{diff, Change, Risk};
+use crate::diff::{self, diff, Change, Risk};
 use crate::history::{self, HistoryEntry};
 use crate::inspect::{inspect, InspectOptions};
 use crate::migration::{self, Prepared};
@@ -199,7 +199,7 @@ pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -
 fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
     let before = inspect(conn, opts)?;
     let facts = crate::facts::of(&before, crate::target::sqlite_version(conn)?);
-    let forward = plan::plan(&before, desired, &facts)?;
+    let forward = plan::plan(&diff::compare(&before, desired), &facts)?;
     let after = desired.without_hints();
     let (rollback, backups) = if forward.is_empty() {
         (Plan::default(), Vec::new())
@@ -530,8 +530,10 @@ pub fn reset(
         before.virtual_tables.keys().map(|n| drop(StepKind::DropVirtualTable, "virtual table", "DROP TABLE", n)),
     );
     steps.extend(before.tables.keys().map(|n| drop(StepKind::DropTable, "table", "DROP TABLE", n)));
-    let build =
-        plan::plan(&Schema::default(), desired, &Facts { sqlite_version: facts.sqlite_version, ..Facts::default() })?;
+    let build = plan::plan(
+        &diff::compare(&Schema::default(), desired),
+        &Facts { sqlite_version: facts.sqlite_version, ..Facts::default() },
+    )?;
     steps.extend(build.steps);
     if let Some(seed) = seed.filter(|s| !s.trim().is_empty()) {
         steps.push(Step {

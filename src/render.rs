@@ -268,6 +268,7 @@ pub fn history_json(entries: &[HistoryEntry]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::diff::{ObjectKind, What};
 
     fn step(kind: StepKind, object: &str, risk: Risk, keeps: &[(KeptKind, &str)]) -> Step {
         Step {
@@ -282,9 +283,7 @@ mod tests {
     }
 
     fn change(n: usize) -> Vec<Change> {
-        (0..n)
-            .map(|i| Change { kind: "table".into(), object: format!("t{i}"), what: "x".into(), risk: Risk::Safe })
-            .collect()
+        (0..n).map(|i| Change::new(ObjectKind::Table, format!("t{i}"), What::ColumnOrder)).collect()
     }
 
     #[track_caller]

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{affinity, apply_renames, column_differences, mentions, Risk};
+use crate::diff::{affinity, apply_renames, column_differences, mentions, Risk, What};
 use crate::model::{Schema, Table};
 use crate::plan::{self, Facts, Plan, PlanError, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
@@ -158,7 +158,7 @@ pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
         let converted = |k: &str| {
             let (h, w) = (have.column(k)?, want.column(&desired_name(k))?);
             let own_change = !h.name.eq_ignore_ascii_case(&w.name)
-                || column_differences(h, w).iter().any(|(what, _)| what.starts_with("type"));
+                || column_differences(h, w).iter().any(|what| matches!(what, What::Type { .. }));
             w.convert.as_ref().filter(|_| own_change).map(|e| format!("({})", e.as_str()))
         };
         let after: Vec<Option<String>> = key.iter().map(|k| converted(k)).collect();
@@ -350,7 +350,7 @@ pub fn plan_rollback(
     let after = desired.without_hints();
     let goal = inverted(before, desired);
     let facts = Facts { restore: kept_values(before, desired, backups), ..after_facts.clone() };
-    let mut p = plan::plan(&after, &goal, &facts)?;
+    let mut p = plan::plan(&crate::diff::compare(&after, &goal), &facts)?;
     for b in backups {
         p.steps.push(restore_step(before, b));
     }

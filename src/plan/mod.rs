@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{self, apply_renames, same_index, same_set, Change, Renamed, Risk};
+use crate::diff::{self, same_index, same_set, Change, Diff, Renamed, Risk};
 use crate::model::{Column, Schema, Table};
 use crate::sql::{self, ddl, quote_ident_if_needed as q};
 
@@ -158,16 +158,16 @@ pub enum PlanError {
     Hint(String),
 }
 
-/// Plans the steps that take `actual` to `desired`.
-pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, PlanError> {
+/// Plans the steps that resolve `diff` (from `diff::compare`): the changes from its actual
+/// schema to its desired one, with the renames it found.
+pub fn plan(diff: &Diff<'_>, facts: &Facts) -> Result<Plan, PlanError> {
+    let (actual, desired, renamed, changes) = (diff.actual, diff.desired, &diff.renamed, &diff.changes);
     check_hints(actual, desired)?;
-    let changes = diff::diff(actual, desired);
     if changes.is_empty() {
         return Ok(Plan::default());
     }
-    let renamed = apply_renames(actual, desired);
     let mut d = Draft::default();
-    table_steps(&mut d, actual, desired, &renamed, &changes, facts);
+    table_steps(&mut d, actual, desired, renamed, changes, facts);
     virtual_table_steps(&mut d, actual, desired);
     index_steps(&mut d, &renamed.schema, desired);
     let affected_views = view_steps(&mut d, actual, desired, facts);
@@ -178,7 +178,7 @@ pub fn plan(actual: &Schema, desired: &Schema, facts: &Facts) -> Result<Plan, Pl
         s.keeps = kept_dependents(&s.object, old, actual, &renamed.schema, desired, facts);
     }
     let steps = graph::order(steps, desired)?;
-    Ok(Plan { changes, steps })
+    Ok(Plan { changes: changes.clone(), steps })
 }
 
 /// The steps planned so far, and what they leave to the dependents' steps.
@@ -195,16 +195,9 @@ struct Draft {
 fn table_risks(changes: &[Change]) -> HashMap<&str, Risk> {
     let mut risks: HashMap<&str, Risk> = HashMap::new();
     for c in changes.iter() {
-        let table = match c.kind.as_ref() {
-            "table" => c.object.as_str(),
-            "column" => match c.object.split_once('.') {
-                Some((t, _)) => t,
-                None => continue,
-            },
-            _ => continue,
-        };
+        let Some(table) = c.table() else { continue };
         let r = risks.entry(table).or_insert(Risk::Safe);
-        *r = (*r).max(c.risk);
+        *r = (*r).max(c.risk());
     }
 
     risks

@@ -127,10 +127,7 @@ fn copied_value(
         .unwrap_or_else(|| have.name.clone());
     let renamed = !original_name.eq_ignore_ascii_case(&w.name);
     let stored = if renamed_first.is_empty() { original_name } else { have.name.clone() };
-    let own_change = renamed
-        || column_differences(have, w)
-            .iter()
-            .any(|(what, _)| what.starts_with("type") || what.starts_with("generated"));
+    let own_change = renamed || column_differences(have, w).iter().any(|what| what.converts());
     let mut value = match &w.convert {
         // `convert` runs only when this column's own definition changes (DESIGN.md).
         Some(c) if own_change => {
