@@ -4,7 +4,7 @@
 use clap::Command;
 use clap_complete::Shell;
 
-use super::Failure;
+use super::exit::Failure;
 
 /// The completion script for `shell`.
 pub fn completions(shell: Shell, mut cmd: Command) -> String {

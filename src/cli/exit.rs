@@ -1,0 +1,110 @@
+//! Exit statuses: how a command's result becomes the process exit code. The only place that knows
+//! the numbers (0 success, 1 error, 2 drift, 3 refused) and which failures are refusals; `status`
+//! is the one mapping. Commands return an `Outcome` or a `Failure` and never pick a number; this
+//! module prints nothing but the failure's one line.
+
+use std::process::ExitCode;
+
+use sqlite_reconcile::{ApplyError, Error};
+
+use super::output::Out;
+
+/// How the process ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ExitStatus {
+    /// The command did what was asked.
+    Success,
+    /// Bad input, SQLite error, verification failure.
+    Error,
+    /// Drift found (`drift`).
+    Drift,
+    /// Refused by policy; nothing was changed.
+    Refused,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(match status {
+            ExitStatus::Success => 0,
+            ExitStatus::Error => 1,
+            ExitStatus::Drift => 2,
+            ExitStatus::Refused => 3,
+        })
+    }
+}
+
+/// How a command ended when it did not fail.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// Success.
+    Ok,
+    /// Drift found.
+    Drift,
+}
+
+/// Why a command failed, with its message for people.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The command line's own error: bad input, a file it could not read or write.
+    Error(String),
+    /// The command line's own refusal: no terminal and no `--yes`, a "no", `reset` outside dev.
+    Refused(String),
+    /// A library error, kept for its kind; `message` says it (naming the database where that helps).
+    Library { error: Box<Error>, message: String },
+}
+
+impl Failure {
+    /// A library error, said as the library says it.
+    pub(crate) fn library(error: impl Into<Error>) -> Failure {
+        let error = error.into();
+        let message = error.to_string();
+        Failure::Library { error: Box::new(error), message }
+    }
+
+    /// An error of something the command line does itself (serializing, reading the terminal),
+    /// said as it says it.
+    pub(crate) fn error(e: impl std::fmt::Display) -> Failure {
+        Failure::Error(e.to_string())
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Failure::Error(m) | Failure::Refused(m) | Failure::Library { message: m, .. } => m,
+        }
+    }
+}
+
+/// The exit status of a command's result: the one mapping from results to statuses.
+pub(crate) fn status(result: &Result<Outcome, Failure>) -> ExitStatus {
+    match result {
+        Ok(Outcome::Ok) => ExitStatus::Success,
+        Ok(Outcome::Drift) => ExitStatus::Drift,
+        Err(Failure::Error(_)) => ExitStatus::Error,
+        Err(Failure::Refused(_)) => ExitStatus::Refused,
+        Err(Failure::Library { error, .. }) => match **error {
+            Error::Refused(_)
+            | Error::Apply(
+                ApplyError::Destructive(_)
+                | ApplyError::DataDependent(_)
+                | ApplyError::JournalMode(_)
+                | ApplyError::Stale(_),
+            ) => ExitStatus::Refused,
+            _ => ExitStatus::Error,
+        },
+    }
+}
+
+/// Says on stderr why the command failed, if it did, and gives its exit status.
+pub(crate) fn finish(out: Out, result: Result<Outcome, Failure>) -> ExitStatus {
+    let status = status(&result);
+    if let Err(failure) = &result {
+        let m = failure.message();
+        if status == ExitStatus::Refused {
+            // Library refusals may already say so.
+            eprintln!("{} {}", out.paint("1;33", "refused:"), m.strip_prefix("refused: ").unwrap_or(m));
+        } else {
+            eprintln!("{} {m}", out.paint("1;31", "error:"));
+        }
+    }
+    status
+}

@@ -1,0 +1,61 @@
+//! Opening databases for commands: read-only for those that only look (a missing file is an
+//! error, never created), read-write for those that change it; the busy timeout set and a first
+//! read done, so a locked database or a file that is not one fails here, with a message naming
+//! the file. It never writes, and leaves exit codes to `exit`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use sqlite_reconcile::apply::{is_busy, is_read_only, WRITING};
+use sqlite_reconcile::normalize::sqlite_message;
+use sqlite_reconcile::{ApplyError, Error, InspectError};
+
+use super::exit::Failure;
+
+/// Opens an existing database read-only, waiting up to `timeout` for locks; a missing file is an error,
+/// never created.
+pub(crate) fn open_existing_read_only(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
+    if !db.exists() {
+        return Err(Failure::Error(format!("{}: no such database file", db.display())));
+    }
+    let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+    first_read(conn, db, timeout)
+}
+
+/// Opens (creating if needed) the target database for planning and applying, waiting up to `timeout`
+/// for locks.
+pub(crate) fn open_target(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
+    let conn = Connection::open(db).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+    first_read(conn, db, timeout)
+}
+
+/// Sets the busy timeout and reads the schema, the first real access: a non-database file fails here.
+fn first_read(conn: Connection, db: &Path, timeout: Duration) -> Result<Connection, Failure> {
+    conn.busy_timeout(timeout).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+    conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))
+        .map_err(|e| db_failure(db, timeout, e.into()))?;
+    Ok(conn)
+}
+
+/// A library error about the database at `db`; one locked by another connection is said as such.
+/// Errors of the database itself name the file; others are said as the library says them.
+pub(crate) fn db_failure(db: &Path, waited: Duration, e: Error) -> Failure {
+    let message = match &e {
+        Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_busy(s) => {
+            format!("{}: {}", db.display(), ApplyError::Busy { waited, holder: WRITING })
+        }
+        Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_read_only(s) => {
+            format!("{}: {}", db.display(), ApplyError::ReadOnly(sqlite_message(s)))
+        }
+        Error::Sqlite(_)
+        | Error::Inspect(_)
+        | Error::Apply(ApplyError::Busy { .. } | ApplyError::ReadOnly(_) | ApplyError::DiskFull(_)) => {
+            format!("{}: {e}", db.display())
+        }
+        _ => return Failure::library(e),
+    };
+    Failure::Library { error: Box::new(e), message }
+}
