@@ -18,7 +18,7 @@ use crate::diff::{diff, Change};
 use crate::inspect::{inspect, InspectOptions};
 use crate::model::{Schema, Table};
 use crate::normalize::{execute_one, sqlite_message};
-use crate::plan::{Plan, Step, StepKind};
+use crate::plan::{Plan, RowReadRole, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
 /// How to apply.
@@ -238,11 +238,11 @@ pub trait Hooks {
     fn before_steps(&mut self, _conn: &Connection, _before: &Schema) -> Result<(), ApplyError> {
         Ok(())
     }
-    /// A condition, true for every row, to run statement `sql` of `step` with, for what the
-    /// functions it calls record on the way: the WHERE clause of a rebuild's row copy (which
-    /// has none of its own), or a further term of another statement's WHERE clause (only for
-    /// a statement whose WHERE is one term). Asked just before each statement runs.
-    fn row_filter(&mut self, _step: &Step, _sql: &str) -> Option<String> {
+    /// A condition, true for every row, to run statement `index` of `step` with, for what the
+    /// functions it calls record on the way; it goes into the statement's condition slot
+    /// ([`Step::with_condition`]; only a [`crate::plan::RowRead`] statement has one). Asked
+    /// just before each statement runs.
+    fn row_filter(&mut self, _step: &Step, _index: usize) -> Option<String> {
         None
     }
     /// After verification and before COMMIT, with the verified schema and the time spent so far.
@@ -365,11 +365,11 @@ fn run_in_transaction(
             o.step_started(i, plan.steps.len(), step);
             Instant::now()
         });
-        for sql in &step.sql {
-            let filter = hooks.row_filter(step, sql);
+        for (k, sql) in step.sql.iter().enumerate() {
+            let filter = hooks.row_filter(step, k);
             let ran = match observer {
-                None => run_statement(conn, step, sql, filter.as_deref()),
-                Some(o) => observed_statement(conn, o, step, sql, filter.as_deref()),
+                None => run_statement(conn, step, k, filter.as_deref()),
+                Some(o) => observed_statement(conn, o, step, k, filter.as_deref()),
             };
             if let Err(e) = ran {
                 // A lock, a read-only file or a full disk is about the database, not about this step.
@@ -412,16 +412,13 @@ fn run_in_transaction(
     Ok(Applied { steps: plan.steps.len(), statements, elapsed: start.elapsed(), dry_run: opts.dry_run })
 }
 
-/// Runs one statement of `step`: one statement at a time, only a seed script (reset) is a script.
-/// `filter`, from [`Hooks::row_filter`], is a row copy's WHERE clause, or one more term of
-/// another statement's WHERE clause.
-fn run_statement(conn: &Connection, step: &Step, sql: &str, filter: Option<&str>) -> rusqlite::Result<()> {
-    match filter {
-        _ if step.kind == StepKind::Seed => conn.execute_batch(sql),
-        Some(f) if crate::plan::copy_source(step, sql).is_some() => execute_one(conn, &format!("{sql} WHERE {f}")),
-        Some(f) => execute_one(conn, &format!("{sql} AND ({f})")),
-        None => execute_one(conn, sql),
+/// Runs statement `index` of `step`: one statement at a time, only a seed script (reset) is a
+/// script. `filter`, from [`Hooks::row_filter`], goes into the statement's condition slot.
+fn run_statement(conn: &Connection, step: &Step, index: usize, filter: Option<&str>) -> rusqlite::Result<()> {
+    if step.kind == StepKind::Seed {
+        return conn.execute_batch(&step.sql[index]);
     }
+    execute_one(conn, &step.with_condition(index, filter))
 }
 
 /// Runs one statement of `step` for an observer. A rebuild's row copy over at least
@@ -432,17 +429,18 @@ fn observed_statement(
     conn: &Connection,
     o: &Arc<dyn Observer>,
     step: &Step,
-    sql: &str,
+    index: usize,
     filter: Option<&str>,
 ) -> rusqlite::Result<()> {
-    o.statement(sql);
-    let (Some(min), Some(table)) = (o.copy_threshold(), crate::plan::copy_source(step, sql)) else {
-        return run_statement(conn, step, sql, filter);
+    o.statement(&step.sql[index]);
+    let copy = step.row_read(index).filter(|r| r.role == RowReadRole::Copy).map(|r| r.table.as_str());
+    let (Some(min), Some(table)) = (o.copy_threshold(), copy) else {
+        return run_statement(conn, step, index, filter);
     };
     let total: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", q(table)), [], |r| r.get(0))?;
     let total = u64::try_from(total).unwrap_or(0);
     if total < min {
-        return run_statement(conn, step, sql, filter);
+        return run_statement(conn, step, index, filter);
     }
     let done = Arc::new(AtomicU64::new(0));
     let (counter, sink, name) = (done.clone(), o.clone(), table.to_string());
@@ -465,7 +463,7 @@ fn observed_statement(
         Some(f) => format!("{PROGRESS_FN}() AND ({f})"),
         None => format!("{PROGRESS_FN}()"),
     };
-    let result = execute_one(conn, &format!("{sql} WHERE {condition}"));
+    let result = execute_one(conn, &step.with_condition(index, Some(&condition)));
     let removed = conn.remove_function(PROGRESS_FN, 0);
     o.copy_finished(table, done.load(Ordering::Relaxed), result.is_ok());
     result?;

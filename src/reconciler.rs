@@ -298,8 +298,8 @@ impl Hooks for Recorder<'_> {
         Ok(())
     }
 
-    fn row_filter(&mut self, step: &Step, sql: &str) -> Option<String> {
-        self.writing.as_mut()?.row_filter(step, sql)
+    fn row_filter(&mut self, step: &Step, index: usize) -> Option<String> {
+        self.writing.as_mut()?.row_filter(step, index)
     }
 
     fn before_commit(&mut self, conn: &Connection, _after: &Schema, elapsed: Duration) -> Result<(), ApplyError> {
@@ -523,6 +523,7 @@ pub fn reset(
         risk: Risk::Destructive,
         hints: Vec::new(),
         keeps: Vec::new(),
+        row_read: None,
     };
     steps.extend(before.triggers.keys().map(|n| drop(StepKind::DropTrigger, "trigger", "DROP TRIGGER", n)));
     steps.extend(before.views.keys().map(|n| drop(StepKind::DropView, "view", "DROP VIEW", n)));
@@ -544,6 +545,7 @@ pub fn reset(
             risk: Risk::Safe,
             hints: Vec::new(),
             keeps: Vec::new(),
+            row_read: None,
         });
     }
     let forward = Plan { changes: diff(&before, desired), steps };

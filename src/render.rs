@@ -214,7 +214,36 @@ struct JsonPlan<'a> {
     summary: String,
     risk: Risk,
     changes: &'a [Change],
-    steps: &'a [Step],
+    steps: Vec<JsonStep<'a>>,
+}
+
+/// A step as the JSON format has it (docs/JSON.md): what the applier needs only to run it
+/// (which statement reads rows) is not part of it.
+#[derive(Serialize)]
+struct JsonStep<'a> {
+    kind: StepKind,
+    object: &'a str,
+    sql: &'a [String],
+    comment: &'a str,
+    risk: Risk,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    hints: &'a [String],
+    #[serde(skip_serializing_if = "<[Kept]>::is_empty")]
+    keeps: &'a [Kept],
+}
+
+impl<'a> From<&'a Step> for JsonStep<'a> {
+    fn from(s: &'a Step) -> Self {
+        JsonStep {
+            kind: s.kind,
+            object: &s.object,
+            sql: &s.sql,
+            comment: &s.comment,
+            risk: s.risk,
+            hints: &s.hints,
+            keeps: &s.keeps,
+        }
+    }
 }
 
 fn pretty<T: Serialize>(value: &T) -> String {
@@ -229,7 +258,7 @@ pub fn json(plan: &Plan) -> String {
         summary: summary(plan),
         risk: plan.risk(),
         changes: &plan.changes,
-        steps: &plan.steps,
+        steps: plan.steps.iter().map(JsonStep::from).collect(),
     };
     pretty(&j)
 }
@@ -279,6 +308,7 @@ mod tests {
             risk,
             hints: Vec::new(),
             keeps: keeps.iter().map(|(kind, name)| Kept { kind: *kind, name: name.to_string() }).collect(),
+            row_read: None,
         }
     }
 

@@ -432,5 +432,6 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
         risk: Risk::Safe,
         hints: Vec::new(),
         keeps: Vec::new(),
+        row_read: None,
     }
 }

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use crate::history::HistoryEntry;
 use crate::migration::{Prepared, FORMAT_VERSION};
-use crate::plan::{Plan, Step};
+use crate::plan::{Plan, RowRead, RowReadRole, Step};
 use crate::rollback::{Backup, BACKUP_SCHEMA};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
@@ -230,15 +230,15 @@ impl BackupFile {
     /// none (or they were kept already). Each row of a backup's condition calls [`KEEP_FN`]
     /// with the backup's index, the row's key and its values; the condition is true for
     /// every row, so the statement does what it did without it.
-    pub fn row_filter(&mut self, step: &Step, sql: &str) -> Option<String> {
-        let copies = crate::plan::copy_source(step, sql);
+    pub fn row_filter(&mut self, step: &Step, index: usize) -> Option<String> {
+        let read = step.row_read(index)?;
         let mut terms = Vec::new();
         for (i, b) in self.backups.iter().enumerate() {
             if !self.during_copy[i] || self.kept[i] {
                 continue;
             }
             let Some(condition) = &b.condition else { continue };
-            if !copies.is_some_and(|t| t.eq_ignore_ascii_case(&b.table)) && !fills(b, step, sql) {
+            if !reads_for(read, b) {
                 continue;
             }
             self.kept[i] = true;
@@ -304,16 +304,17 @@ impl BackupFile {
 /// Whether `plan` reads the rows whose values `b` keeps in a statement that can keep them as
 /// it goes: its table's rebuild copy, or the native backfill of its column.
 pub fn reads_kept_rows(plan: &Plan, b: &Backup) -> bool {
-    plan.steps.iter().any(|s| {
-        s.sql.iter().any(|sql| {
-            crate::plan::copy_source(s, sql).is_some_and(|t| t.eq_ignore_ascii_case(&b.table)) || fills(b, s, sql)
-        })
-    })
+    plan.steps.iter().filter_map(|s| s.row_read.as_ref()).any(|read| reads_for(read, b))
 }
 
-/// Whether `sql` of `step` is the native backfill of backup `b`'s one column.
-fn fills(b: &Backup, step: &Step, sql: &str) -> bool {
-    matches!(b.columns.as_slice(), [column] if crate::plan::is_fill(step, sql, &b.table, column))
+/// Whether `read` reads the rows of backup `b`: its table's row copy, or the native fill of its
+/// one column.
+fn reads_for(read: &RowRead, b: &Backup) -> bool {
+    read.table.eq_ignore_ascii_case(&b.table)
+        && match &read.role {
+            RowReadRole::Copy => true,
+            RowReadRole::Fill { column } => matches!(b.columns.as_slice(), [c] if c.eq_ignore_ascii_case(column)),
+        }
 }
 
 /// The INSERT of one row of backup `b`'s table: its key, its values, its key after the plan.

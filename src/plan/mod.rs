@@ -10,8 +10,6 @@
 mod graph;
 mod rebuild;
 
-pub(crate) use rebuild::copy_source;
-
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde::{Deserialize, Serialize};
@@ -95,6 +93,55 @@ pub struct Step {
     /// For a rebuild: the table's dependents that the plan recreates unchanged around it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keeps: Vec<Kept>,
+    /// The statement of the step that reads a table's rows, with a slot for a condition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub row_read: Option<RowRead>,
+}
+
+/// A statement that reads a table's rows one by one, to which the applier may add a condition
+/// that is true for every row (to count them for a progress bar, or to keep values for the
+/// rollback as they are read): [`Step::with_condition`] puts it in its slot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowRead {
+    /// Which statement of the step (0-based).
+    pub statement: usize,
+    /// The table whose rows it reads.
+    pub table: String,
+    /// What the statement is.
+    pub role: RowReadRole,
+}
+
+/// The role of a [`RowRead`] statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RowReadRole {
+    /// A rebuild's copy of every row into the new table: `INSERT ... SELECT ... FROM t`, with no
+    /// WHERE of its own; the condition becomes its WHERE.
+    Copy,
+    /// The native fill of a column's NULLs: `UPDATE t SET c = (...) WHERE c IS NULL`; the
+    /// condition is ANDed to its WHERE.
+    Fill {
+        /// The column filled.
+        column: String,
+    },
+}
+
+impl Step {
+    /// The [`RowRead`] of statement `index`, if it is the one.
+    pub fn row_read(&self, index: usize) -> Option<&RowRead> {
+        self.row_read.as_ref().filter(|r| r.statement == index)
+    }
+
+    /// Statement `index` with `condition` in its slot (the statement as it is without one, or
+    /// when it has no slot).
+    pub fn with_condition(&self, index: usize, condition: Option<&str>) -> String {
+        let sql = self.sql.get(index).map(String::as_str).unwrap_or_default();
+        match (self.row_read(index).map(|r| &r.role), condition) {
+            (Some(RowReadRole::Copy), Some(c)) => format!("{sql} WHERE {c}"),
+            (Some(RowReadRole::Fill { .. }), Some(c)) => format!("{sql} AND ({c})"),
+            _ => sql.to_string(),
+        }
+    }
 }
 
 /// A dependent of a rebuilt table (an index on it, a view that reads it, a trigger
@@ -524,7 +571,7 @@ fn view_reads(facts: &Facts, name: &str, sql_text: &str, actual: &Schema) -> BTr
 }
 
 fn step(kind: StepKind, object: &str, sql: Vec<String>, comment: String, risk: Risk) -> Step {
-    Step { kind, object: object.to_string(), sql, comment, risk, hints: Vec::new(), keeps: Vec::new() }
+    Step { kind, object: object.to_string(), sql, comment, risk, hints: Vec::new(), keeps: Vec::new(), row_read: None }
 }
 
 fn check_hints(actual: &Schema, desired: &Schema) -> Result<(), PlanError> {
@@ -635,9 +682,12 @@ fn native_not_null(name: &str, have: &Table, kept: &[&Column], alter: bool) -> O
                 let mut hints = Vec::new();
                 let fill =
                     w.backfill.as_ref().map(|b| (b, "backfill")).or_else(|| w.default.as_ref().map(|d| (d, "default")));
+                let mut row_read = None;
                 if let Some((e, how)) = fill {
                     let (starts, ends) = fill_ends(name, &w.name);
                     sqls.push(format!("{starts}{e}{ends}"));
+                    let role = RowReadRole::Fill { column: w.name.clone() };
+                    row_read = Some(RowRead { statement: sqls.len() - 1, table: name.to_string(), role });
                     if how == "backfill" {
                         hints.push(format!("backfill on {name}.{}", w.name));
                     }
@@ -651,6 +701,7 @@ fn native_not_null(name: &str, have: &Table, kept: &[&Column], alter: bool) -> O
                     Risk::DataDependent,
                 );
                 s.hints = hints;
+                s.row_read = row_read;
                 not_null_steps.push((s, fill.is_some()));
             } else {
                 not_null_steps.push((
@@ -848,18 +899,8 @@ fn droppable(t: &Table, c: &Column) -> bool {
 }
 
 /// How the native backfill of `column` in `table` begins and ends, around the fill
-/// expression: `UPDATE OR ABORT t SET c = (` ... `) WHERE c IS NULL` (`is_fill` recognizes it).
+/// expression: `UPDATE OR ABORT t SET c = (` ... `) WHERE c IS NULL` (a [`RowReadRole::Fill`]).
 fn fill_ends(table: &str, column: &str) -> (String, String) {
     // OR ABORT: a column's own ON CONFLICT (REPLACE, IGNORE) must not decide for the migration.
     (format!("UPDATE OR ABORT {} SET {} = (", q(table), q(column)), format!(") WHERE {} IS NULL", q(column)))
-}
-
-/// Whether `sql`, a statement of `step`, is the native backfill of `table`.`column`.
-pub(crate) fn is_fill(step: &Step, sql: &str, table: &str, column: &str) -> bool {
-    let (starts, ends) = fill_ends(table, column);
-    step.kind == StepKind::AlterTable
-        && step.object.eq_ignore_ascii_case(table)
-        && sql.len() >= starts.len() + ends.len()
-        && sql.get(..starts.len()).is_some_and(|s| s.eq_ignore_ascii_case(&starts))
-        && sql.get(sql.len() - ends.len()..).is_some_and(|s| s.eq_ignore_ascii_case(&ends))
 }

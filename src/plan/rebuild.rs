@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{step, Step, StepKind};
+use super::{step, RowRead, RowReadRole, Step, StepKind};
 use crate::diff::{column_differences, Risk};
 use crate::model::{Column, Table};
 use crate::sql::{ddl, quote_ident_if_needed as q, quote_str, rename_column_ref};
@@ -29,6 +29,7 @@ pub(super) fn rebuild(
 ) -> Step {
     let tmp = format!("{}new_{name}", crate::inspect::OWN_PREFIX);
     let mut sql = vec![ddl::create_table(&tmp, want)];
+    let mut copy = None;
     let mut hints = Vec::new();
     let mut into = Vec::new();
     let mut from = Vec::new();
@@ -61,6 +62,7 @@ pub(super) fn rebuild(
         // OR ABORT: the new table's ON CONFLICT clauses (REPLACE, IGNORE) would otherwise drop
         // or merge rows that break its constraints instead of failing the plan.
         sql.push(format!("{}{}) SELECT {} FROM {}", copy_prefix(&tmp), into.join(", "), from.join(", "), q(name)));
+        copy = Some(RowRead { statement: sql.len() - 1, table: name.to_string(), role: RowReadRole::Copy });
     }
     let had_autoinc = original.columns.iter().any(|c| c.autoincrement);
     let wants_autoinc = want.columns.iter().any(|c| c.autoincrement);
@@ -87,24 +89,13 @@ pub(super) fn rebuild(
     let mut s =
         step(StepKind::RebuildTable, name, sql, format!("rebuild table `{name}` (create, copy, drop, rename)"), risk);
     s.hints = hints;
+    s.row_read = copy;
     s
 }
 
-/// The table a rebuild step's row copy reads, when `sql` is that step's copy statement
-/// (`INSERT INTO _reconcile_new_<t> (...) SELECT ... FROM <t>`, with no WHERE of its own).
-/// How a rebuild's row copy into `tmp` begins (`copy_source` recognizes it by this).
+/// How a rebuild's row copy into `tmp` begins.
 fn copy_prefix(tmp: &str) -> String {
     format!("INSERT OR ABORT INTO {} (", q(tmp))
-}
-
-pub(crate) fn copy_source<'a>(step: &'a Step, sql: &str) -> Option<&'a str> {
-    if step.kind != StepKind::RebuildTable {
-        return None;
-    }
-    let name = step.object.as_str();
-    let tmp = format!("{}new_{name}", crate::inspect::OWN_PREFIX);
-    let is_copy = sql.starts_with(&copy_prefix(&tmp)) && sql.ends_with(&format!(" FROM {}", q(name)));
-    is_copy.then_some(name)
 }
 
 /// The SELECT expression that fills desired column `w` from the old row.

@@ -10,7 +10,7 @@ use sqlite_reconcile::apply::{apply, ApplyOptions};
 use sqlite_reconcile::plan::{Plan, Step, StepKind};
 use sqlite_reconcile::{load, ApplyError, Risk};
 
-use crate::util::Dir;
+use crate::harness::Dir;
 
 const NOTES: &str = "tables:\n  notes:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: body, type: TEXT }\n";
 
@@ -95,6 +95,7 @@ fn verification_rolls_back_a_wrong_result() {
             risk: Risk::Safe,
             hints: Vec::new(),
             keeps: Vec::new(),
+            row_read: None,
         }],
     };
     let err = apply(&mut conn, &wrong, &desired, &ApplyOptions::default()).expect_err("verification fails");
@@ -126,7 +127,7 @@ fn killed_apply_leaves_before_or_after() {
             ))
             .expect("seed");
         }
-        let mut child = crate::util::scrub(&mut std::process::Command::new(env!("CARGO_BIN_EXE_reconcile")))
+        let mut child = crate::harness::scrub(&mut std::process::Command::new(env!("CARGO_BIN_EXE_reconcile")))
             .args(["apply", "--yes"])
             .current_dir(d.path())
             .stderr(std::process::Stdio::null())
@@ -170,9 +171,9 @@ fn r7_refusal_is_said_once() {
     let d = Dir::new();
     d.db("app.db", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, old TEXT);");
     d.write("schema/notes.yaml", NOTES);
-    let o = crate::util::reconcile(d.path(), &["apply", "--yes"]);
+    let o = crate::harness::reconcile(d.path(), &["apply", "--yes"]);
     assert_eq!(o.status.code(), Some(3));
-    let err = crate::util::stderr(&o);
+    let err = crate::harness::stderr(&o);
     assert!(err.contains("refused: the plan has destructive steps (drop column `notes.old`)"), "{err}");
     assert_eq!(err.matches("refused:").count(), 1, "{err}");
 }
