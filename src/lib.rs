@@ -8,7 +8,6 @@
 
 pub mod apply;
 pub mod diff;
-pub mod doc;
 pub mod facts;
 pub mod history;
 pub mod inspect;

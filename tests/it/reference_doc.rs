@@ -1,5 +1,6 @@
-//! Doc: the YAML reference (`docs/REFERENCE.md`), generated from the JSON
-//! Schema that schemars derives from the model types.
+//! The YAML reference (`docs/REFERENCE.md`), generated from the JSON Schema
+//! that schemars derives from the model types. Test code: the library does not
+//! carry it at run time.
 //!
 //! Every key of every type, with its type, default, description and example,
 //! comes from `src/model.rs` (doc comments and `#[schemars(example = ...)]`),
@@ -12,12 +13,12 @@ use std::fmt::Write;
 use serde_json::{Map, Value};
 
 /// The first line of the generated file, naming the command that refreshes it.
-pub const REFERENCE_HEADER: &str = "<!-- Generated from src/model.rs by `sqlite_reconcile::doc::reference()`. \
+pub const REFERENCE_HEADER: &str = "<!-- Generated from src/model.rs by `tests/it/reference_doc.rs`. \
      Do not edit: refresh with `UPDATE_REFERENCE=1 cargo test --test it reference`. -->";
 
 /// The YAML reference as Markdown.
 pub fn reference() -> String {
-    let mut root = schemars::schema_for!(crate::model::Schema).to_value();
+    let mut root = schemars::schema_for!(sqlite_reconcile::model::Schema).to_value();
     let defs = match root.as_object_mut().and_then(|o| o.remove("$defs")) {
         Some(Value::Object(defs)) => defs,
         _ => Map::new(),
