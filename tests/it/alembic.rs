@@ -9,7 +9,7 @@
 use rusqlite::Connection;
 use std::path::Path;
 
-use crate::util::{doc_blocks, run_doc_block, Dir};
+use crate::harness::{doc_blocks, run_doc_block, Dir};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

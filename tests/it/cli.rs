@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::Output;
 
-use crate::util::{reconcile, stderr, stdout, Dir};
+use crate::harness::{reconcile, stderr, stdout, Dir};
 
 /// The crate root, where `schema/` lives.
 fn root() -> &'static Path {
@@ -507,7 +507,7 @@ fn apply_asks_on_a_terminal() {
     );
     let run = |answer: &str| {
         let cmd = format!("{} apply", env!("CARGO_BIN_EXE_reconcile"));
-        let mut child = crate::util::scrub(&mut std::process::Command::new("script"))
+        let mut child = crate::harness::scrub(&mut std::process::Command::new("script"))
             .args(["-qec", &cmd, "/dev/null"])
             .current_dir(dir.path())
             .stdin(std::process::Stdio::piped())

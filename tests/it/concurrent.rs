@@ -24,7 +24,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::Connection;
 use sqlite_reconcile::apply::is_busy;
 
-use crate::util::{command, reconcile, reconcile_env, stderr, Dir};
+use crate::harness::{command, reconcile, reconcile_env, stderr, Dir};
 
 const WRITER_DB: &str = "RECONCILE_TEST_WRITER_DB";
 const WRITER_ACKS: &str = "RECONCILE_TEST_WRITER_ACKS";

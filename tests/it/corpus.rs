@@ -25,8 +25,7 @@ use sqlite_reconcile::apply::{apply, ApplyError, ApplyOptions};
 use sqlite_reconcile::model::{Schema, Table};
 use sqlite_reconcile::{inspect, load, plan_for, to_yaml, InspectOptions};
 
-use crate::scenarios::Scenario;
-use crate::util::{corpus_dir, Dir};
+use crate::harness::{corpus_dir, Dir, Scenario};
 
 /// Cases that cannot pass, by name, with the reason. The test fails when a
 /// listed case passes (or is no longer in the corpus), so the list stays true.

@@ -21,7 +21,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use sha2::{Digest, Sha256};
 
-use crate::util::{command, copy_dir, stderr, Dir};
+use crate::harness::{command, copy_dir, stderr, Dir};
 
 /// Trials per case when `RECONCILE_KILL_TRIALS` is not set.
 const DEFAULT_TRIALS: usize = 20;

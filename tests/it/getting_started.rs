@@ -1,12 +1,12 @@
 //! docs/GETTING_STARTED.md, run: every `sh` block in order in an empty
-//! directory, with `reconcile` on `PATH` (see `util::run_doc_block` for the
+//! directory, with `reconcile` on `PATH` (see `harness::run_doc_block` for the
 //! `# exit N` and `<!-- not run -->` conventions). The one block that needs the
 //! sqlite3 shell (`sqlite3 app.db < rows.sql`) is done here through rusqlite;
 //! between blocks the test checks what the page says.
 
 use rusqlite::Connection;
 
-use crate::util::{doc_blocks, run_doc_block, Dir};
+use crate::harness::{doc_blocks, run_doc_block, Dir};
 
 fn rows(d: &Dir, sql: &str) -> Vec<String> {
     let c = Connection::open(d.join("app.db")).expect("open");

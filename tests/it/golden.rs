@@ -8,8 +8,7 @@
 
 use sqlite_reconcile::render;
 
-use crate::scenarios::{load_yaml, Scenario};
-use crate::util::{reconcile, stdout, Dir};
+use crate::harness::{load_yaml, reconcile, stdout, Dir, Scenario};
 
 /// Plans `yaml` against a database built by `before_sql`, snapshots both
 /// renderings as `<name>_text` and `<name>_sql`, applies, and runs the four
@@ -251,7 +250,7 @@ fn binary_sql_matches_library() {
     let yaml = feed_yaml("      - { name: enabled, type: BOOLEAN, not_null: true, default: 1 }\n");
     d.write("schema/feed.yaml", &yaml);
     let o = reconcile(d.path(), &["plan", "--db", "app.db", "--schema", "schema", "--format", "sql"]);
-    assert!(o.status.success(), "{}", crate::util::stderr(&o));
+    assert!(o.status.success(), "{}", crate::harness::stderr(&o));
     let mut conn = rusqlite::Connection::open(&db).unwrap();
     let (_, plan) =
         sqlite_reconcile::plan_for(&mut conn, &load_yaml(&yaml), &sqlite_reconcile::InspectOptions::default()).unwrap();

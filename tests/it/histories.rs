@@ -5,8 +5,7 @@
 use rusqlite::Connection;
 use sqlite_reconcile::{load, plan_for, InspectOptions, Schema};
 
-use crate::scenarios::{sequence_rows, Scenario};
-use crate::util::{reconcile, stderr, Dir};
+use crate::harness::{reconcile, sequence_rows, stderr, Dir, Scenario};
 
 /// Adopts the database as a new user does: `reconcile inspect -o`, then `reconcile plan` against
 /// it must find nothing to do. Returns the inspected YAML and the plan's warnings.

@@ -20,8 +20,7 @@ use rusqlite::Connection;
 use serde_json::json;
 use sqlite_reconcile::sql::quote_ident as qi;
 
-use crate::scenarios::Scenario;
-use crate::util::{command, reconcile, stderr, Dir};
+use crate::harness::{command, reconcile, stderr, Dir, Scenario};
 
 /// Names that must reach SQLite as exactly one identifier each.
 const NAMES: &[&str] = &[

@@ -1,8 +1,9 @@
 //! The CLI's interface as users and tools see it: the help of every command,
 //! the plan text, each JSON format (docs/JSON.md), colors, `--quiet` and
 //! `-v`, the rebuild progress bar on a terminal, shell completions and the
-//! man page. Snapshots under `tests/it/snapshots/` make every change to them
-//! deliberate: review one with `INSTA_UPDATE=always` and `git diff`.
+//! man page. Snapshots under `tests/it/snapshots/`, each holding a run's exit
+//! code, stdout and stderr together (`harness::snapshot`), make every change to
+//! them deliberate: review one with `INSTA_UPDATE=always` and `git diff`.
 
 use std::path::Path;
 use std::process::Output;
@@ -11,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
-use crate::util::{reconcile, reconcile_env, reconcile_on_terminal, stderr, stdout, Dir};
+use crate::harness::{reconcile, reconcile_env, reconcile_on_terminal, snapshot, stderr, stdout, Dir};
 
 #[track_caller]
 fn ok(o: Output) -> Output {
@@ -39,14 +40,14 @@ fn help_lists_every_command() {
 #[test]
 fn top_level_help() {
     let d = Dir::new();
-    insta::assert_snapshot!("help", stdout(&ok(reconcile(d.path(), &["--help"]))));
+    insta::assert_snapshot!("help", snapshot(&ok(reconcile(d.path(), &["--help"])), str::to_string));
 }
 
 #[test]
 fn every_command_help() {
     let d = Dir::new();
     for name in commands() {
-        let help = stdout(&ok(reconcile(d.path(), &[&name, "--help"])));
+        let help = snapshot(&ok(reconcile(d.path(), &[&name, "--help"])), str::to_string);
         insta::assert_snapshot!(format!("help_{name}"), help);
     }
 }
@@ -136,7 +137,7 @@ fn plan_text() {
     assert_eq!(stdout(&o), "", "the text plan is for people: stderr");
     let text = stderr(&o);
     assert!(!text.contains('\x1b'), "NO_COLOR: no escapes");
-    insta::assert_snapshot!("plan_text", text);
+    insta::assert_snapshot!("plan_text", snapshot(&o, str::to_string));
 }
 
 #[test]
@@ -230,7 +231,7 @@ fn versioned(json: &str) -> &str {
 fn plan_json() {
     let d = project();
     let o = ok(reconcile(d.path(), &["plan", "--format", "json"]));
-    insta::assert_snapshot!("plan_json", redacted(versioned(&stdout(&o))));
+    insta::assert_snapshot!("plan_json", snapshot(&o, |out| redacted(versioned(out))));
 }
 
 #[test]
@@ -238,7 +239,7 @@ fn plan_json_in_sync() {
     let d = project();
     ok(reconcile(d.path(), &["apply", "--yes", "--allow-destructive"]));
     let o = ok(reconcile(d.path(), &["plan", "--format", "json"]));
-    insta::assert_snapshot!("plan_json_in_sync", redacted(versioned(&stdout(&o))));
+    insta::assert_snapshot!("plan_json_in_sync", snapshot(&o, |out| redacted(versioned(out))));
 }
 
 #[test]
@@ -246,21 +247,21 @@ fn drift_json() {
     let d = project();
     let o = reconcile(d.path(), &["drift", "--format", "json"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    insta::assert_snapshot!("drift_json", redacted(versioned(&stdout(&o))));
+    insta::assert_snapshot!("drift_json", snapshot(&o, |out| redacted(versioned(out))));
     ok(reconcile(d.path(), &["apply", "--yes", "--allow-destructive"]));
     let o = ok(reconcile(d.path(), &["drift", "--format", "json"]));
-    insta::assert_snapshot!("drift_json_in_sync", redacted(versioned(&stdout(&o))));
+    insta::assert_snapshot!("drift_json_in_sync", snapshot(&o, |out| redacted(versioned(out))));
 }
 
 #[test]
 fn history_json() {
     let d = project();
     let o = ok(reconcile(d.path(), &["history", "--format", "json"]));
-    insta::assert_snapshot!("history_json_empty", redacted(versioned(&stdout(&o))));
+    insta::assert_snapshot!("history_json_empty", snapshot(&o, |out| redacted(versioned(out))));
     ok(reconcile(d.path(), &["apply", "--yes", "--allow-destructive"]));
     ok(reconcile(d.path(), &["rollback", "--yes", "--allow-destructive"]));
     let o = ok(reconcile(d.path(), &["history", "--format", "json"]));
-    insta::assert_snapshot!("history_json", redacted(versioned(&stdout(&o))));
+    insta::assert_snapshot!("history_json", snapshot(&o, |out| redacted(versioned(out))));
 }
 
 // ---- --quiet and -v ----

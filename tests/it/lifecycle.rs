@@ -11,15 +11,14 @@ use sqlite_reconcile::apply::ApplyOptions;
 use sqlite_reconcile::reconciler::{self, Run};
 use sqlite_reconcile::{diff, history, inspect, load, migration, plan_for, InspectOptions, Schema};
 
-use crate::scenarios::all_rows;
-use crate::util::{reconcile, reconcile_env, stderr, stdout, Dir};
+use crate::harness::{all_rows, reconcile, reconcile_env, stderr, stdout, Dir};
 
 #[allow(dead_code)]
 #[path = "../../examples/startup.rs"]
 mod startup_example;
 
 /// The schema and every row of the database at `db`.
-fn state(db: &Path) -> (Schema, BTreeMap<String, crate::scenarios::Rows>) {
+fn state(db: &Path) -> (Schema, BTreeMap<String, crate::harness::Rows>) {
     let conn = Connection::open(db).unwrap();
     let schema = inspect(&conn, &InspectOptions::default()).unwrap();
     let rows = all_rows(&conn, &schema);

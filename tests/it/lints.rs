@@ -1,6 +1,6 @@
 //! Lint warnings from `check` and `plan`: where they appear, and each way of silencing them.
 
-use crate::util::{reconcile, reconcile_env, stderr, Dir};
+use crate::harness::{reconcile, reconcile_env, stderr, Dir};
 
 const LINTED: &str = r#"
 tables:
@@ -83,7 +83,7 @@ fn plan_warns_about_a_not_null_column_added_without_default() {
 fn the_help_lists_every_lint() {
     let dir = Dir::new();
     for command in ["check", "plan"] {
-        let help = crate::util::stdout(&reconcile(dir.path(), &[command, "--help"]));
+        let help = crate::harness::stdout(&reconcile(dir.path(), &[command, "--help"]));
         for (name, _) in sqlite_reconcile::lint::LINTS {
             assert!(help.contains(&format!("  {name}  ")), "`{command} --help` does not list `{name}`:\n{help}");
         }

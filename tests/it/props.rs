@@ -46,8 +46,7 @@ use sqlite_reconcile::model::{
 use sqlite_reconcile::sql::quote_ident;
 use sqlite_reconcile::{load, normalize, to_yaml, Error};
 
-use crate::scenarios::Scenario;
-use crate::util::Dir;
+use crate::harness::{Dir, Scenario};
 
 /// Cases per run by default: about a minute on two cores in a debug build.
 const DEFAULT_CASES: u32 = 1536;
@@ -1977,7 +1976,7 @@ fn is_data_error(e: &Error) -> bool {
 
 /// What B drops of A's values: a table with rows, or a stored column holding
 /// values that is gone or computed in B.
-fn lost_values(a: &Spec, b: &Spec, rows: &BTreeMap<String, crate::scenarios::Rows>) -> Option<String> {
+fn lost_values(a: &Spec, b: &Spec, rows: &BTreeMap<String, crate::harness::Rows>) -> Option<String> {
     for t in &a.tables {
         let Some(r) = rows.get(&t.name).filter(|r| !r.is_empty()) else { continue };
         let Some(new) = b.tables.iter().find(|x| x.id == t.id) else {

@@ -19,7 +19,7 @@
 
 use std::path::Path;
 
-use crate::util::{reconcile, stderr, stdout, Dir};
+use crate::harness::{reconcile, stderr, stdout, Dir};
 
 fn readme() -> String {
     std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("read README.md")

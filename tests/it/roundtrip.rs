@@ -11,7 +11,7 @@
 use rusqlite::Connection;
 use sqlite_reconcile::{inspect, load, normalize, to_yaml, InspectOptions, Schema};
 
-use crate::util::{corpus_dir, Dir};
+use crate::harness::{corpus_dir, Dir};
 
 /// Why one round trip did not happen or did not hold.
 #[derive(Debug)]

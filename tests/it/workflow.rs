@@ -13,7 +13,7 @@ use std::process::Command;
 use rusqlite::Connection;
 use serde_yaml::Value;
 
-use crate::util::{reconcile, Dir};
+use crate::harness::{reconcile, Dir};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

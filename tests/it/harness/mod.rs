@@ -1,0 +1,26 @@
+//! The one test harness of `tests/it`: `scenario` (a database, a desired YAML, apply, then the
+//! four checks and the rollback check), `rows` (what those checks compare), `command` (the real
+//! binary in a temporary directory, its output and its snapshots) and `docs` (a doc page's `sh`
+//! blocks, run as written). Every module of tests uses it through these names.
+
+mod command;
+mod docs;
+mod rows;
+mod scenario;
+
+use std::path::{Path, PathBuf};
+
+pub use command::{
+    command, copy_dir, reconcile, reconcile_env, reconcile_on_terminal, scrub, snapshot, stderr, stdout, Dir,
+};
+pub use docs::{doc_blocks, run_doc_block};
+pub use rows::{all_rows, sequence_rows, Rows};
+pub use scenario::{load_yaml, Scenario, ScenarioFile};
+
+/// The sqldef corpus directory, if this machine has it.
+pub fn corpus_dir() -> Option<PathBuf> {
+    let p = std::env::var_os("RECONCILE_SQLDEF_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sqldef"));
+    p.is_dir().then_some(p)
+}

@@ -1,0 +1,335 @@
+//! The scenario harness: a real database file with seeded rows, a desired YAML, apply, then the
+//! four checks (the schema equals the desired one, a second plan is empty, seeded rows survive in
+//! every kept column, integrity and foreign-key checks are clean) and the fifth (the stored
+//! rollback brings back the schema, every row and `sqlite_sequence` of before, and applying again
+//! gives the same result as the first time). It applies through the library, as `reconcile
+//! apply` does; `command` runs the binary itself.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rusqlite::types::Value;
+use rusqlite::Connection;
+use sqlite_reconcile::apply::ApplyOptions;
+use sqlite_reconcile::reconciler::{self, Run};
+use sqlite_reconcile::{diff, inspect, load, plan_for, Error, InspectOptions, Plan, Schema};
+
+use super::command::Dir;
+use super::rows::{all_rows, keyed_rows, rekey, same_number, sequence_rows, Rows};
+
+pub struct Scenario {
+    _dir: Dir,
+    pub db: PathBuf,
+    pub before: Schema,
+    pub rows: BTreeMap<String, Rows>,
+    /// `sqlite_sequence` before, row for row.
+    pub sequence: Vec<(String, Value)>,
+    pub desired: Option<Schema>,
+}
+
+pub fn load_yaml(yaml: &str) -> Schema {
+    let loaded = load::load_sources(&[("schema.yaml", yaml)]).unwrap_or_else(|e| panic!("desired YAML: {e}"));
+    load::desired(&loaded).unwrap_or_else(|e| panic!("desired YAML: {e}"))
+}
+
+impl Scenario {
+    pub fn new(sql: &str) -> Scenario {
+        let dir = Dir::new();
+        let db = dir.db("app.db", sql);
+        Scenario::open(dir, db)
+    }
+
+    /// A scenario over an existing database file in `dir`: its schema and rows now are "before".
+    pub fn open(dir: Dir, db: PathBuf) -> Scenario {
+        let conn = Connection::open(&db).unwrap();
+        let before = inspect(&conn, &InspectOptions::default()).unwrap();
+        let rows = all_rows(&conn, &before);
+        let sequence = sequence_rows(&conn);
+        Scenario { _dir: dir, db, before, rows, sequence, desired: None }
+    }
+
+    pub fn conn(&self) -> Connection {
+        Connection::open(&self.db).unwrap()
+    }
+
+    pub fn plan(&self, desired: &Schema) -> Plan {
+        let mut c = self.conn();
+        plan_for(&mut c, desired, &InspectOptions::default()).unwrap().1
+    }
+
+    /// Plans and applies `yaml`; returns the plan or the error.
+    pub fn try_apply(&mut self, yaml: &str, allow_destructive: bool) -> Result<Plan, Error> {
+        let desired = load_yaml(yaml);
+        self.desired = Some(desired.clone());
+        self.try_apply_desired(&desired, allow_destructive)
+    }
+
+    /// Applies `desired` the way `reconcile apply` does: recorded in the history, with a rollback
+    /// plan and backups, and plan files under `plans/` beside the database.
+    pub fn try_apply_desired(&self, desired: &Schema, allow_destructive: bool) -> Result<Plan, Error> {
+        let mut c = self.conn();
+        let prepared = reconciler::prepare(&mut c, desired, &InspectOptions::default())?;
+        let options = ApplyOptions { allow_destructive, ..ApplyOptions::default() };
+        let plans = self.db.with_file_name("plans");
+        reconciler::execute(&mut c, &prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })?;
+        Ok(prepared.forward)
+    }
+
+    #[track_caller]
+    pub fn apply(&mut self, yaml: &str) -> Plan {
+        self.try_apply(yaml, true).unwrap_or_else(|e| panic!("apply failed: {e}"))
+    }
+
+    /// The four checks; `renames` maps (table, new column) → old column for row comparison.
+    #[track_caller]
+    pub fn check_all(&self, renames: &[(&str, &str, &str)]) {
+        if let Err(e) = self.try_check_all(renames) {
+            panic!("{e}");
+        }
+    }
+
+    /// The four checks and the rollback check, the first failure as an error.
+    pub fn try_check_all(&self, renames: &[(&str, &str, &str)]) -> Result<(), String> {
+        self.try_check_four(renames)?;
+        self.try_check_rollback()
+    }
+
+    /// The fifth check: the rollback restores the schema and every row of before; applying again
+    /// then gives exactly the schema and rows of the first apply.
+    pub fn try_check_rollback(&self) -> Result<(), String> {
+        let desired = self.desired.as_ref().ok_or("apply first")?;
+        if diff::diff(&self.before, desired).is_empty() {
+            // Nothing was applied, so nothing is recorded to roll back.
+            return self.check_unchanged();
+        }
+        let conn = self.conn();
+        let applied = inspect(&conn, &InspectOptions::default()).map_err(|e| e.to_string())?;
+        let applied_rows = all_rows(&conn, &applied);
+        drop(conn);
+        let options = ApplyOptions { allow_destructive: true, ..ApplyOptions::default() };
+        let mut c = self.conn();
+        reconciler::rollback(&mut c, None, options).map_err(|e| format!("rollback: {e}"))?;
+        drop(c);
+        self.check_unchanged().map_err(|e| format!("after rollback: {e}"))?;
+        self.try_apply_desired(desired, true).map_err(|e| format!("apply again after rollback: {e}"))?;
+        let conn = self.conn();
+        let again = inspect(&conn, &InspectOptions::default()).map_err(|e| e.to_string())?;
+        if again != applied {
+            return Err(format!("apply after rollback gives another schema: {:?}", diff::diff(&again, &applied)));
+        }
+        if all_rows(&conn, &again) != applied_rows {
+            return Err("apply after rollback gives other rows".to_string());
+        }
+        Ok(())
+    }
+
+    /// The four checks, the first failure as an error.
+    pub fn try_check_four(&self, renames: &[(&str, &str, &str)]) -> Result<(), String> {
+        let after = self.try_check_schema()?;
+        self.rows_kept(&self.conn(), &after, renames)
+    }
+
+    /// The checks of the four that are about the schema: it equals the desired one, a second
+    /// plan is empty, `integrity_check` and `foreign_key_check` are clean. Returns the schema.
+    pub fn try_check_schema(&self) -> Result<Schema, String> {
+        let desired = self.desired.as_ref().ok_or("apply first")?;
+        let conn = self.conn();
+        let after = inspect(&conn, &InspectOptions::default()).map_err(|e| format!("inspect after apply: {e}"))?;
+        let left = diff::diff(&after, &desired.without_hints());
+        if !left.is_empty() {
+            return Err(format!("schema differs from desired: {left:?}"));
+        }
+        let mut c = self.conn();
+        let again = plan_for(&mut c, desired, &InspectOptions::default()).map_err(|e| format!("second plan: {e}"))?.1;
+        if !again.is_empty() {
+            return Err(format!("second plan not empty: {:#?}", again.steps));
+        }
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| e.to_string())?;
+        if ok != "ok" {
+            return Err(format!("integrity_check: {ok}"));
+        }
+        // A reference to a table the database does not have (which SQLite accepts) makes every
+        // row with a key a violation: the database's own, which no plan can mend.
+        let fk: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM pragma_foreign_key_check \
+                 WHERE lower(parent) IN (SELECT lower(name) FROM sqlite_schema WHERE type = 'table')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| e.to_string())?;
+        if fk != 0 {
+            return Err(format!("{fk} foreign key violations"));
+        }
+        Ok(after)
+    }
+
+    fn rows_kept(&self, conn: &Connection, after: &Schema, renames: &[(&str, &str, &str)]) -> Result<(), String> {
+        for (table, old_rows) in &self.rows {
+            // Kept under the same name (SQLite names are case-blind), or renamed by a hint.
+            let new_table = after.table(table).map(|(n, _)| n.clone()).or_else(|| {
+                self.desired
+                    .as_ref()
+                    .and_then(|d| {
+                        d.tables
+                            .iter()
+                            .find(|(_, t)| t.renamed_from.as_deref().is_some_and(|r| r.eq_ignore_ascii_case(table)))
+                    })
+                    .and_then(|(n, _)| after.table(n))
+                    .map(|(n, _)| n.clone())
+            });
+            let Some(new_table) = new_table else { continue };
+            let new_t = &after.tables[&new_table];
+            let old_t = &self.before.tables[table];
+            let by_rowid = !new_t.without_rowid && !old_t.without_rowid;
+            let (old_rows, new_rows) = if by_rowid {
+                (old_rows.clone(), keyed_rows(conn, after, &new_table, true))
+            } else {
+                // A row is found again by the key it had before, under its columns' new names
+                // (the key itself may change, e.g. when a table becomes WITHOUT ROWID).
+                let old_key = old_t.primary_key_columns();
+                let new_key: Vec<String> = old_key
+                    .iter()
+                    .map(|o| {
+                        renames
+                            .iter()
+                            .find(|(t, _, old)| t.eq_ignore_ascii_case(&new_table) && old.eq_ignore_ascii_case(o))
+                            .map(|(_, n, _)| n.to_string())
+                            .unwrap_or_else(|| o.clone())
+                    })
+                    .collect();
+                (rekey(old_rows, &old_key), rekey(&keyed_rows(conn, after, &new_table, false), &new_key))
+            };
+            let old_rows = &old_rows;
+            for (key, old) in old_rows {
+                let new = new_rows.get(key).ok_or_else(|| format!("`{table}` lost row {key}"))?;
+                for c in &new_t.columns {
+                    let new_name = c.name.to_ascii_lowercase();
+                    let old_name = renames
+                        .iter()
+                        .find(|(t, n, _)| t.eq_ignore_ascii_case(&new_table) && n.eq_ignore_ascii_case(&new_name))
+                        .map(|(_, _, o)| o.to_ascii_lowercase())
+                        .unwrap_or(new_name.clone());
+                    let (Some(ov), Some(nv)) = (old.get(&old_name), new.get(&new_name)) else { continue };
+                    let hints =
+                        self.desired.as_ref().and_then(|d| d.table(&new_table)).and_then(|(_, t)| t.column(&c.name));
+                    if c.generated.is_some() || hints.is_some_and(|h| h.convert.is_some()) {
+                        continue;
+                    }
+                    let was_null_now_filled = *ov == Value::Null && *nv != Value::Null && c.not_null;
+                    if !(ov == nv || was_null_now_filled || same_number(ov, nv)) {
+                        return Err(format!("`{new_table}`.{new_name} row {key}: {ov:?} became {nv:?}"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The database's schema and rows are exactly what they were before.
+    #[track_caller]
+    pub fn assert_unchanged(&self) {
+        if let Err(e) = self.check_unchanged() {
+            panic!("{e}");
+        }
+    }
+
+    /// Whether the database's schema and rows are exactly what they were before.
+    pub fn check_unchanged(&self) -> Result<(), String> {
+        let conn = self.conn();
+        let now = inspect(&conn, &InspectOptions::default()).map_err(|e| e.to_string())?;
+        if now != self.before {
+            return Err(format!("schema changed: {now:#?}"));
+        }
+        let rows = all_rows(&conn, &now);
+        if rows != self.rows {
+            let which: Vec<&String> =
+                self.rows.keys().chain(rows.keys()).filter(|t| rows.get(*t) != self.rows.get(*t)).collect();
+            return Err(format!("rows changed in {which:?}: {:?} became {:?}", self.rows, rows));
+        }
+        let sequence = sequence_rows(&conn);
+        if sequence != self.sequence {
+            return Err(format!("sqlite_sequence changed: {:?} became {sequence:?}", self.sequence));
+        }
+        Ok(())
+    }
+}
+
+/// A scenario that is only data: one file of `tests/it/scenarios/`, in the format described at
+/// the top of `scenarios.rs` (`data_files`).
+pub struct ScenarioFile {
+    pub before_sql: String,
+    pub desired_yaml: String,
+    /// (table, new column, old column), as `check_all` takes them.
+    pub renames: Vec<(String, String, String)>,
+}
+
+impl ScenarioFile {
+    /// Reads the sections of a file: text before the first `-- name --` line is its comment, and
+    /// each section runs from its marker line to the next one, taken as written.
+    pub fn parse(text: &str) -> Result<ScenarioFile, String> {
+        let mut sections: Vec<(&str, String)> = Vec::new();
+        for line in text.split_inclusive('\n') {
+            let marker = line.trim_end().strip_prefix("-- ").and_then(|rest| rest.strip_suffix(" --"));
+            match marker {
+                Some(name) if !["before.sql", "desired.yaml", "renames"].contains(&name) => {
+                    return Err(format!(
+                        "unknown section `{name}`: the sections are before.sql, desired.yaml, renames"
+                    ));
+                }
+                Some(name) if sections.iter().any(|(n, _)| *n == name) => {
+                    return Err(format!("section `{name}` twice"));
+                }
+                Some(name) => sections.push((name, String::new())),
+                None => {
+                    if let Some((_, body)) = sections.last_mut() {
+                        body.push_str(line);
+                    }
+                }
+            }
+        }
+        let section = |name: &str| sections.iter().find(|(n, _)| *n == name).map(|(_, body)| body.clone());
+        let required = |name: &str| match section(name) {
+            Some(body) if !body.trim().is_empty() => Ok(body),
+            Some(_) => Err(format!("section `{name}` is blank")),
+            None => Err(format!("no section `{name}`")),
+        };
+        let mut renames = Vec::new();
+        for line in section("renames").unwrap_or_default().lines().filter(|l| !l.trim().is_empty()) {
+            match <[String; 3]>::try_from(fields(line)?) {
+                Ok([table, new, old]) => renames.push((table, new, old)),
+                Err(_) => return Err(format!("renames: {line:?} is not `table new old`")),
+            }
+        }
+        Ok(ScenarioFile { before_sql: required("before.sql")?, desired_yaml: required("desired.yaml")?, renames })
+    }
+
+    /// What a scenario function does with `s.apply(yaml)` then `s.check_all(renames)`: the
+    /// database from `before.sql`, `desired.yaml` applied with destructive steps allowed, the four
+    /// checks and the rollback check; the first failure as an error.
+    pub fn run(&self) -> Result<(), String> {
+        let mut s = Scenario::new(&self.before_sql);
+        s.try_apply(&self.desired_yaml, true).map_err(|e| format!("apply failed: {e}"))?;
+        let renames: Vec<(&str, &str, &str)> =
+            self.renames.iter().map(|(t, n, o)| (t.as_str(), n.as_str(), o.as_str())).collect();
+        s.try_check_all(&renames)
+    }
+}
+
+/// The words of a line split at white space, a word in double quotes kept whole (`"Col 4"`).
+fn fields(line: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    let mut rest = line.trim();
+    while !rest.is_empty() {
+        let (word, after) = match rest.strip_prefix('"') {
+            Some(quoted) => {
+                let end = quoted.find('"').ok_or_else(|| format!("unclosed quote in {line:?}"))?;
+                (&quoted[..end], &quoted[end + 1..])
+            }
+            None => rest.split_at(rest.find(char::is_whitespace).unwrap_or(rest.len())),
+        };
+        out.push(word.to_string());
+        rest = after.trim_start();
+    }
+    Ok(out)
+}
