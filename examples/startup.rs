@@ -13,7 +13,7 @@
 use std::process::ExitCode;
 
 use rusqlite::Connection;
-use sqlite_reconcile::{ApplyError, Error, Policy, Reconciler};
+use sqlite_reconcile::{Error, Policy, Reconciler, Refusal};
 
 /// The schema embedded in the binary.
 const SCHEMA: &[(&str, &str)] =
@@ -30,7 +30,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|| "app.db".to_string());
     match start(&path, schema_dir.as_deref()) {
         Ok(conn) => serve(conn),
-        Err(Error::Apply(e @ ApplyError::Destructive(_))) => {
+        Err(Error::Refused(e @ Refusal::Destructive(_))) => {
             eprintln!("startup stopped: {e}");
             ExitCode::from(3)
         }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
-use crate::diff::{diff, Change};
+use crate::diff::{diff, Change, Risk};
 use crate::inspect::{inspect, InspectOptions};
 use crate::model::{Schema, Table};
 use crate::normalize::{execute_one, sqlite_message};
@@ -26,6 +26,8 @@ use crate::sql::{quote_ident_if_needed as q, quote_str};
 pub struct ApplyOptions {
     /// Run destructive steps (dropped tables or columns, narrowing types).
     pub allow_destructive: bool,
+    /// Run data-dependent steps (they can fail on existing rows, and roll back if they do).
+    pub allow_data_dependent: bool,
     /// Run everything, verify, then roll back.
     pub dry_run: bool,
     /// How long to wait for a lock another connection holds; the connection's own value is restored afterwards.
@@ -71,6 +73,7 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             allow_destructive: false,
+            allow_data_dependent: true,
             dry_run: false,
             busy_timeout: Duration::from_secs(5),
             inspect: InspectOptions::default(),
@@ -92,20 +95,49 @@ pub struct Applied {
     pub dry_run: bool,
 }
 
-/// Why an apply did not happen or was rolled back.
-#[derive(Debug, thiserror::Error)]
-pub enum ApplyError {
-    /// Destructive steps without permission; nothing was run.
-    #[error("the plan has destructive steps ({}); rerun with --allow-destructive to run them", .0.join("; "))]
+/// Why a change was refused by a rule of its own; nothing was run or changed. Callers that
+/// know how to allow what was refused (the CLI's flags) say so themselves.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Destructive steps without permission.
+    #[error("the plan has destructive steps ({})", .0.join("; "))]
     Destructive(Vec<String>),
+    /// Data-dependent steps under a policy that forbids them.
+    #[error("the plan has data-dependent steps ({}) and the policy does not allow them", .0.join("; "))]
+    DataDependent(Vec<String>),
     /// The journal mode cannot guarantee atomicity.
     #[error("journal_mode={0} cannot roll back safely; switch to DELETE, TRUNCATE, PERSIST or WAL")]
     JournalMode(String),
+    /// The database's schema is not the one the plan was made against.
+    #[error("the database's schema is not the one this plan was made against: {}", .0.join("; "))]
+    Stale(Vec<String>),
+    /// The database's schema is not the one the change to roll back produced.
+    #[error(
+        "the database's schema is not the one change `{change}` produced, so its rollback would not fit: {}",
+        .differences.join("; ")
+    )]
+    RollbackDoesNotFit {
+        /// The change's id.
+        change: String,
+        /// How the database differs, from its side.
+        differences: Vec<String>,
+    },
+    /// There is no change (or not this one) that can be rolled back; the reason in words.
+    #[error("{0}")]
+    NothingToRollBack(String),
+}
+
+/// Why an apply did not happen or was rolled back.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// Refused by a rule (destructive or data-dependent steps, the journal mode, a stale plan);
+    /// nothing was run.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
     /// Another connection kept the database locked for longer than the busy timeout; nothing was changed.
     #[error(
         "the database is locked: {holder}; gave up after waiting {} ms (the busy timeout), nothing was changed; \
-         try again when it is done, or wait longer with --busy-timeout MS (RECONCILE_BUSY_TIMEOUT, busy_timeout_ms \
-         in reconcile.toml)",
+         try again when it is done, or wait longer",
         .waited.as_millis()
     )]
     Busy {
@@ -151,12 +183,6 @@ pub enum ApplyError {
     /// The result differs from the desired schema: a planner bug; rolled back.
     #[error("verification failed (planner bug), nothing was changed; the result differs from the desired schema: {}", .0.iter().map(|c| c.to_string()).collect::<Vec<_>>().join("; "))]
     Verify(Vec<Change>),
-    /// Data-dependent steps under a policy that forbids them; nothing was run.
-    #[error("the plan has data-dependent steps ({}) and the policy does not allow them", .0.join("; "))]
-    DataDependent(Vec<String>),
-    /// The database's schema is not the one the plan was made against; nothing was run.
-    #[error("the database's schema is not the one this plan was made against: {}", .0.join("; "))]
-    Stale(Vec<String>),
     /// Work around the plan (backup, history, plan files) failed; rolled back.
     #[error("{0}; nothing was changed")]
     Store(String),
@@ -270,15 +296,31 @@ pub fn apply_with(
     opts: &ApplyOptions,
     hooks: &mut dyn Hooks,
 ) -> Result<Applied, ApplyError> {
-    if !opts.allow_destructive {
-        let destructive: Vec<String> = plan.destructive().map(|s| s.comment.clone()).collect();
-        if !destructive.is_empty() {
-            return Err(ApplyError::Destructive(destructive));
-        }
-    }
+    allowed(plan, opts)?;
     with_busy_timeout(conn, opts.busy_timeout, |conn| {
         apply_locked(conn, plan, desired, opts, hooks).map_err(|e| e.busy_as(opts.busy_timeout, WRITING))
     })
+}
+
+/// The policies, in one place: a plan with destructive steps runs only with
+/// `allow_destructive`, one with data-dependent steps only with `allow_data_dependent`.
+pub fn allowed(plan: &Plan, opts: &ApplyOptions) -> Result<(), Refusal> {
+    let of = |risk: Risk| -> Vec<String> {
+        plan.steps.iter().filter(|s| s.risk == risk).map(|s| s.comment.clone()).collect()
+    };
+    if !opts.allow_destructive {
+        let destructive = of(Risk::Destructive);
+        if !destructive.is_empty() {
+            return Err(Refusal::Destructive(destructive));
+        }
+    }
+    if !opts.allow_data_dependent {
+        let data_dependent = of(Risk::DataDependent);
+        if !data_dependent.is_empty() {
+            return Err(Refusal::DataDependent(data_dependent));
+        }
+    }
+    Ok(())
 }
 
 /// Runs `f` with `timeout` as the connection's busy timeout; the caller's own comes back
@@ -311,7 +353,7 @@ fn apply_locked(
     let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
     let in_memory = conn.path().is_none_or(|p| p.is_empty());
     if mode.eq_ignore_ascii_case("off") || (mode.eq_ignore_ascii_case("memory") && !in_memory) {
-        return Err(ApplyError::JournalMode(mode));
+        return Err(Refusal::JournalMode(mode).into());
     }
     let fk_before: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
     conn.execute_batch("PRAGMA foreign_keys = OFF")?;

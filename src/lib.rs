@@ -24,7 +24,7 @@ pub mod sql;
 pub mod store;
 pub mod target;
 
-pub use apply::{Applied, ApplyError, ApplyOptions, Observer};
+pub use apply::{Applied, ApplyError, ApplyOptions, Observer, Refusal};
 pub use diff::{Change, Risk};
 pub use history::HistoryEntry;
 pub use inspect::{inspect, InspectError, InspectOptions};
@@ -65,18 +65,35 @@ pub enum Error {
     /// No plan can be made.
     #[error(transparent)]
     Plan(#[from] PlanError),
-    /// Applying failed or was refused; nothing was changed.
+    /// Applying failed; nothing was changed.
     #[error(transparent)]
-    Apply(#[from] ApplyError),
-    /// Refused by a safety rule (a stale plan, a rollback that would not fit); nothing was changed.
-    #[error("{0}")]
-    Refused(String),
+    Apply(ApplyError),
+    /// Refused by a rule (destructive or data-dependent steps without permission, the journal
+    /// mode, a stale plan, a rollback that would not fit or has nothing to undo); nothing was
+    /// changed. The one place every refusal ends up.
+    #[error(transparent)]
+    Refused(Refusal),
     /// The plan store, backup file or history could not be read or written.
     #[error("{0}")]
     Store(String),
     /// A database error outside a plan.
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
+}
+
+impl From<ApplyError> for Error {
+    fn from(e: ApplyError) -> Self {
+        match e {
+            ApplyError::Refused(r) => Error::Refused(r),
+            other => Error::Apply(other),
+        }
+    }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Error::Refused(r)
+    }
 }
 
 /// Inspects `conn` and plans the steps to `desired` (a normalized schema, see [`load::desired`]).

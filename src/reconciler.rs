@@ -11,7 +11,7 @@ use std::time::Duration;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
-use crate::apply::{self, ApplyOptions, Hooks};
+use crate::apply::{self, ApplyOptions, Hooks, Refusal};
 use crate::diff::{self, diff, Change, Risk};
 use crate::history::{self, HistoryEntry};
 use crate::inspect::{inspect, InspectOptions};
@@ -166,19 +166,8 @@ impl Reconciler {
     pub fn run(&self, conn: &mut Connection, prepared: &Prepared, dry_run: bool) -> Result<Report, Error> {
         let mut options = self.options.clone();
         options.allow_destructive = self.policy.allow_destructive;
+        options.allow_data_dependent = self.policy.allow_data_dependent;
         options.dry_run = dry_run;
-        if !self.policy.allow_data_dependent {
-            let dd: Vec<String> = prepared
-                .forward
-                .steps
-                .iter()
-                .filter(|s| s.risk == Risk::DataDependent)
-                .map(|s| s.comment.clone())
-                .collect();
-            if !dd.is_empty() {
-                return Err(ApplyError::DataDependent(dd).into());
-            }
-        }
         execute(conn, prepared, &Run { kind: "apply", options, plans: self.plans.clone(), ..Run::default() })
     }
 }
@@ -270,7 +259,7 @@ impl Hooks for Recorder<'_> {
     fn before_steps(&mut self, conn: &Connection, before: &Schema) -> Result<(), ApplyError> {
         let differences = diff(before, &self.prepared.before.without_hints());
         if !differences.is_empty() {
-            return Err(ApplyError::Stale(differences.iter().map(|c| c.to_string()).collect()));
+            return Err(Refusal::Stale(differences.iter().map(|c| c.to_string()).collect()).into());
         }
         self.id = history::next_id(conn, &self.prepared.fingerprint_after)?;
         if let (Some(dir), false) = (&self.backup_dir, self.run.options.dry_run) {
@@ -420,33 +409,34 @@ pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEn
         Some(id) => entries
             .iter()
             .find(|e| e.id == id)
-            .ok_or_else(|| Error::Refused(format!("no change `{id}` in the history of this database")))?,
-        None => entries
-            .iter()
-            .find(|e| e.kind == "apply" && e.outcome == "applied")
-            .ok_or_else(|| Error::Refused("no applied change to roll back in the history of this database".into()))?,
+            .ok_or_else(|| Refusal::NothingToRollBack(format!("no change `{id}` in the history of this database")))?,
+        None => entries.iter().find(|e| e.kind == "apply" && e.outcome == "applied").ok_or_else(|| {
+            Refusal::NothingToRollBack("no applied change to roll back in the history of this database".into())
+        })?,
     };
     if entry.kind != "apply" {
-        return Err(Error::Refused(format!(
+        return Err(Refusal::NothingToRollBack(format!(
             "change `{}` is a {}; only applied plans can be rolled back (apply the schema again to go forward)",
             entry.id, entry.kind
-        )));
+        ))
+        .into());
     }
     if entry.outcome != "applied" {
-        return Err(Error::Refused(format!("change `{}` was already rolled back", entry.id)));
+        return Err(Refusal::NothingToRollBack(format!("change `{}` was already rolled back", entry.id)).into());
     }
     // Entries are newest first: those before this one were applied after it.
     let newer =
         entries.iter().take_while(|e| e.id != entry.id).find(|e| e.outcome == "applied" && e.kind != "rollback");
     if let Some(newer) = newer {
-        return Err(Error::Refused(format!(
+        return Err(Refusal::NothingToRollBack(format!(
             "change `{}` was applied after `{}`; roll that back first",
             newer.id, entry.id
-        )));
+        ))
+        .into());
     }
     let (entry, prepared) = history::recorded(conn, &entry.id)
         .map_err(Error::Store)?
-        .ok_or_else(|| Error::Refused(format!("no change `{}` in the history", entry.id)))?;
+        .ok_or_else(|| Refusal::NothingToRollBack(format!("no change `{}` in the history", entry.id)))?;
     Ok((entry, prepared))
 }
 
@@ -495,11 +485,9 @@ pub fn rollback_change(
     };
     let run = Run { kind: "rollback", options, plans: None, rolls_back: Some(entry.id.clone()), attach };
     execute(conn, &inverse, &run).map_err(|e| match e {
-        Error::Apply(ApplyError::Stale(d)) => Error::Refused(format!(
-            "the database's schema is not the one change `{}` produced, so its rollback would not fit: {}",
-            entry.id,
-            d.join("; ")
-        )),
+        Error::Refused(Refusal::Stale(differences)) => {
+            Error::Refused(Refusal::RollbackDoesNotFit { change: entry.id.clone(), differences })
+        }
         other => other,
     })
 }

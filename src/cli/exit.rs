@@ -5,7 +5,8 @@
 
 use std::process::ExitCode;
 
-use sqlite_reconcile::{ApplyError, Error};
+use sqlite_reconcile::apply::is_busy;
+use sqlite_reconcile::{ApplyError, Error, InspectError, Refusal};
 
 use super::output::Out;
 
@@ -57,7 +58,7 @@ impl Failure {
     /// A library error, said as the library says it.
     pub(crate) fn library(error: impl Into<Error>) -> Failure {
         let error = error.into();
-        let message = error.to_string();
+        let message = format!("{error}{}", hint(&error));
         Failure::Library { error: Box::new(error), message }
     }
 
@@ -74,6 +75,28 @@ impl Failure {
     }
 }
 
+/// What the library says in its own words, the command line completes with the flag that
+/// allows or changes what happened (library messages name no flag).
+pub(crate) fn hint(error: &Error) -> &'static str {
+    match error {
+        Error::Refused(Refusal::Destructive(_)) => "; rerun with --allow-destructive to run them",
+        _ if waited_for_a_lock(error) => BUSY_HINT,
+        _ => "",
+    }
+}
+
+/// How to wait longer for a lock, after the library's "or wait longer".
+pub(crate) const BUSY_HINT: &str =
+    " with --busy-timeout MS (RECONCILE_BUSY_TIMEOUT, busy_timeout_ms in reconcile.toml)";
+
+fn waited_for_a_lock(error: &Error) -> bool {
+    match error {
+        Error::Apply(ApplyError::Busy { .. }) => true,
+        Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) => is_busy(s),
+        _ => false,
+    }
+}
+
 /// The exit status of a command's result: the one mapping from results to statuses.
 pub(crate) fn status(result: &Result<Outcome, Failure>) -> ExitStatus {
     match result {
@@ -82,13 +105,7 @@ pub(crate) fn status(result: &Result<Outcome, Failure>) -> ExitStatus {
         Err(Failure::Error(_)) => ExitStatus::Error,
         Err(Failure::Refused(_)) => ExitStatus::Refused,
         Err(Failure::Library { error, .. }) => match **error {
-            Error::Refused(_)
-            | Error::Apply(
-                ApplyError::Destructive(_)
-                | ApplyError::DataDependent(_)
-                | ApplyError::JournalMode(_)
-                | ApplyError::Stale(_),
-            ) => ExitStatus::Refused,
+            Error::Refused(_) | Error::Apply(ApplyError::Refused(_)) => ExitStatus::Refused,
             _ => ExitStatus::Error,
         },
     }

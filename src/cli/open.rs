@@ -12,7 +12,7 @@ use sqlite_reconcile::apply::{is_busy, is_read_only, WRITING};
 use sqlite_reconcile::normalize::sqlite_message;
 use sqlite_reconcile::{ApplyError, Error, InspectError};
 
-use super::exit::Failure;
+use super::exit::{hint, Failure, BUSY_HINT};
 
 /// Opens an existing database read-only, waiting up to `timeout` for locks; a missing file is an error,
 /// never created.
@@ -45,7 +45,7 @@ fn first_read(conn: Connection, db: &Path, timeout: Duration) -> Result<Connecti
 pub(crate) fn db_failure(db: &Path, waited: Duration, e: Error) -> Failure {
     let message = match &e {
         Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_busy(s) => {
-            format!("{}: {}", db.display(), ApplyError::Busy { waited, holder: WRITING })
+            format!("{}: {}{BUSY_HINT}", db.display(), ApplyError::Busy { waited, holder: WRITING })
         }
         Error::Sqlite(s) | Error::Inspect(InspectError::Sqlite(s)) if is_read_only(s) => {
             format!("{}: {}", db.display(), ApplyError::ReadOnly(sqlite_message(s)))
@@ -53,7 +53,7 @@ pub(crate) fn db_failure(db: &Path, waited: Duration, e: Error) -> Failure {
         Error::Sqlite(_)
         | Error::Inspect(_)
         | Error::Apply(ApplyError::Busy { .. } | ApplyError::ReadOnly(_) | ApplyError::DiskFull(_)) => {
-            format!("{}: {e}", db.display())
+            format!("{}: {e}{}", db.display(), hint(&e))
         }
         _ => return Failure::library(e),
     };

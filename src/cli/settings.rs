@@ -99,6 +99,7 @@ impl Settings {
         );
         ApplyOptions {
             allow_destructive: allow,
+            allow_data_dependent: true,
             dry_run: run.dry_run,
             busy_timeout: self.busy_timeout(),
             inspect: self.inspect(),

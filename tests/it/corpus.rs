@@ -21,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
-use sqlite_reconcile::apply::{apply, ApplyError, ApplyOptions};
+use sqlite_reconcile::apply::{apply, ApplyError, ApplyOptions, Refusal};
 use sqlite_reconcile::model::{Schema, Table};
 use sqlite_reconcile::{inspect, load, plan_for, to_yaml, InspectOptions};
 
@@ -269,7 +269,7 @@ fn try_case(case: &Case, direction: Direction) -> Result<Vec<String>, String> {
     // nothing; sqldef's `enable_drop: false` cases exist to show exactly that.
     if plan.destructive().next().is_some() {
         match apply(&mut conn, &plan, &desired, &ApplyOptions::default()) {
-            Err(ApplyError::Destructive(_)) => {}
+            Err(ApplyError::Refused(Refusal::Destructive(_))) => {}
             Err(e) => return Err(format!("destructive plan refused for another reason: {e}")),
             Ok(_) => return Err("destructive plan applied without permission".into()),
         }

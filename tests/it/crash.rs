@@ -608,7 +608,7 @@ fn rollback_killed_anywhere_in_wal_mode() {
 /// `MEMORY` on its own connection) is refused before anything runs.
 #[test]
 fn journal_modes_that_cannot_roll_back_are_refused() {
-    use sqlite_reconcile::{ApplyError, Error, Reconciler};
+    use sqlite_reconcile::{Error, Reconciler, Refusal};
     for mode in ["OFF", "MEMORY"] {
         let dir = Dir::new();
         let db = dir.db("app.db", "CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t(a) VALUES ('x');");
@@ -622,7 +622,7 @@ fn journal_modes_that_cannot_roll_back_are_refused() {
         )])
         .unwrap();
         match reconciler.reconcile(&mut conn) {
-            Err(Error::Apply(ApplyError::JournalMode(m))) => assert_eq!(m.to_ascii_uppercase(), mode),
+            Err(Error::Refused(Refusal::JournalMode(m))) => assert_eq!(m.to_ascii_uppercase(), mode),
             other => panic!("journal_mode={mode}: expected a refusal, got {other:?}"),
         }
         assert_eq!(content(&conn), before, "journal_mode={mode}: something ran");

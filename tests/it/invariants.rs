@@ -8,7 +8,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use sqlite_reconcile::apply::{apply, ApplyOptions};
 use sqlite_reconcile::plan::{Plan, Step, StepKind};
-use sqlite_reconcile::{load, ApplyError, Risk};
+use sqlite_reconcile::{load, ApplyError, Refusal, Risk};
 
 use crate::harness::Dir;
 
@@ -34,7 +34,7 @@ fn journal_mode_off_is_refused() {
     assert_eq!(mode, "off");
     let (desired, plan) = plan_for(&mut conn);
     let err = apply(&mut conn, &plan, &desired, &ApplyOptions::default()).expect_err("refused");
-    assert!(matches!(err, ApplyError::JournalMode(ref m) if m == "off"), "{err}");
+    assert!(matches!(err, ApplyError::Refused(Refusal::JournalMode(ref m)) if m == "off"), "{err}");
     assert_eq!(tables(&conn), 0, "nothing written");
 }
 
@@ -45,7 +45,7 @@ fn journal_mode_memory_is_refused_on_a_file() {
     let _: String = conn.query_row("PRAGMA journal_mode = MEMORY", [], |r| r.get(0)).expect("pragma");
     let (desired, plan) = plan_for(&mut conn);
     let err = apply(&mut conn, &plan, &desired, &ApplyOptions::default()).expect_err("refused");
-    assert!(matches!(err, ApplyError::JournalMode(_)), "{err}");
+    assert!(matches!(err, ApplyError::Refused(Refusal::JournalMode(_))), "{err}");
     assert_eq!(tables(&conn), 0);
 }
 

@@ -39,7 +39,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed, TestCaseError, TestError, TestRunner};
 use rusqlite::types::Value;
 use rusqlite::Connection;
-use sqlite_reconcile::apply::ApplyError;
+use sqlite_reconcile::apply::{ApplyError, Refusal};
 use sqlite_reconcile::model::{
     self, Check, Conflict, Expr, FkAction, ForeignKey, Generated, Index, IndexedColumn, Key, References, SortOrder,
 };
@@ -2036,7 +2036,7 @@ fn run_case(case: &Case) -> Result<Outcome, String> {
     // First as an application would at startup, without permission to lose data:
     // whatever runs then must lose nothing; a refusal must change nothing.
     let first = match s.try_apply_desired(&b_schema, false) {
-        Err(Error::Apply(ApplyError::Destructive(_))) => {
+        Err(Error::Refused(Refusal::Destructive(_))) => {
             s.check_unchanged().map_err(|u| fail(format!("a refused plan changed the database: {u}")))?;
             s.try_apply_desired(&b_schema, true)
         }

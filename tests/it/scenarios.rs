@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
-use sqlite_reconcile::apply::{ApplyError, ApplyOptions};
+use sqlite_reconcile::apply::{ApplyError, ApplyOptions, Refusal};
 use sqlite_reconcile::reconciler::{self, Run};
 use sqlite_reconcile::{Error, InspectOptions};
 
@@ -527,7 +527,7 @@ fn destructive_refused_without_permission() {
     let e = s
         .try_apply("tables:\n  feed:\n    columns:\n      - { name: id, type: TEXT, primary_key: true }\n", false)
         .unwrap_err();
-    assert!(matches!(e, Error::Apply(ApplyError::Destructive(_))), "{e}");
+    assert!(matches!(e, Error::Refused(Refusal::Destructive(_))), "{e}");
     s.assert_unchanged();
 }
 
@@ -673,7 +673,7 @@ fn r5_a_stored_column_made_generated_is_destructive() {
     let yaml =
         "tables:\n  t:\n    columns:\n      - { name: a, type: INTEGER }\n      - { name: b, type: INTEGER, generated: { expr: a * 2 } }\n";
     let e = s.try_apply(yaml, false).unwrap_err();
-    assert!(matches!(e, Error::Apply(ApplyError::Destructive(_))), "{e}");
+    assert!(matches!(e, Error::Refused(Refusal::Destructive(_))), "{e}");
     s.assert_unchanged();
     s.apply(yaml);
     s.check_all(&[]);
