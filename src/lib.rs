@@ -7,6 +7,7 @@
 //! This file is the API boundary: everything not re-exported here is internal.
 
 pub mod apply;
+pub mod backup;
 pub mod diff;
 pub mod facts;
 pub mod history;

@@ -8,9 +8,9 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::backup::Backup;
 use crate::model::Schema;
 use crate::plan::Plan;
-use crate::rollback::Backup;
 
 /// Version of the saved-plan and metadata formats.
 pub const FORMAT_VERSION: u32 = 1;

@@ -12,13 +12,14 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use crate::apply::{self, ApplyOptions, Hooks, Refusal};
+use crate::backup::{self, BACKUP_SCHEMA};
 use crate::diff::{self, diff, Change, Risk};
 use crate::history::{self, HistoryEntry};
 use crate::inspect::{inspect, InspectOptions};
 use crate::migration::{self, Prepared};
 use crate::model::Schema;
 use crate::plan::{self, Facts, Plan, Step, StepKind};
-use crate::rollback::{self, BACKUP_SCHEMA};
+use crate::rollback;
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 use crate::store;
 use crate::{ApplyError, Error};
@@ -193,7 +194,7 @@ fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptio
     let (rollback, backups) = if forward.is_empty() {
         (Plan::default(), Vec::new())
     } else {
-        let backups = rollback::backups(&before, desired);
+        let backups = backup::backups(&before, desired);
         let after_facts = crate::facts::of(desired, facts.sqlite_version);
         (rollback::plan_rollback(&before, desired, &backups, &after_facts)?, backups)
     };
@@ -236,7 +237,7 @@ struct Recorder<'a> {
     id: String,
     backup_dir: Option<PathBuf>,
     /// The backup file while it is written, between the first step and COMMIT.
-    writing: Option<store::BackupFile>,
+    writing: Option<backup::BackupFile>,
     /// Set once the backup file is written.
     backup: Option<PathBuf>,
     attached: bool,
@@ -267,16 +268,15 @@ impl Hooks for Recorder<'_> {
             let backups = &self.prepared.backups;
             // Values a backfill or default fills are kept as the rebuild copies the rows (or the
             // native backfill updates them), which spares a scan of the whole table.
-            let during_copy: Vec<bool> =
-                rollback::kept_during_copy(backups, &self.prepared.before, &self.prepared.after)
-                    .into_iter()
-                    .zip(backups)
-                    .map(|(kept, b)| kept && store::reads_kept_rows(&self.prepared.forward, b))
-                    .collect();
-            let file = store::BackupFile::begin(conn, backups, &during_copy, &path).map_err(ApplyError::Store)?;
+            let during_copy: Vec<bool> = backup::kept_during_copy(backups, &self.prepared.before, &self.prepared.after)
+                .into_iter()
+                .zip(backups)
+                .map(|(kept, b)| kept && backup::reads_kept_rows(&self.prepared.forward, b))
+                .collect();
+            let file = backup::BackupFile::begin(conn, backups, &during_copy, &path).map_err(ApplyError::Store)?;
             if during_copy.contains(&true) {
                 conn.create_scalar_function(
-                    store::KEEP_FN,
+                    backup::KEEP_FN,
                     -1,
                     FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DIRECTONLY,
                     file.keep_function(),
@@ -296,7 +296,7 @@ impl Hooks for Recorder<'_> {
             return Ok(());
         }
         if let Some(file) = self.writing.take() {
-            let _ = conn.remove_function(store::KEEP_FN, -1);
+            let _ = conn.remove_function(backup::KEEP_FN, -1);
             self.backup = Some(file.finish().map_err(ApplyError::Store)?);
         }
         let (applied_at, _) = history::now_utc();
@@ -329,7 +329,7 @@ impl Hooks for Recorder<'_> {
     fn after_end(&mut self, conn: &Connection) {
         // A backup file not finished is removed with its temporary file.
         if self.writing.take().is_some() {
-            let _ = conn.remove_function(store::KEEP_FN, -1);
+            let _ = conn.remove_function(backup::KEEP_FN, -1);
         }
         if self.attached {
             let _ = conn.execute_batch(&format!("DETACH DATABASE {BACKUP_SCHEMA}"));
@@ -345,7 +345,7 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
     }
     let db_path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
     let backup_dir = match (&db_path, prepared.backups.is_empty()) {
-        (Some(db), false) => Some(store::backup_dir(db)),
+        (Some(db), false) => Some(backup::backup_dir(db)),
         _ => None,
     };
     let plans_existed = run.plans.as_ref().is_some_and(|p| p.exists());
@@ -459,7 +459,7 @@ pub fn rollback_change(
             let db = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from).ok_or_else(|| {
                 Error::Store("the change kept values in a backup file, but this database has no file".into())
             })?;
-            let path = store::backup_dir(&db).join(name);
+            let path = backup::backup_dir(&db).join(name);
             if !path.exists() {
                 return Err(Error::Store(format!(
                     "the backup {} of change `{}` is missing; its rollback would lose the values it kept",

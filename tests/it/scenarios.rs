@@ -137,7 +137,7 @@ fn not_null_tightening_with_backfill() {
 
 /// The rows of every table of the one backup file beside `db`, by table (`b1`, `b2`, ...).
 fn kept_in_backup(db: &std::path::Path) -> BTreeMap<String, Vec<Vec<Value>>> {
-    let dir = sqlite_reconcile::store::backup_dir(db);
+    let dir = sqlite_reconcile::backup::backup_dir(db);
     let files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(files.len(), 1, "one backup file, no leftovers: {files:?}");
     let conn = Connection::open(&files[0]).unwrap();
