@@ -13,14 +13,14 @@ use rusqlite::Connection;
 
 use crate::apply::{self, ApplyOptions, Hooks, Refusal};
 use crate::backup::{self, BACKUP_SCHEMA};
-use crate::diff::{self, diff, Change, Risk};
+use crate::diff::{self, diff, Change};
 use crate::history::{self, HistoryEntry};
 use crate::inspect::{inspect, InspectOptions};
 use crate::migration::{self, Prepared};
 use crate::model::Schema;
-use crate::plan::{self, Facts, Plan, Step, StepKind};
+use crate::plan::{self, Plan, Step};
 use crate::rollback;
-use crate::sql::{quote_ident_if_needed as q, quote_str};
+use crate::sql::quote_str;
 use crate::store;
 use crate::{ApplyError, Error};
 
@@ -502,41 +502,7 @@ pub fn reset(
 ) -> Result<Report, Error> {
     let before = inspect(conn, &options.inspect)?;
     let facts = crate::facts::of(&before, crate::target::sqlite_version(conn)?);
-    let mut steps = Vec::new();
-    let drop = |kind: StepKind, what: &str, stmt: &str, name: &str| Step {
-        kind,
-        object: name.to_string(),
-        sql: vec![format!("{stmt} {}", q(name))],
-        comment: format!("drop {what} `{name}`"),
-        risk: Risk::Destructive,
-        hints: Vec::new(),
-        keeps: Vec::new(),
-        row_read: None,
-    };
-    steps.extend(before.triggers.keys().map(|n| drop(StepKind::DropTrigger, "trigger", "DROP TRIGGER", n)));
-    steps.extend(before.views.keys().map(|n| drop(StepKind::DropView, "view", "DROP VIEW", n)));
-    steps.extend(
-        before.virtual_tables.keys().map(|n| drop(StepKind::DropVirtualTable, "virtual table", "DROP TABLE", n)),
-    );
-    steps.extend(before.tables.keys().map(|n| drop(StepKind::DropTable, "table", "DROP TABLE", n)));
-    let build = plan::plan(
-        &diff::compare(&Schema::default(), desired),
-        &Facts { sqlite_version: facts.sqlite_version, ..Facts::default() },
-    )?;
-    steps.extend(build.steps);
-    if let Some(seed) = seed.filter(|s| !s.trim().is_empty()) {
-        steps.push(Step {
-            kind: StepKind::Seed,
-            object: "seed".to_string(),
-            sql: vec![seed.to_string()],
-            comment: "run the seed script".to_string(),
-            risk: Risk::Safe,
-            hints: Vec::new(),
-            keeps: Vec::new(),
-            row_read: None,
-        });
-    }
-    let forward = Plan { changes: diff(&before, desired), steps };
+    let forward = plan::reset(&before, desired, seed, &facts)?;
     let prepared = Prepared {
         format: migration::FORMAT_VERSION,
         tool_version: migration::TOOL_VERSION.to_string(),
