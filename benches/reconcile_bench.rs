@@ -21,7 +21,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
-use sqlite_reconcile::{inspect, load, normalize, plan, reconciler, render, InspectOptions, Reconciler};
+use sqlite_reconcile::{inspect, load, migration, normalize, plan, render, InspectOptions, Reconciler};
 
 const RECONCILE: &str = env!("CARGO_BIN_EXE_reconcile");
 
@@ -609,7 +609,7 @@ fn stages(db: &Path, schema: &Path, reps: usize) -> Stages {
         render::json(&p);
     });
     let prepare = time_n(reps, || {
-        reconciler::prepare(&mut conn, &desired, &opts).expect("prepare");
+        migration::prepare(&mut conn, &desired, &opts).expect("prepare");
     });
     Stages {
         load,
@@ -665,7 +665,7 @@ fn plan_scenario(work: &Path, n: usize, reps: usize, detail: bool) -> (Stats, St
         stage("diff alone", &st.diff);
         stage("diff + plan + order (`plan::plan`)", &st.plan);
         stage("render JSON", &st.render);
-        stage("`reconciler::prepare`: inspect, facts, plan, and the rollback plan", &st.prepare);
+        stage("`migration::prepare`: inspect, facts, plan, and the rollback plan", &st.prepare);
     }
     (stats, st)
 }

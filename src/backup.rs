@@ -467,7 +467,7 @@ mod tests {
             let desired = crate::load::desired(&loaded).unwrap();
             let mut conn = Connection::open_in_memory().unwrap();
             conn.execute_batch("CREATE TABLE t(id INTEGER PRIMARY KEY, a TEXT, b INT)").unwrap();
-            let prepared = crate::reconciler::prepare(&mut conn, &desired, &Default::default()).unwrap();
+            let prepared = crate::migration::prepare(&mut conn, &desired, &Default::default()).unwrap();
             let rebuilds = prepared.forward.steps.iter().any(|s| s.kind == crate::plan::StepKind::RebuildTable);
             assert_eq!(rebuilds, !native, "{:#?}", prepared.forward.steps);
             assert_eq!(prepared.backups.len(), 2);

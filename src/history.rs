@@ -1,11 +1,14 @@
 //! History: the table `_reconcile_history` inside the database, one row per applied change,
 //! written in the same transaction as the change, so the record never disagrees with the
-//! schema. It holds each change whole, so `rollback` needs nothing else; and the change ids.
+//! schema. It holds each change whole, so `rollback` needs nothing else; the change ids; and
+//! which change a rollback undoes.
 
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use crate::apply::Refusal;
 use crate::migration::Prepared;
+use crate::Error;
 
 /// The history table's name; `inspect` leaves it out like every `_reconcile_` table.
 pub const HISTORY_TABLE: &str = "_reconcile_history";
@@ -176,4 +179,42 @@ fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
         elapsed_ms: r.get(12)?,
         summary: r.get(13)?,
     })
+}
+
+/// The change a rollback would undo: `id`, or the newest applied change not yet rolled back.
+pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEntry, Prepared), Error> {
+    let entries = history(conn)?;
+    let entry = match id {
+        Some(id) => entries
+            .iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| Refusal::NothingToRollBack(format!("no change `{id}` in the history of this database")))?,
+        None => entries.iter().find(|e| e.kind == "apply" && e.outcome == "applied").ok_or_else(|| {
+            Refusal::NothingToRollBack("no applied change to roll back in the history of this database".into())
+        })?,
+    };
+    if entry.kind != "apply" {
+        return Err(Refusal::NothingToRollBack(format!(
+            "change `{}` is a {}; only applied plans can be rolled back (apply the schema again to go forward)",
+            entry.id, entry.kind
+        ))
+        .into());
+    }
+    if entry.outcome != "applied" {
+        return Err(Refusal::NothingToRollBack(format!("change `{}` was already rolled back", entry.id)).into());
+    }
+    // Entries are newest first: those before this one were applied after it.
+    let newer =
+        entries.iter().take_while(|e| e.id != entry.id).find(|e| e.outcome == "applied" && e.kind != "rollback");
+    if let Some(newer) = newer {
+        return Err(Refusal::NothingToRollBack(format!(
+            "change `{}` was applied after `{}`; roll that back first",
+            newer.id, entry.id
+        ))
+        .into());
+    }
+    let (entry, prepared) = recorded(conn, &entry.id)
+        .map_err(Error::Store)?
+        .ok_or_else(|| Refusal::NothingToRollBack(format!("no change `{}` in the history", entry.id)))?;
+    Ok((entry, prepared))
 }

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod backup;
 pub mod diff;
+pub mod execute;
 pub mod facts;
 pub mod history;
 pub mod inspect;
@@ -27,6 +28,7 @@ pub mod target;
 
 pub use apply::{Applied, ApplyError, ApplyOptions, Observer, Refusal};
 pub use diff::{Change, Risk};
+pub use execute::Report;
 pub use history::HistoryEntry;
 pub use inspect::{inspect, InspectError, InspectOptions};
 pub use lint::Lint;
@@ -34,7 +36,7 @@ pub use load::{LoadError, Loaded};
 pub use migration::Prepared;
 pub use model::Schema;
 pub use plan::{Kept, KeptKind, Plan, PlanError, Step};
-pub use reconciler::{Policy, Reconciler, Report};
+pub use reconciler::{Policy, Reconciler};
 
 /// The JSON Schema of the YAML format, generated from the model types.
 pub fn json_schema() -> String {

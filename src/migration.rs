@@ -3,10 +3,17 @@
 //! the same inputs, with the fingerprints of the schema before and after. `plan --out` saves one
 //! as JSON; the history table holds each applied one whole.
 //!
-//! Plain values: no I/O.
+//! [`prepare`] makes one from a database (read through SQL, never written) and a desired schema.
 
+use std::time::Duration;
+
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::apply::{self, ApplyError};
+use crate::inspect::{inspect, InspectOptions};
+use crate::{backup, diff, plan, rollback, Error};
 
 use crate::backup::Backup;
 use crate::model::Schema;
@@ -56,4 +63,47 @@ pub fn fingerprint(schema: &Schema) -> String {
     let json = serde_json::to_string(&schema.without_hints()).unwrap_or_default();
     let digest = Sha256::digest(json.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Inspects `conn` and plans the forward change to `desired`, its rollback and the values to keep.
+/// A database locked for longer than the connection's busy timeout is an [`ApplyError::Busy`].
+pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+    prepare_unlocked(conn, desired, opts).map_err(|e| match e {
+        Error::Inspect(crate::InspectError::Sqlite(ref s)) | Error::Sqlite(ref s) if apply::is_busy(s) => {
+            let waited: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap_or(0);
+            let waited = Duration::from_millis(u64::try_from(waited).unwrap_or(0));
+            Error::Apply(ApplyError::Busy { waited, holder: apply::WRITING })
+        }
+        other => other,
+    })
+}
+
+fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+    let before = inspect(conn, opts)?;
+    let facts = crate::facts::of(&before, crate::target::sqlite_version(conn)?);
+    let forward = plan::plan(&diff::compare(&before, desired), &facts)?;
+    let after = desired.without_hints();
+    let (rollback, backups) = if forward.is_empty() {
+        (Plan::default(), Vec::new())
+    } else {
+        let backups = backup::backups(&before, desired);
+        let after_facts = crate::facts::of(desired, facts.sqlite_version);
+        (rollback::plan_rollback(&before, desired, &backups, &after_facts)?, backups)
+    };
+    Ok(Prepared {
+        format: FORMAT_VERSION,
+        tool_version: TOOL_VERSION.to_string(),
+        sqlite_version: version_string(facts.sqlite_version),
+        fingerprint_before: fingerprint(&before),
+        fingerprint_after: fingerprint(&after),
+        before,
+        after: desired.clone(),
+        forward,
+        rollback,
+        backups,
+    })
+}
+
+pub(crate) fn version_string(v: (u32, u32, u32)) -> String {
+    format!("{}.{}.{}", v.0, v.1, v.2)
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use rusqlite::Connection;
 use serde_json::Value as Json;
 use sqlite_reconcile::apply::ApplyOptions;
-use sqlite_reconcile::reconciler::{self, Run};
+use sqlite_reconcile::execute::{self, Run};
 use sqlite_reconcile::{diff, history, inspect, load, migration, plan_for, InspectOptions, Schema};
 
 use crate::harness::{all_rows, reconcile, reconcile_env, stderr, stdout, Dir};
@@ -270,9 +270,9 @@ fn step_with_rollback(db: &Path, yaml: &str, label: &str) {
     let before = state(db);
     let apply = || {
         let mut c = Connection::open(db).unwrap();
-        let prepared = reconciler::prepare(&mut c, &desired, &InspectOptions::default()).unwrap();
+        let prepared = migration::prepare(&mut c, &desired, &InspectOptions::default()).unwrap();
         let options = ApplyOptions { allow_destructive: true, ..ApplyOptions::default() };
-        reconciler::execute(&mut c, &prepared, &Run { kind: "apply", options, ..Run::default() })
+        execute::execute(&mut c, &prepared, &Run { kind: "apply", options, ..Run::default() })
             .unwrap_or_else(|e| panic!("{label}: {e}"));
     };
     apply();
@@ -285,7 +285,7 @@ fn step_with_rollback(db: &Path, yaml: &str, label: &str) {
     let fk: i64 = c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0)).unwrap();
     assert_eq!(fk, 0, "{label}: foreign keys");
     let options = ApplyOptions { allow_destructive: true, ..ApplyOptions::default() };
-    reconciler::rollback(&mut c, None, options).unwrap_or_else(|e| panic!("{label}: rollback: {e}"));
+    execute::rollback(&mut c, None, options).unwrap_or_else(|e| panic!("{label}: rollback: {e}"));
     drop(c);
     assert_eq!(state(db), before, "{label}: rollback must restore schema and rows");
     apply();

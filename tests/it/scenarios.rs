@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlite_reconcile::apply::{ApplyError, ApplyOptions, Refusal};
-use sqlite_reconcile::reconciler::{self, Run};
-use sqlite_reconcile::{Error, InspectOptions};
+use sqlite_reconcile::execute::{self, Run};
+use sqlite_reconcile::{migration, Error, InspectOptions};
 
 use crate::harness::{load_yaml, Scenario, ScenarioFile};
 
@@ -245,10 +245,10 @@ fn nulls_a_rebuild_fills_are_kept_under_a_progress_bar() {
     );
     s.desired = Some(desired.clone());
     let mut c = s.conn();
-    let prepared = reconciler::prepare(&mut c, &desired, &InspectOptions::default()).unwrap();
+    let prepared = migration::prepare(&mut c, &desired, &InspectOptions::default()).unwrap();
     let observer: std::sync::Arc<dyn sqlite_reconcile::Observer> = std::sync::Arc::new(EveryCopy);
     let options = ApplyOptions { allow_destructive: true, observer: Some(observer), ..ApplyOptions::default() };
-    reconciler::execute(&mut c, &prepared, &Run { kind: "apply", options, ..Run::default() }).unwrap();
+    execute::execute(&mut c, &prepared, &Run { kind: "apply", options, ..Run::default() }).unwrap();
     drop(c);
     assert_eq!(kept_in_backup(&s.db), two_fills_kept());
     s.check_all(&[]);

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use sqlite_reconcile::reconciler::{self, Run};
+use sqlite_reconcile::execute::{self, Run};
 use sqlite_reconcile::Prepared;
 
 use super::{confirm, load_desired, prepare_on, report};
@@ -50,12 +50,9 @@ pub(crate) fn run(
     confirm(st, &prepared.forward, "Apply", &db, run)?;
     let options = st.apply(run);
     let plans = st.plans(plans);
-    let r = reconciler::execute(
-        &mut conn,
-        &prepared,
-        &Run { kind: "apply", options, plans: Some(plans), ..Run::default() },
-    )
-    .map_err(|e| db_failure(&db, timeout, e))?;
+    let r =
+        execute::execute(&mut conn, &prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })
+            .map_err(|e| db_failure(&db, timeout, e))?;
     report(st, &r, "applied");
     Ok(Outcome::Ok)
 }

@@ -19,7 +19,7 @@ use std::time::Instant;
 use clap::CommandFactory;
 use rusqlite::Connection;
 
-use sqlite_reconcile::reconciler;
+use sqlite_reconcile::migration;
 use sqlite_reconcile::store;
 use sqlite_reconcile::{lint, load, render, Lint, Loaded, Plan, Prepared, Report};
 
@@ -112,7 +112,7 @@ fn prepare_on(
 ) -> Result<Prepared, Failure> {
     let t = Instant::now();
     let prepared =
-        reconciler::prepare(conn, desired, &st.inspect()).map_err(|e| db_failure(db, st.busy_timeout(), e))?;
+        migration::prepare(conn, desired, &st.inspect()).map_err(|e| db_failure(db, st.busy_timeout(), e))?;
     st.timed(&format!("inspected {} and planned the change and its rollback", db.display()), t);
     Ok(prepared)
 }

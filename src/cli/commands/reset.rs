@@ -2,7 +2,7 @@
 //! the seed script run. It refuses unless the environment is declared dev (and, under CI, by the
 //! job itself) and `--yes` is given; the dropping and building are the library's.
 
-use sqlite_reconcile::reconciler;
+use sqlite_reconcile::execute;
 use sqlite_reconcile::ApplyOptions;
 
 use super::{load_desired, report};
@@ -55,8 +55,7 @@ pub(crate) fn run(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, 
         busy_timeout: timeout,
         ..ApplyOptions::default()
     };
-    let r =
-        reconciler::reset(&mut conn, &desired, seed.as_deref(), options).map_err(|e| db_failure(&db, timeout, e))?;
+    let r = execute::reset(&mut conn, &desired, seed.as_deref(), options).map_err(|e| db_failure(&db, timeout, e))?;
     report(st, &r, "reset:");
     Ok(Outcome::Ok)
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use sqlite_reconcile::reconciler;
+use sqlite_reconcile::{execute, history};
 
 use super::{confirm, report};
 use crate::cli::args::RunArgs;
@@ -19,12 +19,12 @@ pub(crate) fn run(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> 
     }
     let timeout = st.busy_timeout();
     let mut conn = open_target(db, timeout)?;
-    let (entry, original) = reconciler::rollback_target(&conn, id).map_err(|e| db_failure(db, timeout, e))?;
+    let (entry, original) = history::rollback_target(&conn, id).map_err(|e| db_failure(db, timeout, e))?;
     if st.out.normal() {
         eprintln!("rolling back {} ({}, applied {})", entry.id, entry.summary, entry.applied_at);
     }
     confirm(st, &original.rollback, "Roll back with", db, run)?;
-    let r = reconciler::rollback_change(&mut conn, &entry, &original, st.apply(run))
+    let r = execute::rollback_change(&mut conn, &entry, &original, st.apply(run))
         .map_err(|e| db_failure(db, timeout, e))?;
     report(st, &r, "rolled back with");
     Ok(Outcome::Ok)

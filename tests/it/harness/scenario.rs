@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlite_reconcile::apply::ApplyOptions;
-use sqlite_reconcile::reconciler::{self, Run};
-use sqlite_reconcile::{diff, inspect, load, plan_for, Error, InspectOptions, Plan, Schema};
+use sqlite_reconcile::execute::{self, Run};
+use sqlite_reconcile::{diff, inspect, load, migration, plan_for, Error, InspectOptions, Plan, Schema};
 
 use super::command::Dir;
 use super::rows::{all_rows, keyed_rows, rekey, same_number, sequence_rows, Rows};
@@ -68,10 +68,10 @@ impl Scenario {
     /// plan and backups, and plan files under `plans/` beside the database.
     pub fn try_apply_desired(&self, desired: &Schema, allow_destructive: bool) -> Result<Plan, Error> {
         let mut c = self.conn();
-        let prepared = reconciler::prepare(&mut c, desired, &InspectOptions::default())?;
+        let prepared = migration::prepare(&mut c, desired, &InspectOptions::default())?;
         let options = ApplyOptions { allow_destructive, ..ApplyOptions::default() };
         let plans = self.db.with_file_name("plans");
-        reconciler::execute(&mut c, &prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })?;
+        execute::execute(&mut c, &prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })?;
         Ok(prepared.forward)
     }
 
@@ -108,7 +108,7 @@ impl Scenario {
         drop(conn);
         let options = ApplyOptions { allow_destructive: true, ..ApplyOptions::default() };
         let mut c = self.conn();
-        reconciler::rollback(&mut c, None, options).map_err(|e| format!("rollback: {e}"))?;
+        execute::rollback(&mut c, None, options).map_err(|e| format!("rollback: {e}"))?;
         drop(c);
         self.check_unchanged().map_err(|e| format!("after rollback: {e}"))?;
         self.try_apply_desired(desired, true).map_err(|e| format!("apply again after rollback: {e}"))?;
