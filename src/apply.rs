@@ -185,7 +185,7 @@ pub enum ApplyError {
     Verify(Vec<Change>),
     /// Work around the plan (backup, history, plan files) failed; rolled back.
     #[error("{0}; nothing was changed")]
-    Store(String),
+    Store(crate::store_error::StoreError),
     /// Any other SQLite error; rolled back.
     #[error("{0}")]
     Sqlite(String),

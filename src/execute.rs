@@ -10,9 +10,11 @@ use std::time::Duration;
 use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
+use crate::apply::ApplyError;
 use crate::apply::{self, ApplyOptions, Hooks, Refusal};
 use crate::backup::{self, BACKUP_SCHEMA};
 use crate::diff::{diff, Change};
+use crate::error::Error;
 use crate::history::{self, HistoryEntry};
 use crate::inspect::inspect;
 use crate::migration::{self, Prepared};
@@ -20,7 +22,7 @@ use crate::model::Schema;
 use crate::plan::{self, Plan, Step};
 use crate::sql::quote_str;
 use crate::store;
-use crate::{ApplyError, Error};
+use crate::store_error::StoreError;
 
 /// What a reconcile did.
 #[derive(Debug, Clone)]
@@ -96,7 +98,10 @@ impl Hooks for Recorder<'_> {
                 "ATTACH DATABASE {} AS {BACKUP_SCHEMA}",
                 quote_str(&format!("file:{}?mode=ro", path.display()))
             ))
-            .map_err(|e| ApplyError::Store(format!("cannot open the backup {}: {e}", path.display())))?;
+            .map_err(|e| {
+                let message = format!("cannot open the backup {}: {e}", path.display());
+                ApplyError::Store(StoreError::new("open the backup", Some(path.display().to_string()), message))
+            })?;
             self.attached = true;
         }
         Ok(())
@@ -118,7 +123,9 @@ impl Hooks for Recorder<'_> {
                 .zip(backups)
                 .map(|(kept, b)| kept && backup::reads_kept_rows(&self.prepared.forward, b))
                 .collect();
-            let file = backup::BackupFile::begin(conn, backups, &during_copy, &path).map_err(ApplyError::Store)?;
+            let file = backup::BackupFile::begin(conn, backups, &during_copy, &path).map_err(|e| {
+                ApplyError::Store(StoreError::new("write the backup", Some(path.display().to_string()), e))
+            })?;
             if during_copy.contains(&true) {
                 conn.create_scalar_function(
                     backup::KEEP_FN,
@@ -142,7 +149,8 @@ impl Hooks for Recorder<'_> {
         }
         if let Some(file) = self.writing.take() {
             let _ = conn.remove_function(backup::KEEP_FN, -1);
-            self.backup = Some(file.finish().map_err(ApplyError::Store)?);
+            self.backup =
+                Some(file.finish().map_err(|e| ApplyError::Store(StoreError::new("finish the backup", None, e)))?);
         }
         let (applied_at, _) = history::now_utc();
         let entry = HistoryEntry {
@@ -161,11 +169,15 @@ impl Hooks for Recorder<'_> {
             elapsed_ms: elapsed.as_millis() as i64,
             summary: crate::render::summary(&self.prepared.forward),
         };
-        history::record(conn, &entry, self.prepared)
-            .map_err(|e| ApplyError::Store(format!("recording the change in {}: {e}", history::HISTORY_TABLE)))?;
+        history::record(conn, &entry, self.prepared).map_err(|e| {
+            let message = format!("recording the change in {}: {e}", history::HISTORY_TABLE);
+            ApplyError::Store(StoreError::new("record the change", Some(history::HISTORY_TABLE.to_string()), message))
+        })?;
         if let Some(plans) = &self.run.plans {
-            let staged = store::stage(plans, &entry, self.prepared, self.backup.as_deref())
-                .map_err(|e| ApplyError::Store(format!("writing the plan files under {}: {e}", plans.display())))?;
+            let staged = store::stage(plans, &entry, self.prepared, self.backup.as_deref()).map_err(|e| {
+                let message = format!("writing the plan files under {}: {e}", plans.display());
+                ApplyError::Store(StoreError::new("write the plan files", Some(plans.display().to_string()), message))
+            })?;
             self.staged = Some(staged);
         }
         Ok(())
@@ -227,10 +239,11 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
     let id = (!applied.dry_run).then(|| recorder.id.clone());
     let plan_dir = match recorder.staged.take() {
         Some(staged) => Some(staged.publish().map_err(|e| {
-            Error::Store(format!(
+            let message = format!(
                 "change {} is applied and recorded, but its plan files could not be moved into place: {e}",
                 recorder.id
-            ))
+            );
+            Error::Store(StoreError::new("publish the plan files", None, message))
         })?),
         None => None,
     };
@@ -264,15 +277,20 @@ pub fn rollback_change(
     let attach = match &entry.backup {
         Some(name) => {
             let db = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from).ok_or_else(|| {
-                Error::Store("the change kept values in a backup file, but this database has no file".into())
+                Error::Store(StoreError::new(
+                    "open the backup",
+                    None,
+                    "the change kept values in a backup file, but this database has no file",
+                ))
             })?;
             let path = backup::backup_dir(&db).join(name);
             if !path.exists() {
-                return Err(Error::Store(format!(
+                let message = format!(
                     "the backup {} of change `{}` is missing; its rollback would lose the values it kept",
                     path.display(),
                     entry.id
-                )));
+                );
+                return Err(StoreError::new("open the backup", Some(path.display().to_string()), message).into());
             }
             Some(path)
         }

@@ -7,8 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::Refusal;
+use crate::error::Error;
 use crate::migration::Prepared;
-use crate::Error;
+use crate::store_error::StoreError;
 
 /// The history table's name; `inspect` leaves it out like every `_reconcile_` table.
 pub const HISTORY_TABLE: &str = "_reconcile_history";
@@ -214,7 +215,7 @@ pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEn
         .into());
     }
     let (entry, prepared) = recorded(conn, &entry.id)
-        .map_err(Error::Store)?
+        .map_err(|e| StoreError::new("read the history", Some(HISTORY_TABLE.to_string()), e))?
         .ok_or_else(|| Refusal::NothingToRollBack(format!("no change `{}` in the history", entry.id)))?;
     Ok((entry, prepared))
 }

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod backup;
 pub mod diff;
+pub mod error;
 pub mod execute;
 pub mod facts;
 pub mod history;
@@ -24,10 +25,12 @@ pub mod render;
 pub mod rollback;
 pub mod sql;
 pub mod store;
+pub mod store_error;
 pub mod target;
 
 pub use apply::{Applied, ApplyError, ApplyOptions, Observer, Refusal};
 pub use diff::{Change, Risk};
+pub use error::Error;
 pub use execute::Report;
 pub use history::HistoryEntry;
 pub use inspect::{inspect, InspectError, InspectOptions};
@@ -37,6 +40,7 @@ pub use migration::Prepared;
 pub use model::Schema;
 pub use plan::{Kept, KeptKind, Plan, PlanError, Step};
 pub use reconciler::{Policy, Reconciler};
+pub use store_error::StoreError;
 
 /// The JSON Schema of the YAML format, generated from the model types.
 pub fn json_schema() -> String {
@@ -54,49 +58,6 @@ pub fn to_yaml(schema: &Schema) -> Result<String, serde_yaml::Error> {
     }
     let body = serde_yaml::to_string(&schema)?;
     Ok(format!("# yaml-language-server: $schema=reconcile.schema.json\n{body}"))
-}
-
-/// Any error of the library.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The desired schema is invalid.
-    #[error(transparent)]
-    Load(#[from] LoadError),
-    /// The database's schema could not be read.
-    #[error(transparent)]
-    Inspect(#[from] InspectError),
-    /// No plan can be made.
-    #[error(transparent)]
-    Plan(#[from] PlanError),
-    /// Applying failed; nothing was changed.
-    #[error(transparent)]
-    Apply(ApplyError),
-    /// Refused by a rule (destructive or data-dependent steps without permission, the journal
-    /// mode, a stale plan, a rollback that would not fit or has nothing to undo); nothing was
-    /// changed. The one place every refusal ends up.
-    #[error(transparent)]
-    Refused(Refusal),
-    /// The plan store, backup file or history could not be read or written.
-    #[error("{0}")]
-    Store(String),
-    /// A database error outside a plan.
-    #[error("{0}")]
-    Sqlite(#[from] rusqlite::Error),
-}
-
-impl From<ApplyError> for Error {
-    fn from(e: ApplyError) -> Self {
-        match e {
-            ApplyError::Refused(r) => Error::Refused(r),
-            other => Error::Apply(other),
-        }
-    }
-}
-
-impl From<Refusal> for Error {
-    fn from(r: Refusal) -> Self {
-        Error::Refused(r)
-    }
 }
 
 /// Inspects `conn` and plans the steps to `desired` (a normalized schema, see [`load::desired`]).

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::apply::{self, ApplyError};
+use crate::error::Error;
 use crate::inspect::{inspect, InspectOptions};
-use crate::{backup, diff, plan, rollback, Error};
+use crate::{backup, diff, plan, rollback};
 
 use crate::backup::Backup;
 use crate::model::Schema;

@@ -8,10 +8,10 @@ use std::time::Duration;
 use rusqlite::Connection;
 
 use crate::apply::{self, ApplyOptions};
+use crate::error::Error;
 use crate::execute::{self, Report, Run};
 use crate::migration::{self, Prepared};
 use crate::model::Schema;
-use crate::Error;
 
 /// Which kinds of change may run without a person deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
