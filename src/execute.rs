@@ -326,7 +326,7 @@ pub fn reset(
     options: ApplyOptions,
 ) -> Result<Report, Error> {
     let before = inspect(conn, &options.inspect)?;
-    let facts = crate::facts::of(&before, crate::target::sqlite_version(conn)?);
+    let facts = crate::facts::of(&before, crate::engine::sqlite_version(conn)?);
     let forward = plan::reset(&before, desired, seed, &facts)?;
     let prepared = Prepared {
         format: migration::FORMAT_VERSION,

@@ -3,10 +3,12 @@
 //! schema. It holds each change whole, so `rollback` needs nothing else; the change ids; and
 //! which change a rollback undoes.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::types::Value;
+use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::Refusal;
+use crate::engine::Sql;
 use crate::error::Error;
 use crate::migration::Prepared;
 use crate::store_error::StoreError;
@@ -128,63 +130,78 @@ pub fn record(conn: &Connection, entry: &HistoryEntry, prepared: &Prepared) -> R
     Ok(())
 }
 
-fn has_history(conn: &Connection) -> Result<bool, rusqlite::Error> {
-    conn.query_row("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1", [HISTORY_TABLE], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map(|n| n > 0)
+fn has_history(db: &(impl Sql + ?Sized)) -> Result<bool, rusqlite::Error> {
+    let rows = db.rows(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+        &[Value::Text(HISTORY_TABLE.to_string())],
+    )?;
+    Ok(matches!(rows.first().and_then(|r| r.first()), Some(Value::Integer(n)) if *n > 0))
 }
 
-/// The history, newest first; empty when nothing was ever applied.
-pub fn history(conn: &Connection) -> Result<Vec<HistoryEntry>, rusqlite::Error> {
-    if !has_history(conn)? {
+/// The history, newest first; empty when nothing was ever applied. Read through SQL alone.
+pub fn history(db: &(impl Sql + ?Sized)) -> Result<Vec<HistoryEntry>, rusqlite::Error> {
+    if !has_history(db)? {
         return Ok(Vec::new());
     }
-    let mut stmt = conn.prepare(&format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_TABLE} ORDER BY rowid DESC"))?;
-    let rows = stmt.query_map([], entry_from_row)?;
-    rows.collect()
+    let rows = db.rows(&format!("SELECT {HISTORY_COLUMNS} FROM {HISTORY_TABLE} ORDER BY rowid DESC"), &[])?;
+    rows.iter().map(|r| entry_from_row(r)).collect()
 }
 
-/// The recorded change `id`, with its history entry.
-pub fn recorded(conn: &Connection, id: &str) -> Result<Option<(HistoryEntry, Prepared)>, String> {
-    if !has_history(conn).map_err(|e| e.to_string())? {
+/// The recorded change `id`, with its history entry. Read through SQL alone.
+pub fn recorded(db: &(impl Sql + ?Sized), id: &str) -> Result<Option<(HistoryEntry, Prepared)>, String> {
+    if !has_history(db).map_err(|e| e.to_string())? {
         return Ok(None);
     }
-    let row = conn
-        .query_row(&format!("SELECT {HISTORY_COLUMNS}, record FROM {HISTORY_TABLE} WHERE id = ?1"), [id], |r| {
-            Ok((entry_from_row(r)?, r.get::<_, String>(14)?))
-        })
-        .optional()
+    let rows = db
+        .rows(
+            &format!("SELECT {HISTORY_COLUMNS}, record FROM {HISTORY_TABLE} WHERE id = ?1"),
+            &[Value::Text(id.to_string())],
+        )
         .map_err(|e| e.to_string())?;
-    let Some((entry, json)) = row else { return Ok(None) };
+    let Some(row) = rows.first() else { return Ok(None) };
+    let entry = entry_from_row(row).map_err(|e| e.to_string())?;
+    let json = text(row.get(14)).ok_or_else(|| format!("history entry {id} has no record"))?;
     let prepared: Prepared =
         serde_json::from_str(&json).map_err(|e| format!("history entry {id} cannot be read back: {e}"))?;
     Ok(Some((entry, prepared)))
 }
 
+fn text(v: Option<&Value>) -> Option<String> {
+    match v {
+        Some(Value::Text(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 /// One history row, read from the columns of `HISTORY_COLUMNS` in order.
-fn entry_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<HistoryEntry> {
+fn entry_from_row(r: &[Value]) -> rusqlite::Result<HistoryEntry> {
+    let wrong = |i: usize| rusqlite::Error::InvalidColumnType(i, "history".to_string(), rusqlite::types::Type::Null);
+    let text_at = |i: usize| text(r.get(i)).ok_or_else(|| wrong(i));
+    let int_at = |i: usize| match r.get(i) {
+        Some(Value::Integer(n)) => Ok(*n),
+        _ => Err(wrong(i)),
+    };
     Ok(HistoryEntry {
-        id: r.get(0)?,
-        kind: r.get(1)?,
-        applied_at: r.get(2)?,
-        tool_version: r.get(3)?,
-        sqlite_version: r.get(4)?,
-        fingerprint_before: r.get(5)?,
-        fingerprint_after: r.get(6)?,
-        outcome: r.get(7)?,
-        rolls_back: r.get(8)?,
-        backup: r.get(9)?,
-        steps: r.get(10)?,
-        destructive: r.get(11)?,
-        elapsed_ms: r.get(12)?,
-        summary: r.get(13)?,
+        id: text_at(0)?,
+        kind: text_at(1)?,
+        applied_at: text_at(2)?,
+        tool_version: text_at(3)?,
+        sqlite_version: text_at(4)?,
+        fingerprint_before: text_at(5)?,
+        fingerprint_after: text_at(6)?,
+        outcome: text_at(7)?,
+        rolls_back: text(r.get(8)),
+        backup: text(r.get(9)),
+        steps: int_at(10)?,
+        destructive: int_at(11)?,
+        elapsed_ms: int_at(12)?,
+        summary: text_at(13)?,
     })
 }
 
 /// The change a rollback would undo: `id`, or the newest applied change not yet rolled back.
-pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEntry, Prepared), Error> {
-    let entries = history(conn)?;
+pub fn rollback_target(db: &(impl Sql + ?Sized), id: Option<&str>) -> Result<(HistoryEntry, Prepared), Error> {
+    let entries = history(db)?;
     let entry = match id {
         Some(id) => entries
             .iter()
@@ -214,7 +231,7 @@ pub fn rollback_target(conn: &Connection, id: Option<&str>) -> Result<(HistoryEn
         ))
         .into());
     }
-    let (entry, prepared) = recorded(conn, &entry.id)
+    let (entry, prepared) = recorded(db, &entry.id)
         .map_err(|e| StoreError::new("read the history", Some(HISTORY_TABLE.to_string()), e))?
         .ok_or_else(|| Refusal::NothingToRollBack(format!("no change `{}` in the history", entry.id)))?;
     Ok((entry, prepared))

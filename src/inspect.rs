@@ -12,9 +12,9 @@ use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::types::Value;
 
+use crate::engine::Sql;
 use crate::model::{Schema, Table, Trigger, View, VirtualTable};
 use crate::sql::{self, parse};
-use crate::target::Sql;
 
 /// Prefix of the tool's own bookkeeping tables; never managed.
 pub const OWN_PREFIX: &str = "_reconcile_";
@@ -226,7 +226,7 @@ fn is_virtual(create_sql: &str) -> bool {
 
 /// The SQLite library version of a connection, as (major, minor, patch).
 pub fn sqlite_version(db: &(impl Sql + ?Sized)) -> Result<(u32, u32, u32), rusqlite::Error> {
-    crate::target::sqlite_version(db)
+    crate::engine::sqlite_version(db)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 pub mod apply;
 pub mod backup;
 pub mod diff;
+pub mod engine;
 pub mod error;
 pub mod execute;
 pub mod facts;
@@ -67,7 +68,7 @@ pub fn plan_for(
     opts: &InspectOptions,
 ) -> Result<(Schema, Plan), Error> {
     let actual = inspect(conn, opts)?;
-    let facts = facts::of(&actual, target::sqlite_version(conn)?);
+    let facts = facts::of(&actual, engine::sqlite_version(conn)?);
     let plan = plan::plan(&diff::compare(&actual, desired), &facts)?;
     Ok((actual, plan))
 }

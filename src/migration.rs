@@ -81,7 +81,7 @@ pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -
 
 fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
     let before = inspect(conn, opts)?;
-    let facts = crate::facts::of(&before, crate::target::sqlite_version(conn)?);
+    let facts = crate::facts::of(&before, crate::engine::sqlite_version(conn)?);
     let forward = plan::plan(&diff::compare(&before, desired), &facts)?;
     let after = desired.without_hints();
     let (rollback, backups) = if forward.is_empty() {

@@ -9,9 +9,10 @@ use rusqlite::Connection;
 
 use crate::apply::{self, ApplyOptions};
 use crate::error::Error;
-use crate::execute::{self, Report, Run};
-use crate::migration::{self, Prepared};
+use crate::execute::{Report, Run};
+use crate::migration::Prepared;
 use crate::model::Schema;
+use crate::target::{LocalFile, Target};
 
 /// Which kinds of change may run without a person deciding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +104,7 @@ impl Reconciler {
     /// Plans the change for `conn` without running it, waiting for locks up to the busy timeout.
     pub fn prepare(&self, conn: &mut Connection) -> Result<Prepared, Error> {
         apply::with_busy_timeout(conn, self.options.busy_timeout, |conn| {
-            migration::prepare(conn, &self.desired, &self.options.inspect)
+            LocalFile::new(conn)?.prepare(&self.desired, &self.options.inspect)
         })
     }
 
@@ -119,6 +120,7 @@ impl Reconciler {
         options.allow_destructive = self.policy.allow_destructive;
         options.allow_data_dependent = self.policy.allow_data_dependent;
         options.dry_run = dry_run;
-        execute::execute(conn, prepared, &Run { kind: "apply", options, plans: self.plans.clone(), ..Run::default() })
+        let run = Run { kind: "apply", options, plans: self.plans.clone(), ..Run::default() };
+        LocalFile::new(conn)?.execute(prepared, &run)
     }
 }

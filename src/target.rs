@@ -1,94 +1,88 @@
-//! Target: the seam between the pipeline and the database it reads and changes.
+//! Target: the one seam a database is changed through. A [`Target`] reads through SQL
+//! ([`Sql`]), says what its engine is and can do ([`Engine`]), plans a change against itself and
+//! runs a prepared change (or a recorded change's rollback) as one atomic unit with its
+//! bookkeeping: the history row and the values a change drops live where the engine keeps them.
 //!
-//! Everything the pipeline learns from a database comes through [`Sql`]: queries whose rows
-//! are plain values, so any engine that speaks SQLite's SQL (a local file through `rusqlite`
-//! today; a libSQL server or rqlite over HTTP) can be inspected the same way, in a bounded
-//! number of queries. [`Engine`] says what the engine is and what it can do during a change,
-//! which decides how a plan may run there. Invariant: nothing here writes.
+//! [`LocalFile`], a file (or in-memory database) opened with `rusqlite`, is the first
+//! implementation; its change runs through `apply` and `execute`, with foreign keys held off for
+//! the session, the backup file beside the database and the plan files under `plans/`. An engine
+//! reached over a network implements the same trait with what it can do (see [`Engine`]).
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
 
-/// Reading a database through SQL alone.
-pub trait Sql {
-    /// The rows of one read-only query, with its positional parameters, in the order the
-    /// query gives. Errors are SQLite's (an engine reached over a network reports SQLite's
-    /// codes and messages the same way).
-    fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error>;
+use crate::apply::ApplyOptions;
+use crate::engine::{Engine, Sql};
+use crate::error::Error;
+use crate::execute::{self, Report, Run};
+use crate::history::{self, HistoryEntry};
+use crate::inspect::InspectOptions;
+use crate::migration::{self, Prepared};
+use crate::model::Schema;
+
+/// A database a change can be planned against and applied to.
+pub trait Target: Sql {
+    /// What the engine is and what it can do during a change.
+    fn engine(&self) -> &Engine;
+
+    /// Plans the change to `desired` (a normalized schema): the forward plan, its rollback and
+    /// the values to keep, from the schema read through [`Sql`] and the engine's version.
+    fn prepare(&mut self, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error>;
+
+    /// Runs `prepared` as one atomic unit, verified, recorded in the history with its rollback;
+    /// refused, with nothing run, when the schema is no longer the one it was planned against.
+    fn execute(&mut self, prepared: &Prepared, run: &Run) -> Result<Report, Error>;
+
+    /// Rolls back `original`, the change recorded as `entry` (see [`history::rollback_target`]).
+    fn rollback(&mut self, entry: &HistoryEntry, original: &Prepared, options: ApplyOptions) -> Result<Report, Error>;
+
+    /// The changes recorded in the database, newest first, read through [`Sql`].
+    fn history(&self) -> Result<Vec<HistoryEntry>, Error> {
+        Ok(history::history(self)?)
+    }
 }
 
-impl Sql for Connection {
+/// A local database file (or an in-memory database) opened with `rusqlite`.
+pub struct LocalFile<'c> {
+    conn: &'c mut Connection,
+    engine: Engine,
+}
+
+impl<'c> LocalFile<'c> {
+    /// The target behind `conn`; reads its SQLite version.
+    pub fn new(conn: &'c mut Connection) -> Result<LocalFile<'c>, rusqlite::Error> {
+        let engine = Engine::local(&*conn)?;
+        Ok(LocalFile { conn, engine })
+    }
+
+    /// The connection, for what only a local file has (its path, the backup file beside it).
+    pub fn connection(&mut self) -> &mut Connection {
+        self.conn
+    }
+}
+
+impl Sql for LocalFile<'_> {
     fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error> {
-        let mut stmt = self.prepare_cached(sql)?;
-        let width = stmt.column_count();
-        let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next()? {
-            out.push((0..width).map(|i| r.get::<_, Value>(i)).collect::<Result<_, _>>()?);
-        }
-        Ok(out)
+        self.conn.rows(sql, params)
     }
 }
 
-/// How an engine can keep foreign keys from acting while a change rebuilds tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ForeignKeyHold {
-    /// `PRAGMA foreign_keys = OFF` before `BEGIN`, in the same session as the change.
-    PerSession,
-    /// Only `PRAGMA defer_foreign_keys = ON` inside the change: keys stay on.
-    DeferOnly,
-}
-
-/// How an engine runs a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transactions {
-    /// `BEGIN IMMEDIATE`, statements, reads inside the transaction, then `COMMIT` or `ROLLBACK`.
-    Interactive,
-    /// One request whose statements commit or roll back together; nothing can be read
-    /// between them.
-    OneRequest,
-}
-
-/// What the engine is and what it supports during a change.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Engine {
-    /// A name for messages: `SQLite (local file)`, ...
-    pub name: String,
-    /// The engine's SQLite version as (major, minor, patch): planning uses it.
-    pub sqlite_version: (u32, u32, u32),
-    /// How a change runs.
-    pub transactions: Transactions,
-    /// How foreign keys are held off during a change.
-    pub foreign_keys: ForeignKeyHold,
-    /// Whether another database file can be attached (a change's backup file).
-    pub attach: bool,
-    /// Whether functions of this process can be registered on the connection.
-    pub functions: bool,
-}
-
-impl Engine {
-    /// A local file (or in-memory database) opened with `rusqlite`: everything is possible.
-    pub fn local(db: &impl Sql) -> Result<Engine, rusqlite::Error> {
-        Ok(Engine {
-            name: "SQLite (local file)".to_string(),
-            sqlite_version: sqlite_version(db)?,
-            transactions: Transactions::Interactive,
-            foreign_keys: ForeignKeyHold::PerSession,
-            attach: true,
-            functions: true,
-        })
+impl Target for LocalFile<'_> {
+    fn engine(&self) -> &Engine {
+        &self.engine
     }
-}
 
-/// The SQLite library version of a database's engine, as (major, minor, patch).
-pub fn sqlite_version(db: &(impl Sql + ?Sized)) -> Result<(u32, u32, u32), rusqlite::Error> {
-    let rows = db.rows("SELECT sqlite_version()", &[])?;
-    let text = match rows.first().and_then(|r| r.first()) {
-        Some(Value::Text(v)) => v.clone(),
-        _ => String::new(),
-    };
-    let mut it = text.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    Ok((it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0)))
+    fn prepare(&mut self, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+        migration::prepare(self.conn, desired, opts)
+    }
+
+    fn execute(&mut self, prepared: &Prepared, run: &Run) -> Result<Report, Error> {
+        execute::execute(self.conn, prepared, run)
+    }
+
+    fn rollback(&mut self, entry: &HistoryEntry, original: &Prepared, options: ApplyOptions) -> Result<Report, Error> {
+        execute::rollback_change(self.conn, entry, original, options)
+    }
 }
 
 #[cfg(test)]
@@ -96,12 +90,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_local_connection_reads_rows_and_says_what_it_is() {
-        let c = Connection::open_in_memory().unwrap();
-        let rows = c.rows("SELECT ?1 + 1, 'x', NULL", &[Value::Integer(41)]).unwrap();
-        assert_eq!(rows, vec![vec![Value::Integer(42), Value::Text("x".into()), Value::Null]]);
-        let e = Engine::local(&c).unwrap();
-        assert!(e.sqlite_version >= (3, 45, 0), "{e:?}");
-        assert_eq!(e.transactions, Transactions::Interactive);
+    fn a_local_file_plans_applies_records_and_rolls_back_through_the_seam() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("app.db")).unwrap();
+        conn.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT); INSERT INTO t VALUES (1, 'x');").unwrap();
+        let yaml = "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, collate: NOCASE }\n";
+        let desired = crate::load::desired(&crate::load::load_sources(&[("t.yaml", yaml)]).unwrap()).unwrap();
+        let mut target = LocalFile::new(&mut conn).unwrap();
+        assert!(target.engine().sqlite_version >= (3, 45, 0));
+        let prepared = target.prepare(&desired, &InspectOptions::default()).unwrap();
+        assert_eq!(prepared.forward.steps.len(), 1, "{:#?}", prepared.forward.steps);
+        let run = Run { kind: "apply", ..Run::default() };
+        let report = target.execute(&prepared, &run).unwrap();
+        let history = target.history().unwrap();
+        assert_eq!(history.len(), 1);
+        assert_eq!(Some(&history[0].id), report.id.as_ref());
+        assert!(target.prepare(&desired, &InspectOptions::default()).unwrap().is_empty(), "in sync after the apply");
+        let (entry, original) = history::rollback_target(&target, None).unwrap();
+        target.rollback(&entry, &original, ApplyOptions::default()).unwrap();
+        let collation = target.rows("SELECT sql FROM sqlite_schema WHERE name = 't'", &[]).unwrap();
+        assert!(matches!(&collation[0][0], Value::Text(sql) if !sql.contains("NOCASE")), "{collation:?}");
+        let rows = target.rows("SELECT id, a FROM t", &[]).unwrap();
+        assert_eq!(rows, vec![vec![Value::Integer(1), Value::Text("x".into())]]);
     }
 }

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use sqlite_reconcile::execute::{self, Run};
+use sqlite_reconcile::execute::Run;
+use sqlite_reconcile::target::{LocalFile, Target as _};
 use sqlite_reconcile::Prepared;
 
 use super::{confirm, load_desired, prepare_on, report};
@@ -50,9 +51,11 @@ pub(crate) fn run(
     confirm(st, &prepared.forward, "Apply", &db, run)?;
     let options = st.apply(run);
     let plans = st.plans(plans);
-    let r =
-        execute::execute(&mut conn, &prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })
-            .map_err(|e| db_failure(&db, timeout, e))?;
+    let failure = |e: sqlite_reconcile::Error| db_failure(&db, timeout, e);
+    let mut target = LocalFile::new(&mut conn).map_err(|e| failure(e.into()))?;
+    let r = target
+        .execute(&prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })
+        .map_err(failure)?;
     report(st, &r, "applied");
     Ok(Outcome::Ok)
 }

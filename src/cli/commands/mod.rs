@@ -19,8 +19,8 @@ use std::time::Instant;
 use clap::CommandFactory;
 use rusqlite::Connection;
 
-use sqlite_reconcile::migration;
 use sqlite_reconcile::store;
+use sqlite_reconcile::target::{LocalFile, Target as _};
 use sqlite_reconcile::{lint, load, render, Lint, Loaded, Plan, Prepared, Report};
 
 use super::args::{Cli, RunArgs};
@@ -111,8 +111,9 @@ fn prepare_on(
     desired: &sqlite_reconcile::Schema,
 ) -> Result<Prepared, Failure> {
     let t = Instant::now();
-    let prepared =
-        migration::prepare(conn, desired, &st.inspect()).map_err(|e| db_failure(db, st.busy_timeout(), e))?;
+    let failure = |e: sqlite_reconcile::Error| db_failure(db, st.busy_timeout(), e);
+    let mut target = LocalFile::new(conn).map_err(|e| failure(e.into()))?;
+    let prepared = target.prepare(desired, &st.inspect()).map_err(failure)?;
     st.timed(&format!("inspected {} and planned the change and its rollback", db.display()), t);
     Ok(prepared)
 }

@@ -4,7 +4,8 @@
 
 use std::path::Path;
 
-use sqlite_reconcile::{execute, history};
+use sqlite_reconcile::history;
+use sqlite_reconcile::target::{LocalFile, Target as _};
 
 use super::{confirm, report};
 use crate::cli::args::RunArgs;
@@ -19,13 +20,14 @@ pub(crate) fn run(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> 
     }
     let timeout = st.busy_timeout();
     let mut conn = open_target(db, timeout)?;
-    let (entry, original) = history::rollback_target(&conn, id).map_err(|e| db_failure(db, timeout, e))?;
+    let failure = |e: sqlite_reconcile::Error| db_failure(db, timeout, e);
+    let mut target = LocalFile::new(&mut conn).map_err(|e| failure(e.into()))?;
+    let (entry, original) = history::rollback_target(&target, id).map_err(failure)?;
     if st.out.normal() {
         eprintln!("rolling back {} ({}, applied {})", entry.id, entry.summary, entry.applied_at);
     }
     confirm(st, &original.rollback, "Roll back with", db, run)?;
-    let r = execute::rollback_change(&mut conn, &entry, &original, st.apply(run))
-        .map_err(|e| db_failure(db, timeout, e))?;
+    let r = target.rollback(&entry, &original, st.apply(run)).map_err(failure)?;
     report(st, &r, "rolled back with");
     Ok(Outcome::Ok)
 }
