@@ -4,13 +4,17 @@
 //! `normalize` (the desired schema built in a scratch database and inspected
 //! back, so both sides are compared like with like), then diff, plan and apply.
 //!
-//! This file is the API boundary: everything not re-exported here is internal.
+//! This file is the API boundary. The application's API is what is re-exported below
+//! (`Reconciler`, `Policy`, `Report`, `Error`, `Refusal`, `Schema`, `Plan`, ...), with
+//! `plan_for`, `json_schema` and `to_yaml`. The stage modules are public too, for the
+//! command-line tool (a crate of its own), the tests and the benchmarks, which drive each
+//! stage alone; the modules only they use within this crate are `pub(crate)`.
 
 pub mod apply;
 pub mod backup;
 pub mod diff;
 pub mod engine;
-pub mod error;
+pub(crate) mod error;
 pub mod execute;
 pub mod facts;
 pub mod history;
@@ -21,12 +25,12 @@ pub mod migration;
 pub mod model;
 pub mod normalize;
 pub mod plan;
-pub mod reconciler;
+pub(crate) mod reconciler;
 pub mod render;
-pub mod rollback;
+pub(crate) mod rollback;
 pub mod sql;
 pub mod store;
-pub mod store_error;
+pub(crate) mod store_error;
 pub mod target;
 
 pub use apply::{Applied, ApplyError, ApplyOptions, Observer, Refusal};
