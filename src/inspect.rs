@@ -82,8 +82,8 @@ const TABLE_LIST: &str = "SELECT name, type, wr, strict FROM pragma_table_list W
 
 /// Every column of every ordinary table of `main`, in one query.
 const TABLE_XINFO: &str = "SELECT t.name, x.name, x.hidden, x.type \
-     FROM pragma_table_list AS t, pragma_table_xinfo(t.name, 'main') AS x \
-     WHERE t.schema = 'main' AND t.type = 'table' ORDER BY t.name, x.cid";
+     FROM main.sqlite_schema AS t, pragma_table_xinfo(t.name, 'main') AS x \
+     WHERE t.type = 'table' ORDER BY t.name, x.cid";
 
 /// A text cell (NULL and other kinds read as empty).
 fn text(v: &Value) -> String {
