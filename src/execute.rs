@@ -327,7 +327,9 @@ pub fn reset(
 ) -> Result<Report, Error> {
     let before = inspect(conn, &options.inspect)?;
     let facts = crate::facts::of(&before, crate::engine::sqlite_version(conn)?);
-    let forward = plan::reset(&before, desired, seed, &facts)?;
+    let empty = Schema::default();
+    let changes = crate::diff::compare(&before, desired).changes;
+    let forward = plan::reset(&before, &crate::diff::compare(&empty, desired), changes, seed, &facts)?;
     let prepared = Prepared {
         format: migration::FORMAT_VERSION,
         tool_version: migration::TOOL_VERSION.to_string(),

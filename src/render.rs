@@ -272,7 +272,7 @@ struct JsonDrift<'a> {
     differences: &'a [Change],
 }
 
-/// `drift --format json` (`version`, `in_sync`, `database`, `schema`, `differences`); docs/JSON.md.
+/// The drift JSON format (`version`, `in_sync`, `database`, `schema`, `differences`); docs/JSON.md.
 pub fn drift_json(database: &std::path::Path, schema: &std::path::Path, differences: &[Change]) -> String {
     pretty(&JsonDrift {
         version: JSON_VERSION,
@@ -289,7 +289,7 @@ struct JsonHistory<'a> {
     history: &'a [HistoryEntry],
 }
 
-/// `history --format json` (`version`, `history`), newest first; docs/JSON.md.
+/// The history JSON format (`version`, `history`), newest first; docs/JSON.md.
 pub fn history_json(entries: &[HistoryEntry]) -> String {
     pretty(&JsonHistory { version: JSON_VERSION, history: entries })
 }

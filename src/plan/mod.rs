@@ -228,9 +228,17 @@ pub fn plan(diff: &Diff<'_>, facts: &Facts) -> Result<Plan, PlanError> {
     Ok(Plan { changes: changes.clone(), steps })
 }
 
-/// The steps of `reset` (development only): drop every object of `actual` (their data with
-/// them), build `desired` from nothing, then run the `seed` script if there is one.
-pub fn reset(actual: &Schema, desired: &Schema, seed: Option<&str>, facts: &Facts) -> Result<Plan, PlanError> {
+/// The steps of `reset` (development only): drop every object of the actual schema (their data
+/// with them), build the desired one from nothing (`build`: the comparison of an empty schema
+/// with it), then run the `seed` script if there is one. `changes` are the differences the
+/// reset resolves, for the record.
+pub fn reset(
+    actual: &Schema,
+    build: &Diff<'_>,
+    changes: Vec<Change>,
+    seed: Option<&str>,
+    facts: &Facts,
+) -> Result<Plan, PlanError> {
     let drop = |kind: StepKind, what: &str, stmt: &str, name: &str| {
         step(kind, name, vec![format!("{stmt} {}", q(name))], format!("drop {what} `{name}`"), Risk::Destructive)
     };
@@ -241,13 +249,12 @@ pub fn reset(actual: &Schema, desired: &Schema, seed: Option<&str>, facts: &Fact
         actual.virtual_tables.keys().map(|n| drop(StepKind::DropVirtualTable, "virtual table", "DROP TABLE", n)),
     );
     steps.extend(actual.tables.keys().map(|n| drop(StepKind::DropTable, "table", "DROP TABLE", n)));
-    let empty = Schema::default();
     let facts = Facts { sqlite_version: facts.sqlite_version, ..Facts::default() };
-    steps.extend(plan(&diff::compare(&empty, desired), &facts)?.steps);
+    steps.extend(plan(build, &facts)?.steps);
     if let Some(seed) = seed.filter(|s| !s.trim().is_empty()) {
         steps.push(step(StepKind::Seed, "seed", vec![seed.to_string()], "run the seed script".to_string(), Risk::Safe));
     }
-    Ok(Plan { changes: diff::compare(actual, desired).changes, steps })
+    Ok(Plan { changes, steps })
 }
 
 /// The steps planned so far, and what they leave to the dependents' steps.
