@@ -309,6 +309,7 @@ mod tests {
             hints: Vec::new(),
             keeps: keeps.iter().map(|(kind, name)| Kept { kind: *kind, name: name.to_string() }).collect(),
             row_read: None,
+            serves: Vec::new(),
         }
     }
 

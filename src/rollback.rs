@@ -192,5 +192,6 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
         hints: Vec::new(),
         keeps: Vec::new(),
         row_read: None,
+        serves: Vec::new(),
     }
 }

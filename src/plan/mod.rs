@@ -96,6 +96,11 @@ pub struct Step {
     /// The statement of the step that reads a table's rows, with a slot for a condition.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub row_read: Option<RowRead>,
+    /// The changes of the plan this step serves, as indexes into [`Plan::changes`]: those of its
+    /// own object (a table's and its columns', an index's, a view's, a trigger's). Empty for a
+    /// dependent dropped and made again unchanged around another step (see `keeps`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub serves: Vec<usize>,
 }
 
 /// A statement that reads a table's rows one by one, to which the applier may add a condition
@@ -224,8 +229,17 @@ pub fn plan(diff: &Diff<'_>, facts: &Facts) -> Result<Plan, PlanError> {
         let old = renamed.tables.get(&s.object).map(String::as_str);
         s.keeps = kept_dependents(&s.object, old, actual, &renamed.schema, desired, facts);
     }
-    let steps = graph::order(steps, desired)?;
+    let mut steps = graph::order(steps, desired)?;
+    for s in &mut steps {
+        s.serves = served(s, changes);
+    }
     Ok(Plan { changes: changes.clone(), steps })
+}
+
+/// The changes `step` serves: those whose object, or whose table, is the step's object.
+fn served(step: &Step, changes: &[Change]) -> Vec<usize> {
+    let own = |name: &str| name.eq_ignore_ascii_case(&step.object);
+    changes.iter().enumerate().filter(|(_, c)| c.table().map_or(own(&c.object), own)).map(|(i, _)| i).collect()
 }
 
 /// The steps of `reset` (development only): drop every object of the actual schema (their data
@@ -600,7 +614,17 @@ fn view_reads(facts: &Facts, name: &str, sql_text: &str, actual: &Schema) -> BTr
 }
 
 fn step(kind: StepKind, object: &str, sql: Vec<String>, comment: String, risk: Risk) -> Step {
-    Step { kind, object: object.to_string(), sql, comment, risk, hints: Vec::new(), keeps: Vec::new(), row_read: None }
+    Step {
+        kind,
+        object: object.to_string(),
+        sql,
+        comment,
+        risk,
+        hints: Vec::new(),
+        keeps: Vec::new(),
+        row_read: None,
+        serves: Vec::new(),
+    }
 }
 
 fn check_hints(actual: &Schema, desired: &Schema) -> Result<(), PlanError> {
@@ -932,4 +956,37 @@ fn droppable(t: &Table, c: &Column) -> bool {
 fn fill_ends(table: &str, column: &str) -> (String, String) {
     // OR ABORT: a column's own ON CONFLICT (REPLACE, IGNORE) must not decide for the migration.
     (format!("UPDATE OR ABORT {} SET {} = (", q(table), q(column)), format!(") WHERE {} IS NULL", q(column)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema(yaml: &str) -> Schema {
+        crate::load::desired(&crate::load::load_sources(&[("s.yaml", yaml)]).unwrap()).unwrap()
+    }
+
+    /// Every change is served by a step, and a step that serves changes names its own.
+    #[test]
+    fn steps_name_the_changes_they_serve() {
+        let before = schema(
+            "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT }\nviews:\n  v:\n    sql: SELECT a FROM t\n",
+        );
+        let after = schema(
+            "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: a, type: TEXT, collate: NOCASE }\n      - { name: b, type: TEXT }\n    indexes:\n      t_b: { columns: [b] }\n",
+        );
+        let p =
+            plan(&diff::compare(&before, &after), &Facts { sqlite_version: (3, 54, 0), ..Facts::default() }).unwrap();
+        for (i, c) in p.changes.iter().enumerate() {
+            assert!(p.steps.iter().any(|s| s.serves.contains(&i)), "no step serves {c}: {:#?}", p.steps);
+        }
+        let rebuild = p.steps.iter().find(|s| s.kind == StepKind::RebuildTable).unwrap();
+        let served: Vec<String> = rebuild.serves.iter().map(|&i| p.changes[i].to_string()).collect();
+        assert!(served.iter().any(|c| c.contains("t.a") && c.contains("collation")), "{served:?}");
+        assert!(served.iter().any(|c| c.contains("t.b") && c.contains("add")), "{served:?}");
+        let index = p.steps.iter().find(|s| s.kind == StepKind::CreateIndex).unwrap();
+        assert_eq!(index.serves.len(), 1, "{:#?}", p.changes);
+        let drop_view = p.steps.iter().find(|s| s.kind == StepKind::DropView).unwrap();
+        assert!(drop_view.serves.iter().all(|&i| p.changes[i].object == "v"));
+    }
 }

@@ -96,6 +96,7 @@ fn verification_rolls_back_a_wrong_result() {
             hints: Vec::new(),
             keeps: Vec::new(),
             row_read: None,
+            serves: Vec::new(),
         }],
     };
     let err = apply(&mut conn, &wrong, &desired, &ApplyOptions::default()).expect_err("verification fails");
