@@ -17,7 +17,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use crate::diff::{affinity, apply_renames, column_differences, What};
+use crate::diff::{affinity, apply_renames, column_differences, Diff, What};
 use crate::model::{Schema, Table};
 use crate::plan::{Plan, RowRead, RowReadRole, Step};
 use crate::sql::quote_ident_if_needed as q;
@@ -118,8 +118,8 @@ fn row_key(before: &Table, after: Option<&Table>) -> Option<Vec<String>> {
 }
 
 /// What the forward plan from `before` to `desired` loses or rewrites.
-pub fn backups(before: &Schema, desired: &Schema) -> Vec<Backup> {
-    let renamed = apply_renames(before, desired);
+pub fn backups(diff: &Diff<'_>) -> Vec<Backup> {
+    let (before, desired, renamed) = (diff.actual, diff.desired, &diff.renamed);
     let mut out = Vec::new();
     let mut next = |b: Backup| {
         let name = format!("b{}", out.len() + 1);

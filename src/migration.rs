@@ -82,14 +82,17 @@ pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -
 fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
     let before = inspect(conn, opts)?;
     let facts = crate::facts::of(&before, crate::engine::sqlite_version(conn)?);
-    let forward = plan::plan(&diff::compare(&before, desired), &facts)?;
+    // The comparison, renames included, is made once: the forward plan, the backups and the
+    // rollback plan all work from it.
+    let diff = diff::compare(&before, desired);
+    let forward = plan::plan(&diff, &facts)?;
     let after = desired.without_hints();
     let (rollback, backups) = if forward.is_empty() {
         (Plan::default(), Vec::new())
     } else {
-        let backups = backup::backups(&before, desired);
+        let backups = backup::backups(&diff);
         let after_facts = crate::facts::of(desired, facts.sqlite_version);
-        (rollback::plan_rollback(&before, desired, &backups, &after_facts)?, backups)
+        (rollback::plan_rollback(&diff, &backups, &after_facts)?, backups)
     };
     Ok(Prepared {
         format: FORMAT_VERSION,

@@ -16,14 +16,14 @@
 use std::collections::BTreeMap;
 
 use crate::backup::{Backup, BACKUP_SCHEMA};
-use crate::diff::{apply_renames, mentions, Risk};
+use crate::diff::{mentions, Diff, Risk};
 use crate::model::Schema;
 use crate::plan::{self, Facts, Plan, PlanError, Step, StepKind};
 use crate::sql::{quote_ident_if_needed as q, quote_str};
 
 /// `before` with `desired`'s renames inverted: the goal of the rollback plan, with the hints that lead back.
-fn inverted(before: &Schema, desired: &Schema) -> Schema {
-    let renamed = apply_renames(before, desired);
+fn inverted(diff: &Diff<'_>) -> Schema {
+    let (before, renamed) = (diff.actual, &diff.renamed);
     let mut goal = before.without_hints();
     for (new, old) in &renamed.tables {
         if let Some(t) = goal.tables.get_mut(old) {
@@ -54,8 +54,8 @@ const KEPT: &str = "_reconcile_kept";
 /// rebuild already holding them, read from the backup. A NOT NULL, UNIQUE, CHECKed
 /// or STRICT column cannot come back empty, all at its default, or holding the
 /// rewritten values, to be fixed by the restore step afterwards.
-fn kept_values(before: &Schema, desired: &Schema, backups: &[Backup]) -> BTreeMap<(String, String), String> {
-    let renamed = apply_renames(before, desired);
+fn kept_values(diff: &Diff<'_>, backups: &[Backup]) -> BTreeMap<(String, String), String> {
+    let (before, desired, renamed) = (diff.actual, diff.desired, &diff.renamed);
     let mut out = BTreeMap::new();
     for b in backups.iter().filter(|b| !b.whole_table) {
         let new_table = renamed
@@ -100,15 +100,11 @@ fn kept_values(before: &Schema, desired: &Schema, backups: &[Backup]) -> BTreeMa
 
 /// Plans the rollback of the forward plan `before → desired`: `after_facts`
 /// describe the database as the forward plan leaves it.
-pub fn plan_rollback(
-    before: &Schema,
-    desired: &Schema,
-    backups: &[Backup],
-    after_facts: &Facts,
-) -> Result<Plan, PlanError> {
-    let after = desired.without_hints();
-    let goal = inverted(before, desired);
-    let facts = Facts { restore: kept_values(before, desired, backups), ..after_facts.clone() };
+pub fn plan_rollback(diff: &Diff<'_>, backups: &[Backup], after_facts: &Facts) -> Result<Plan, PlanError> {
+    let before = diff.actual;
+    let after = diff.desired.without_hints();
+    let goal = inverted(diff);
+    let facts = Facts { restore: kept_values(diff, backups), ..after_facts.clone() };
     let mut p = plan::plan(&crate::diff::compare(&after, &goal), &facts)?;
     for b in backups {
         p.steps.push(restore_step(before, b));
