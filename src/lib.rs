@@ -26,6 +26,7 @@ pub mod model;
 pub mod normalize;
 pub mod plan;
 pub(crate) mod reconciler;
+pub mod remote;
 pub mod render;
 pub(crate) mod rollback;
 pub mod sql;

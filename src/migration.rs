@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::apply::{self, ApplyError};
+use crate::engine::Sql;
 use crate::error::Error;
 use crate::inspect::{inspect, InspectOptions};
 use crate::{backup, diff, plan, rollback};
@@ -80,8 +81,14 @@ pub fn prepare(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -
 }
 
 fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
-    let before = inspect(conn, opts)?;
-    let facts = crate::facts::of(&before, crate::engine::sqlite_version(conn)?);
+    prepare_with(&*conn, desired, opts)
+}
+
+/// [`prepare`] for any database read through SQL (a local file or a server): inspects it and
+/// plans with its engine's version; nothing is written.
+pub fn prepare_with(db: &(impl Sql + ?Sized), desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+    let before = inspect(db, opts)?;
+    let facts = crate::facts::of(&before, crate::engine::sqlite_version(db)?);
     // The comparison, renames included, is made once: the forward plan, the backups and the
     // rollback plan all work from it.
     let diff = diff::compare(&before, desired);
