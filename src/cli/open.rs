@@ -6,10 +6,13 @@
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 
 use sqlite_reconcile::apply::{is_busy, is_read_only, WRITING};
+use sqlite_reconcile::engine::Sql;
 use sqlite_reconcile::normalize::sqlite_message;
+use sqlite_reconcile::remote::{self, Client};
 use sqlite_reconcile::{ApplyError, Error, InspectError};
 
 use super::exit::{hint, Failure, BUSY_HINT};
@@ -25,9 +28,64 @@ pub(crate) fn open_existing_read_only(db: &Path, timeout: Duration) -> Result<Co
     first_read(conn, db, timeout)
 }
 
+/// A database to read: a local file, or a libSQL server (`--db http://HOST:PORT`).
+pub(crate) enum Reader {
+    /// A file opened read-only.
+    Local(Connection),
+    /// A libSQL server.
+    Remote(Client),
+}
+
+impl Sql for Reader {
+    fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error> {
+        match self {
+            Reader::Local(c) => c.rows(sql, params),
+            Reader::Remote(c) => c.rows(sql, params),
+        }
+    }
+}
+
+/// The auth token for a libSQL server, from `RECONCILE_AUTH_TOKEN` or `LIBSQL_AUTH_TOKEN`. Never
+/// printed.
+fn auth_token() -> Option<String> {
+    ["RECONCILE_AUTH_TOKEN", "LIBSQL_AUTH_TOKEN"].iter().find_map(|v| std::env::var(v).ok()).filter(|t| !t.is_empty())
+}
+
+/// Opens `db` to read it: a libSQL server when it is a URL, otherwise an existing file
+/// read-only (see [`open_existing_read_only`]).
+pub(crate) fn open_for_reading(db: &Path, timeout: Duration) -> Result<Reader, Failure> {
+    match open_server(db)? {
+        Some(client) => Ok(Reader::Remote(client)),
+        None => open_existing_read_only(db, timeout).map(Reader::Local),
+    }
+}
+
+/// The libSQL server `db` names, connected and checked; `None` when `db` is a file.
+pub(crate) fn open_server(db: &Path) -> Result<Option<Client>, Failure> {
+    let text = db.to_string_lossy();
+    if !remote::is_url(&text) {
+        return Ok(None);
+    }
+    Client::connect(&text, auth_token().as_deref()).map(Some).map_err(Failure::error)
+}
+
+/// Refuses, before anything runs, a command that would change a libSQL server: only reading one
+/// is supported yet.
+pub(crate) fn refuse_remote_change(db: &Path) -> Result<(), Failure> {
+    if remote::is_url(&db.to_string_lossy()) {
+        return Err(Failure::Error(format!(
+            "{}: changing a libSQL server is not supported yet, nothing was sent; `plan`, `drift`, `inspect` and \
+             `history` read one",
+            db.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Opens (creating if needed) the target database for planning and applying, waiting up to `timeout`
 /// for locks.
 pub(crate) fn open_target(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
+    refuse_remote_change(db)?;
     let conn = Connection::open(db).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
     first_read(conn, db, timeout)
 }

@@ -11,7 +11,7 @@ use sqlite_reconcile::Prepared;
 use super::{confirm, load_desired, prepare_on, report};
 use crate::cli::args::{RunArgs, Target};
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_target};
+use crate::cli::open::{db_failure, open_target, refuse_remote_change};
 use crate::cli::settings::Settings;
 
 /// Plans (or reads the `saved` plan), asks, applies and records the change, its files in `plans`.
@@ -23,6 +23,7 @@ pub(crate) fn run(
     plans: &Option<PathBuf>,
 ) -> Result<Outcome, Failure> {
     let db = st.db(&target.db);
+    refuse_remote_change(&db)?;
     let timeout = st.busy_timeout();
     // Validate everything before the database file is created.
     let (mut conn, prepared) = match saved {

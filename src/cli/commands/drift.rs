@@ -9,7 +9,7 @@ use sqlite_reconcile::{inspect, render};
 use super::{load_desired, plural, print_stdout};
 use crate::cli::args::{ListFormat, Target};
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_existing_read_only};
+use crate::cli::open::{db_failure, open_for_reading};
 use crate::cli::settings::Settings;
 
 /// Compares the database with the schema: `Outcome::Drift` when they differ.
@@ -18,7 +18,7 @@ pub(crate) fn run(st: &Settings, target: &Target, format: ListFormat) -> Result<
     let desired = load_desired(st, &schema)?;
     let t = Instant::now();
     let timeout = st.busy_timeout();
-    let conn = open_existing_read_only(&db, timeout)?;
+    let conn = open_for_reading(&db, timeout)?;
     let actual = inspect(&conn, &st.inspect()).map_err(|e| db_failure(&db, timeout, e.into()))?;
     st.timed(&format!("inspected {}", db.display()), t);
     let t = Instant::now();

@@ -8,13 +8,13 @@ use sqlite_reconcile::render;
 use super::print_stdout;
 use crate::cli::args::ListFormat;
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_existing_read_only};
+use crate::cli::open::{db_failure, open_for_reading};
 use crate::cli::settings::Settings;
 
 /// Lists the changes applied to `db` in `format`.
 pub(crate) fn run(st: &Settings, db: &Path, format: ListFormat) -> Result<Outcome, Failure> {
     let timeout = st.busy_timeout();
-    let conn = open_existing_read_only(db, timeout)?;
+    let conn = open_for_reading(db, timeout)?;
     let entries = sqlite_reconcile::history::history(&conn).map_err(|e| db_failure(db, timeout, e.into()))?;
     match format {
         ListFormat::Json => print_stdout(&render::history_json(&entries)),

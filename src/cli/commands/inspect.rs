@@ -8,14 +8,14 @@ use sqlite_reconcile::inspect;
 
 use super::{print_stdout, write_output};
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_existing_read_only};
+use crate::cli::open::{db_failure, open_for_reading};
 use crate::cli::settings::Settings;
 
 /// Inspects `db` and prints its schema as YAML, or writes it to `output`.
 pub(crate) fn run(st: &Settings, db: &Path, output: Option<&Path>) -> Result<Outcome, Failure> {
     let t = Instant::now();
     let timeout = st.busy_timeout();
-    let conn = open_existing_read_only(db, timeout)?;
+    let conn = open_for_reading(db, timeout)?;
     let schema = inspect(&conn, &st.inspect()).map_err(|e| db_failure(db, timeout, e.into()))?;
     st.timed(&format!("inspected {}", db.display()), t);
     let yaml = sqlite_reconcile::to_yaml(&schema).map_err(Failure::error)?;

@@ -10,11 +10,12 @@ use sqlite_reconcile::target::{LocalFile, Target as _};
 use super::{confirm, report};
 use crate::cli::args::RunArgs;
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_target};
+use crate::cli::open::{db_failure, open_target, refuse_remote_change};
 use crate::cli::settings::Settings;
 
 /// Undoes change `id` (the last applied without one) in `db`.
 pub(crate) fn run(st: &Settings, db: &Path, id: Option<&str>, run: &RunArgs) -> Result<Outcome, Failure> {
+    refuse_remote_change(db)?;
     if !db.exists() {
         return Err(Failure::Error(format!("{}: no such database file", db.display())));
     }
