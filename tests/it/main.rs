@@ -15,6 +15,7 @@ mod histories;
 mod hostile;
 mod interface;
 mod invariants;
+mod libsql;
 mod lifecycle;
 mod lints;
 mod props;

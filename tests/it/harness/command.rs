@@ -57,12 +57,13 @@ pub fn reconcile_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output 
 }
 
 /// Every setting `reconcile` reads from its environment, after `RECONCILE_`.
-const SETTINGS: &[&str] = &["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR", "ALLOW_LINTS"];
+const SETTINGS: &[&str] =
+    &["DB", "SCHEMA", "PLANS", "CONFIG", "ENV", "BUSY_TIMEOUT", "COLOR", "ALLOW_LINTS", "AUTH_TOKEN"];
 
 /// Clears what a test's environment could pass to `reconcile` without the test saying so: every
 /// RECONCILE_* setting and `CI` (which changes `reset`'s rules). The one place this is done.
 pub fn scrub(cmd: &mut Command) -> &mut Command {
-    cmd.env_remove("CI");
+    cmd.env_remove("CI").env_remove("LIBSQL_AUTH_TOKEN");
     for var in SETTINGS {
         cmd.env_remove(format!("RECONCILE_{var}"));
     }

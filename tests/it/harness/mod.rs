@@ -1,10 +1,12 @@
 //! The one test harness of `tests/it`: `scenario` (a database, a desired YAML, apply, then the
 //! four checks and the rollback check), `rows` (what those checks compare), `command` (the real
 //! binary in a temporary directory, its output and its snapshots) and `docs` (a doc page's `sh`
-//! blocks, run as written). Every module of tests uses it through these names.
+//! blocks, run as written) and `engines` (real database servers the tests start). Every module
+//! of tests uses it through these names.
 
 mod command;
 mod docs;
+mod engines;
 mod rows;
 mod scenario;
 
@@ -14,6 +16,7 @@ pub use command::{
     command, copy_dir, reconcile, reconcile_env, reconcile_on_terminal, scrub, snapshot, stderr, stdout, Dir,
 };
 pub use docs::{doc_blocks, run_doc_block};
+pub use engines::{sqld, Sqld};
 pub use rows::{all_rows, sequence_rows, Rows};
 pub use scenario::{load_yaml, Scenario, ScenarioFile};
 
