@@ -590,7 +590,7 @@ fn stages(db: &Path, schema: &Path, reps: usize) -> Stages {
     });
     let actual = inspect(&conn, &opts).expect("inspect");
     let facts = || {
-        let version = sqlite_reconcile::target::sqlite_version(&conn).expect("version");
+        let version = sqlite_reconcile::engine::sqlite_version(&conn).expect("version");
         sqlite_reconcile::facts::of(&actual, version)
     };
     let facts_t = time_n(reps, || {
