@@ -82,6 +82,9 @@ pub(crate) struct Cli {
     #[arg(long, global = true, env = "RECONCILE_BUSY_TIMEOUT", hide_env = true, value_name = "MS", help_heading = GLOBAL,
           help = sourced!("Milliseconds to wait for a lock another connection holds", "RECONCILE_BUSY_TIMEOUT", "busy_timeout_ms", "5000"))]
     pub(crate) busy_timeout: Option<u64>,
+    /// Auth token (a JWT) for a libSQL server given as --db http://...; never printed [env: RECONCILE_AUTH_TOKEN, then LIBSQL_AUTH_TOKEN] [default: none]
+    #[arg(long, global = true, value_name = "TOKEN", help_heading = GLOBAL)]
+    pub(crate) auth_token: Option<String>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }

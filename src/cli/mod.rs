@@ -51,7 +51,7 @@ pub fn run() -> ExitCode {
         eprintln!("config: {}", config.describe());
     }
     let sub = matches.subcommand().map(|(_, m)| m.clone()).unwrap_or_default();
-    let st = &Settings::new(config, sub, out, cli.busy_timeout);
+    let st = &Settings::new(config, sub, out, cli.busy_timeout, cli.auth_token.clone());
     let result = dispatch(st, cli.command);
     st.timed("finished", started);
     exit::finish(out, result).into()

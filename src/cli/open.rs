@@ -45,28 +45,22 @@ impl Sql for Reader {
     }
 }
 
-/// The auth token for a libSQL server, from `RECONCILE_AUTH_TOKEN` or `LIBSQL_AUTH_TOKEN`. Never
-/// printed.
-fn auth_token() -> Option<String> {
-    ["RECONCILE_AUTH_TOKEN", "LIBSQL_AUTH_TOKEN"].iter().find_map(|v| std::env::var(v).ok()).filter(|t| !t.is_empty())
-}
-
 /// Opens `db` to read it: a libSQL server when it is a URL, otherwise an existing file
 /// read-only (see [`open_existing_read_only`]).
-pub(crate) fn open_for_reading(db: &Path, timeout: Duration) -> Result<Reader, Failure> {
-    match open_server(db)? {
+pub(crate) fn open_for_reading(db: &Path, timeout: Duration, token: Option<&str>) -> Result<Reader, Failure> {
+    match open_server(db, token)? {
         Some(client) => Ok(Reader::Remote(client)),
         None => open_existing_read_only(db, timeout).map(Reader::Local),
     }
 }
 
 /// The libSQL server `db` names, connected and checked; `None` when `db` is a file.
-pub(crate) fn open_server(db: &Path) -> Result<Option<Client>, Failure> {
+pub(crate) fn open_server(db: &Path, token: Option<&str>) -> Result<Option<Client>, Failure> {
     let text = db.to_string_lossy();
     if !remote::is_url(&text) {
         return Ok(None);
     }
-    Client::connect(&text, auth_token().as_deref()).map(Some).map_err(Failure::error)
+    Client::connect(&text, token).map(Some).map_err(Failure::error)
 }
 
 /// Refuses, before anything runs, a command that would change a libSQL server: only reading one

@@ -32,13 +32,30 @@ pub(crate) struct Settings {
     shown: RefCell<BTreeSet<&'static str>>,
     /// `--busy-timeout` or RECONCILE_BUSY_TIMEOUT.
     busy_timeout: Option<u64>,
+    /// `--auth-token`, if given; never shown.
+    auth_token: Option<String>,
 }
 
 impl Settings {
     /// The settings of one run: the config file read, the subcommand's matches, the output levels,
     /// and `--busy-timeout` (or its variable) as parsed.
-    pub(crate) fn new(config: Config, matches: ArgMatches, out: Out, busy_timeout: Option<u64>) -> Settings {
-        Settings { config, matches, out, shown: RefCell::default(), busy_timeout }
+    pub(crate) fn new(
+        config: Config,
+        matches: ArgMatches,
+        out: Out,
+        busy_timeout: Option<u64>,
+        auth_token: Option<String>,
+    ) -> Settings {
+        Settings { config, matches, out, shown: RefCell::default(), busy_timeout, auth_token }
+    }
+
+    /// The auth token for a libSQL server: `--auth-token`, then `RECONCILE_AUTH_TOKEN`, then
+    /// `LIBSQL_AUTH_TOKEN`. Never printed, not even at `-vv`.
+    pub(crate) fn auth_token(&self) -> Option<String> {
+        self.auth_token
+            .clone()
+            .or_else(|| ["RECONCILE_AUTH_TOKEN", "LIBSQL_AUTH_TOKEN"].iter().find_map(|v| std::env::var(v).ok()))
+            .filter(|t| !t.is_empty())
     }
     /// The value of setting `id`: the flag or its variable, else the config key, else the default.
     fn resolve<T: std::fmt::Debug>(&self, id: &'static str, flag: Option<T>, file: Option<T>, default: T) -> T {
@@ -60,7 +77,12 @@ impl Settings {
     }
     /// The database file.
     pub(crate) fn db(&self, flag: &Option<PathBuf>) -> PathBuf {
-        self.resolve("db", flag.clone(), self.config.path(&self.config.db), PathBuf::from("app.db"))
+        // A server's URL in reconcile.toml stays a URL; a path is relative to the file.
+        let file = match &self.config.db {
+            Some(p) if sqlite_reconcile::remote::is_url(&p.to_string_lossy()) => Some(p.clone()),
+            other => self.config.path(other),
+        };
+        self.resolve("db", flag.clone(), file, PathBuf::from("app.db"))
     }
     /// The schema directory.
     pub(crate) fn schema(&self, flag: &Option<PathBuf>) -> PathBuf {

@@ -158,3 +158,51 @@ fn bad_servers_are_clear_errors_that_never_show_the_token() {
     assert_eq!(https.status.code(), Some(1));
     assert!(stderr(&https).contains("only http:// libSQL servers are supported yet"), "{}", stderr(&https));
 }
+
+/// A loopback server that answers like a libSQL server (every query gives one row holding
+/// `3.45.1`) only to requests that carry `Authorization: Bearer <token>`, and 401 to others.
+fn server_wanting(token: &'static str, requests: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let body = r#"{"baton":null,"results":[{"type":"ok","response":{"type":"execute","result":{"cols":[],"rows":[[{"type":"text","value":"3.45.1"}]]}}}]}"#;
+        for stream in listener.incoming().take(requests) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = vec![0u8; 65536];
+            let n = s.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+            let response = if request.contains(&format!("authorization: bearer {token}")) {
+                format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+            } else {
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_string()
+            };
+            let _ = s.write_all(response.as_bytes());
+        }
+    });
+    url
+}
+
+#[test]
+fn the_token_comes_from_the_flag_then_the_environment_and_is_sent_as_a_bearer_token() {
+    let dir = Dir::new();
+    let url = server_wanting("flag-token-31", 16);
+    // No token: refused.
+    let out = reconcile(dir.path(), &["history", "--db", &url]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("refused the credentials"), "{}", stderr(&out));
+    // The flag, over a wrong token in the environment.
+    let wrong = [("RECONCILE_AUTH_TOKEN", "env-token-wrong")];
+    let out = reconcile_env(dir.path(), &["history", "--db", &url, "--auth-token", "flag-token-31"], &wrong);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // Each variable alone.
+    for var in ["RECONCILE_AUTH_TOKEN", "LIBSQL_AUTH_TOKEN"] {
+        let out = reconcile_env(dir.path(), &["-vv", "history", "--db", &url], &[(var, "flag-token-31")]);
+        assert_eq!(out.status.code(), Some(0), "{var}: {}", stderr(&out));
+        let all = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(!all.contains("flag-token-31"), "the token was printed at -vv: {all}");
+    }
+    // A server's URL in reconcile.toml.
+    dir.write("reconcile.toml", &format!("db = \"{url}\"\n"));
+    let out = reconcile(dir.path(), &["history", "--auth-token", "flag-token-31"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

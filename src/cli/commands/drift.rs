@@ -18,7 +18,7 @@ pub(crate) fn run(st: &Settings, target: &Target, format: ListFormat) -> Result<
     let desired = load_desired(st, &schema)?;
     let t = Instant::now();
     let timeout = st.busy_timeout();
-    let conn = open_for_reading(&db, timeout)?;
+    let conn = open_for_reading(&db, timeout, st.auth_token().as_deref())?;
     let actual = inspect(&conn, &st.inspect()).map_err(|e| db_failure(&db, timeout, e.into()))?;
     st.timed(&format!("inspected {}", db.display()), t);
     let t = Instant::now();

@@ -14,7 +14,7 @@ use crate::cli::settings::Settings;
 /// Lists the changes applied to `db` in `format`.
 pub(crate) fn run(st: &Settings, db: &Path, format: ListFormat) -> Result<Outcome, Failure> {
     let timeout = st.busy_timeout();
-    let conn = open_for_reading(db, timeout)?;
+    let conn = open_for_reading(db, timeout, st.auth_token().as_deref())?;
     let entries = sqlite_reconcile::history::history(&conn).map_err(|e| db_failure(db, timeout, e.into()))?;
     match format {
         ListFormat::Json => print_stdout(&render::history_json(&entries)),

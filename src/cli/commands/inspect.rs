@@ -15,7 +15,7 @@ use crate::cli::settings::Settings;
 pub(crate) fn run(st: &Settings, db: &Path, output: Option<&Path>) -> Result<Outcome, Failure> {
     let t = Instant::now();
     let timeout = st.busy_timeout();
-    let conn = open_for_reading(db, timeout)?;
+    let conn = open_for_reading(db, timeout, st.auth_token().as_deref())?;
     let schema = inspect(&conn, &st.inspect()).map_err(|e| db_failure(db, timeout, e.into()))?;
     st.timed(&format!("inspected {}", db.display()), t);
     let yaml = sqlite_reconcile::to_yaml(&schema).map_err(Failure::error)?;

@@ -46,7 +46,7 @@ pub(crate) fn run(
 /// Plans against the database, or against an empty one when the file does not exist yet
 /// (planning never creates the file).
 fn prepare(st: &Settings, db: &Path, desired: &sqlite_reconcile::Schema) -> Result<Prepared, Failure> {
-    if let Some(server) = open_server(db)? {
+    if let Some(server) = open_server(db, st.auth_token().as_deref())? {
         let failure = |e: sqlite_reconcile::Error| db_failure(db, st.busy_timeout(), e);
         return sqlite_reconcile::migration::prepare_with(&server, desired, &st.inspect()).map_err(failure);
     }
