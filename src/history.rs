@@ -35,15 +35,30 @@ pub fn now_utc() -> (String, String) {
 }
 
 /// A new change id for `conn`, read under the write lock: the UTC time, the change's sequence number in
-/// this database and the fingerprint it produces (`20261121-103000-0004-ab12cd34`), so `ls` lists them in order.
+/// this database and 8 hex digits unique to this change (`20261121-103000-0004-ab12cd34`), so `ls` lists
+/// them in order and two databases changed in the same second to the same schema, sharing one
+/// `plans/` directory, never get the same id. The unique part hashes the fingerprint the change
+/// produces, the database's file, the process, the time to the nanosecond and a counter of this
+/// process.
 pub fn next_id(conn: &Connection, fingerprint_after: &str) -> Result<String, rusqlite::Error> {
+    use sha2::{Digest, Sha256};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static MADE: AtomicU64 = AtomicU64::new(0);
     let n: i64 = if has_history(conn)? {
         conn.query_row(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), [], |r| r.get(0))?
     } else {
         0
     };
     let (_, compact) = now_utc();
-    Ok(format!("{compact}-{:04}-{}", n + 1, &fingerprint_after[..fingerprint_after.len().min(8)]))
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let seed = format!(
+        "{fingerprint_after}|{}|{}|{nanos}|{}",
+        conn.path().unwrap_or_default(),
+        std::process::id(),
+        MADE.fetch_add(1, Ordering::Relaxed)
+    );
+    let unique: String = Sha256::digest(seed.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
+    Ok(format!("{compact}-{:04}-{unique}", n + 1))
 }
 
 /// One row of the history table.

@@ -505,3 +505,51 @@ fn library_reports_a_held_lock_and_restores_the_callers_busy_timeout() {
     let timeout: i64 = conn.query_row("PRAGMA busy_timeout", [], |r| r.get(0)).unwrap();
     assert_eq!(timeout, 1234);
 }
+
+/// Twenty databases changed at once, in the same second, to the same schema, sharing one
+/// `plans/` directory (a shell loop over tenant copies): twenty changes, twenty distinct ids,
+/// twenty complete plan directories, nothing left half-published.
+#[test]
+fn parallel_applies_sharing_a_plan_directory_get_distinct_ids() {
+    let dir = crate::harness::Dir::new();
+    dir.write(
+        "schema/app.yaml",
+        "tables:\n  notes:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: body, type: TEXT, collate: NOCASE }\n",
+    );
+    let first = dir
+        .db("tenant0.db", "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'a');");
+    for i in 1..20 {
+        std::fs::copy(&first, dir.join(&format!("tenant{i}.db"))).expect("copy");
+    }
+    let children: Vec<_> = (0..20)
+        .map(|i| {
+            let db = format!("tenant{i}.db");
+            crate::harness::command(dir.path(), &["apply", "--yes", "--db", &db, "--plans", "plans"])
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    for (i, child) in children.into_iter().enumerate() {
+        let out = child.wait_with_output().expect("wait");
+        assert!(out.status.success(), "tenant{i}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..20 {
+        let conn = rusqlite::Connection::open(dir.join(&format!("tenant{i}.db"))).unwrap();
+        let history = sqlite_reconcile::history::history(&conn).unwrap();
+        assert_eq!(history.len(), 1, "tenant{i}");
+        ids.insert(history[0].id.clone());
+    }
+    assert_eq!(ids.len(), 20, "distinct ids: {ids:?}");
+    let entries: Vec<String> = std::fs::read_dir(dir.join("plans"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(!entries.iter().any(|e| e.starts_with('.')), "nothing left half-published: {entries:?}");
+    for id in &ids {
+        for file in ["forward.sql", "rollback.sql", "meta.json"] {
+            assert!(dir.join(&format!("plans/{id}/{file}")).is_file(), "plans/{id}/{file}");
+        }
+    }
+}
