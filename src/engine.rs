@@ -16,6 +16,22 @@ pub trait Sql {
     /// query gives. Errors are SQLite's (an engine reached over a network reports SQLite's
     /// codes and messages the same way).
     fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error>;
+
+    /// The engine's SQLite version as (major, minor, patch). Asked with a query; an engine that
+    /// already knows it (a server asked when connecting) answers without one.
+    fn sqlite_version(&self) -> Result<(u32, u32, u32), rusqlite::Error> {
+        let rows = self.rows("SELECT sqlite_version()", &[])?;
+        Ok(parse_version(match rows.first().and_then(|r| r.first()) {
+            Some(Value::Text(v)) => v,
+            _ => "",
+        }))
+    }
+}
+
+/// `3.45.1` as (3, 45, 1); what is not a number reads as 0.
+pub fn parse_version(text: &str) -> (u32, u32, u32) {
+    let mut it = text.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0))
 }
 
 impl Sql for Connection {
@@ -83,13 +99,7 @@ impl Engine {
 
 /// The SQLite library version of a database's engine, as (major, minor, patch).
 pub fn sqlite_version(db: &(impl Sql + ?Sized)) -> Result<(u32, u32, u32), rusqlite::Error> {
-    let rows = db.rows("SELECT sqlite_version()", &[])?;
-    let text = match rows.first().and_then(|r| r.first()) {
-        Some(Value::Text(v)) => v.clone(),
-        _ => String::new(),
-    };
-    let mut it = text.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-    Ok((it.next().unwrap_or(0), it.next().unwrap_or(0), it.next().unwrap_or(0)))
+    db.sqlite_version()
 }
 
 #[cfg(test)]

@@ -27,6 +27,8 @@ pub struct Client {
     agent: ureq::Agent,
     /// Requests sent, for the benchmarks and tests that count round trips.
     requests: Cell<u64>,
+    /// The server's SQLite version, asked once when connecting.
+    version: (u32, u32, u32),
 }
 
 impl std::fmt::Debug for Client {
@@ -56,9 +58,14 @@ impl Client {
             .timeout_connect(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
             .build();
-        let client =
-            Client { base, token: token.filter(|t| !t.is_empty()).map(str::to_string), agent, requests: Cell::new(0) };
-        client.rows("SELECT sqlite_version()", &[]).map_err(|e| RemoteError(crate::normalize::sqlite_message(&e)))?;
+        let token = token.filter(|t| !t.is_empty()).map(str::to_string);
+        let mut client = Client { base, token, agent, requests: Cell::new(0), version: (0, 0, 0) };
+        let asked = client.rows("SELECT sqlite_version()", &[]);
+        let rows = asked.map_err(|e| RemoteError(crate::normalize::sqlite_message(&e)))?;
+        client.version = match rows.first().and_then(|r| r.first()) {
+            Some(Value::Text(v)) => crate::engine::parse_version(v),
+            _ => return Err(RemoteError(format!("the server at {} did not say its SQLite version", client.base))),
+        };
         Ok(client)
     }
 
@@ -77,7 +84,7 @@ impl Client {
     pub fn engine(&self) -> Result<Engine, rusqlite::Error> {
         Ok(Engine {
             name: format!("libSQL server at {}", self.base),
-            sqlite_version: crate::engine::sqlite_version(self)?,
+            sqlite_version: self.version,
             transactions: Transactions::Interactive,
             foreign_keys: ForeignKeyHold::PerSession,
             attach: false,
@@ -177,6 +184,10 @@ fn from_hrana(v: &Json) -> Result<Value, String> {
 }
 
 impl Sql for Client {
+    fn sqlite_version(&self) -> Result<(u32, u32, u32), rusqlite::Error> {
+        Ok(self.version)
+    }
+
     fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error> {
         let args: Vec<Json> = params.iter().map(to_hrana).collect();
         let requests = json!([{ "type": "execute", "stmt": { "sql": sql, "args": args } }, { "type": "close" }]);

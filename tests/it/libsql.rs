@@ -45,6 +45,9 @@ fn inspect_reads_a_server_as_it_reads_a_file_in_four_requests() {
     let schema = inspect(&fresh, &InspectOptions::default()).unwrap();
     assert_eq!(schema.tables.len(), 2);
     assert_eq!(fresh.requests(), 4, "connect + 3 queries");
+    // The version planning uses was asked when connecting.
+    assert!(sqlite_reconcile::engine::sqlite_version(&fresh).unwrap() >= (3, 0, 0));
+    assert_eq!(fresh.requests(), 4, "the version is not asked again");
     drop(client);
 }
 
