@@ -58,6 +58,9 @@ pub trait Observer: Send + Sync {
     fn copy_finished(&self, _table: &str, _copied: u64, _ok: bool) {}
     /// After the result was re-inspected and compared with the desired schema, with the time that took.
     fn verified(&self, _elapsed: Duration) {}
+    /// The write lock is held by `holder` (as far as it can be told); the apply waits for it, up
+    /// to the busy timeout. Told once, before waiting.
+    fn waiting(&self, _holder: &str) {}
 }
 
 impl std::fmt::Debug for dyn Observer {
@@ -254,15 +257,28 @@ impl From<crate::inspect::InspectError> for ApplyError {
     }
 }
 
+/// What to run, decided by [`Hooks::before_steps`] once the write lock is held.
+#[derive(Debug)]
+pub enum Steps {
+    /// The plan as given.
+    AsGiven,
+    /// Another plan, made from the schema found under the lock (another process changed it
+    /// since the given plan was made).
+    Replanned(Plan),
+    /// Nothing: the database already has the desired schema. The transaction ends without a write.
+    Nothing,
+}
+
 /// Work done inside the plan's transaction besides its steps.
 pub trait Hooks {
     /// Before BEGIN, with foreign keys already off (ATTACH must happen outside a transaction).
     fn before_begin(&mut self, _conn: &Connection) -> Result<(), ApplyError> {
         Ok(())
     }
-    /// After BEGIN IMMEDIATE and before the first step: the write lock is held.
-    fn before_steps(&mut self, _conn: &Connection, _before: &Schema) -> Result<(), ApplyError> {
-        Ok(())
+    /// After BEGIN IMMEDIATE and before the first step, with the schema found: the write lock
+    /// is held, so what runs is decided here (see [`Steps`]).
+    fn before_steps(&mut self, _conn: &Connection, _before: &Schema) -> Result<Steps, ApplyError> {
+        Ok(Steps::AsGiven)
     }
     /// A condition, true for every row, to run statement `index` of `step` with, for what the
     /// functions it calls record on the way; it goes into the statement's condition slot
@@ -383,11 +399,28 @@ fn run(
     hooks: &mut dyn Hooks,
 ) -> Result<Applied, ApplyError> {
     let start = Instant::now();
-    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+    if let Err(e) = begin_immediate(conn, opts) {
         return Err(if is_busy(&e) { ApplyError::busy(opts.busy_timeout, WRITE_LOCK) } else { e.into() });
     }
     // With the write lock held, only readers can keep the plan from writing to the file.
     run_in_transaction(conn, plan, desired, opts, hooks, start).map_err(|e| e.busy_as(opts.busy_timeout, READING))
+}
+
+/// `BEGIN IMMEDIATE`, waiting up to the busy timeout. An observer is told first when another
+/// connection holds the write lock, and by whom: the lock is tried once without waiting.
+fn begin_immediate(conn: &mut Connection, opts: &ApplyOptions) -> rusqlite::Result<()> {
+    let Some(o) = &opts.observer else { return conn.execute_batch("BEGIN IMMEDIATE") };
+    conn.busy_timeout(Duration::ZERO)?;
+    let first = conn.execute_batch("BEGIN IMMEDIATE");
+    conn.busy_timeout(opts.busy_timeout)?;
+    match first {
+        Err(e) if is_busy(&e) => {
+            let holder = conn.path().and_then(crate::lock::write_lock_holder);
+            o.waiting(holder.as_deref().unwrap_or("another connection"));
+            conn.execute_batch("BEGIN IMMEDIATE")
+        }
+        other => other,
+    }
 }
 
 fn run_in_transaction(
@@ -399,7 +432,18 @@ fn run_in_transaction(
     start: Instant,
 ) -> Result<Applied, ApplyError> {
     let before = inspect(conn, &opts.inspect)?;
-    hooks.before_steps(conn, &before)?;
+    let replanned;
+    let plan = match hooks.before_steps(conn, &before)? {
+        Steps::AsGiven => plan,
+        Steps::Replanned(p) => {
+            replanned = p;
+            &replanned
+        }
+        Steps::Nothing => {
+            conn.execute_batch("ROLLBACK")?;
+            return Ok(Applied { steps: 0, statements: 0, elapsed: start.elapsed(), dry_run: opts.dry_run });
+        }
+    };
     let mut statements = 0;
     let observer = opts.observer.as_ref();
     for (i, step) in plan.steps.iter().enumerate() {

@@ -276,6 +276,34 @@ impl Change {
         self.what.risk(self.kind)
     }
 
+    /// This change, read as a difference found in a database: `self` leads from the schema a
+    /// plan expected to the one found, and is told from the database's side ("the database now
+    /// has table `jobs`, which the plan did not expect").
+    pub fn as_found(&self) -> String {
+        let (kind, o) = (self.kind.as_str(), &self.object);
+        match &self.what {
+            What::Create | What::AddColumn { .. } | What::CreateIndex { .. } => {
+                format!("the database now has {kind} `{o}`, which the plan did not expect")
+            }
+            What::Drop | What::DropTable | What::DropColumn { .. } => {
+                format!("the database no longer has {kind} `{o}`, which the plan expected")
+            }
+            What::Type { from, to, .. } => format!(
+                "{kind} `{o}` is now of type {}, where the plan expected {}",
+                to.as_deref().unwrap_or("(none)"),
+                from.as_deref().unwrap_or("(none)")
+            ),
+            What::NotNull(now) => {
+                let (is, was) = if *now { ("NOT NULL", "nullable") } else { ("nullable", "NOT NULL") };
+                format!("{kind} `{o}` is now {is}, where the plan expected it {was}")
+            }
+            What::Replace | What::ReplaceIndex { .. } => {
+                format!("{kind} `{o}` has another definition in the database than the plan expected")
+            }
+            what => format!("{kind} `{o}` differs in the database from what the plan expected ({what})"),
+        }
+    }
+
     /// The table the change belongs to: the table itself, or a column's table.
     pub fn table(&self) -> Option<&str> {
         match self.kind {

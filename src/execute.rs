@@ -11,7 +11,7 @@ use rusqlite::functions::FunctionFlags;
 use rusqlite::Connection;
 
 use crate::apply::ApplyError;
-use crate::apply::{self, ApplyOptions, Hooks, Refusal};
+use crate::apply::{self, ApplyOptions, Hooks, Refusal, Steps};
 use crate::backup::{self, BACKUP_SCHEMA};
 use crate::diff::{diff, Change};
 use crate::error::Error;
@@ -45,10 +45,19 @@ pub struct Report {
     pub plan_dir: Option<PathBuf>,
     /// Where the values the plan drops or rewrites were kept.
     pub backup: Option<PathBuf>,
+    /// The database already had the desired schema when the write lock was taken: another
+    /// process applied the change while this one waited. Nothing was written.
+    pub already_done: bool,
+    /// The change was planned again under the write lock, from a schema another process had
+    /// changed since it was first planned: `summary` and `changes` are of the change that ran.
+    pub replanned: bool,
+    /// The history rows written, in order (a rollback of several changes writes one for each).
+    pub recorded: Vec<String>,
 }
 
 impl Report {
-    fn nothing() -> Report {
+    /// Nothing done: the database was in sync.
+    pub fn nothing() -> Report {
         Report {
             id: None,
             summary: crate::render::summary(&Plan::default()),
@@ -59,6 +68,9 @@ impl Report {
             dry_run: false,
             plan_dir: None,
             backup: None,
+            already_done: false,
+            replanned: false,
+            recorded: Vec::new(),
         }
     }
 }
@@ -72,14 +84,48 @@ pub struct Run {
     pub options: ApplyOptions,
     /// Where to write the plan files, if anywhere.
     pub plans: Option<PathBuf>,
-    /// For a rollback: the id of the change it undoes.
-    pub rolls_back: Option<String>,
-    /// For a rollback: the backup file to attach.
-    pub attach: Option<PathBuf>,
+    /// What to do when the schema found under the write lock is not the one the change was
+    /// planned against (another process changed it meanwhile).
+    pub moved: Moved,
+    /// The fingerprint of the desired schema as loaded ([`history::source_fingerprint`]), when
+    /// the change was made from one: recorded with the database's schema after it, for the
+    /// no-op fast path ([`history::unchanged_since_recorded`]).
+    pub source: Option<String>,
+    /// For a rollback: the changes it undoes, newest first, each recorded as its own history row.
+    pub undoes: Vec<Undone>,
+    /// For a rollback: the backup files to attach, each under its schema name.
+    pub attach: Vec<(String, PathBuf)>,
+}
+
+/// What a change does when the schema it finds under the write lock is not the one it was
+/// planned against.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Moved {
+    /// Refused as stale, nothing run: a saved plan, a rollback.
+    #[default]
+    Refuse,
+    /// In sync when the database already has the desired schema (another process applied the
+    /// same change), else refused as stale: a plan a person confirmed at the prompt.
+    AcceptDone,
+    /// In sync when the database already has the desired schema, else planned again from what
+    /// was found and run, under the same policy: an apply of a schema with `--yes`, the library.
+    Replan,
+}
+
+/// A recorded change a rollback undoes, with its own inverse: the history row of its rollback
+/// holds that.
+#[derive(Debug, Clone)]
+pub struct Undone {
+    /// The id of the change undone.
+    pub id: String,
+    /// Its inverse alone.
+    pub inverse: Prepared,
 }
 
 struct Recorder<'a> {
     prepared: &'a Prepared,
+    /// The change planned again under the write lock, when the schema had moved.
+    replanned: Option<Prepared>,
     run: &'a Run,
     id: String,
     backup_dir: Option<PathBuf>,
@@ -87,41 +133,98 @@ struct Recorder<'a> {
     writing: Option<backup::BackupFile>,
     /// Set once the backup file is written.
     backup: Option<PathBuf>,
-    attached: bool,
+    attached: Vec<String>,
     staged: Option<store::Staged>,
+    /// The ids recorded, in order.
+    recorded: Vec<String>,
+}
+
+impl Recorder<'_> {
+    /// The change that runs: the one given, or the one planned again under the lock.
+    fn prepared(&self) -> &Prepared {
+        self.replanned.as_ref().unwrap_or(self.prepared)
+    }
+
+    /// The schema found under the write lock, `before`, is not the one the change was planned
+    /// against: what happens is the run's [`Moved`]. A refusal tells the differences from the
+    /// database's side.
+    fn moved(&mut self, conn: &Connection, before: &Schema) -> Result<Steps, ApplyError> {
+        if self.run.moved != Moved::Refuse {
+            let desired = &self.prepared.after;
+            if diff(before, &desired.without_hints()).is_empty() {
+                return Ok(Steps::Nothing);
+            }
+            if self.run.moved == Moved::Replan {
+                let version = crate::engine::sqlite_version(conn)?;
+                let again = migration::prepare_from(before.clone(), desired, version)
+                    .map_err(|e| ApplyError::Sqlite(format!("planning again under the write lock: {e}")))?;
+                apply::allowed(&again.forward, &self.run.options)?;
+                let forward = again.forward.clone();
+                self.replanned = Some(again);
+                return Ok(Steps::Replanned(forward));
+            }
+        }
+        let found = diff(&self.prepared.before.without_hints(), before);
+        Err(Refusal::Stale(found.iter().map(Change::as_found).collect()).into())
+    }
+
+    /// The history entry of `prepared`, recorded as `id`, undoing `rolls_back`.
+    fn entry(&self, id: &str, prepared: &Prepared, rolls_back: Option<&str>, elapsed: Duration) -> HistoryEntry {
+        let (applied_at, _) = history::now_utc();
+        HistoryEntry {
+            id: id.to_string(),
+            kind: self.run.kind.to_string(),
+            applied_at,
+            tool_version: migration::TOOL_VERSION.to_string(),
+            sqlite_version: prepared.sqlite_version.clone(),
+            fingerprint_before: prepared.fingerprint_before.clone(),
+            fingerprint_after: prepared.fingerprint_after.clone(),
+            outcome: "applied".to_string(),
+            rolls_back: rolls_back.map(str::to_string),
+            backup: self.backup.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()),
+            steps: prepared.forward.steps.len() as i64,
+            destructive: prepared.forward.destructive().count() as i64,
+            elapsed_ms: elapsed.as_millis() as i64,
+            summary: crate::render::summary(&prepared.forward),
+        }
+    }
 }
 
 impl Hooks for Recorder<'_> {
     fn before_begin(&mut self, conn: &Connection) -> Result<(), ApplyError> {
-        if let Some(path) = &self.run.attach {
+        for (schema, path) in &self.run.attach {
             conn.execute_batch(&format!(
-                "ATTACH DATABASE {} AS {BACKUP_SCHEMA}",
+                "ATTACH DATABASE {} AS {schema}",
                 quote_str(&format!("file:{}?mode=ro", path.display()))
             ))
             .map_err(|e| {
                 let message = format!("cannot open the backup {}: {e}", path.display());
                 ApplyError::Store(StoreError::new("open the backup", Some(path.display().to_string()), message))
             })?;
-            self.attached = true;
+            self.attached.push(schema.clone());
         }
         Ok(())
     }
 
-    fn before_steps(&mut self, conn: &Connection, before: &Schema) -> Result<(), ApplyError> {
-        let differences = diff(before, &self.prepared.before.without_hints());
-        if !differences.is_empty() {
-            return Err(Refusal::Stale(differences.iter().map(|c| c.to_string()).collect()).into());
+    fn before_steps(&mut self, conn: &Connection, before: &Schema) -> Result<Steps, ApplyError> {
+        let mut steps = Steps::AsGiven;
+        if !diff(before, &self.prepared.before.without_hints()).is_empty() {
+            steps = self.moved(conn, before)?;
+            if matches!(steps, Steps::Nothing) {
+                return Ok(steps);
+            }
         }
-        self.id = history::next_id(conn, &self.prepared.fingerprint_after)?;
-        if let (Some(dir), false) = (&self.backup_dir, self.run.options.dry_run) {
+        self.id = history::next_id(conn, &self.prepared().fingerprint_after)?;
+        let prepared = self.replanned.as_ref().unwrap_or(self.prepared);
+        if let (Some(dir), false, false) = (&self.backup_dir, self.run.options.dry_run, prepared.backups.is_empty()) {
             let path = dir.join(format!("{}.db", self.id));
-            let backups = &self.prepared.backups;
+            let backups = &prepared.backups;
             // Values a backfill or default fills are kept as the rebuild copies the rows (or the
             // native backfill updates them), which spares a scan of the whole table.
-            let during_copy: Vec<bool> = backup::kept_during_copy(backups, &self.prepared.before, &self.prepared.after)
+            let during_copy: Vec<bool> = backup::kept_during_copy(backups, &prepared.before, &prepared.after)
                 .into_iter()
                 .zip(backups)
-                .map(|(kept, b)| kept && backup::reads_kept_rows(&self.prepared.forward, b))
+                .map(|(kept, b)| kept && backup::reads_kept_rows(&prepared.forward, b))
                 .collect();
             let file = backup::BackupFile::begin(conn, backups, &during_copy, &path).map_err(|e| {
                 ApplyError::Store(StoreError::new("write the backup", Some(path.display().to_string()), e))
@@ -136,7 +239,7 @@ impl Hooks for Recorder<'_> {
             }
             self.writing = Some(file);
         }
-        Ok(())
+        Ok(steps)
     }
 
     fn row_filter(&mut self, step: &Step, index: usize) -> Option<String> {
@@ -152,29 +255,39 @@ impl Hooks for Recorder<'_> {
             self.backup =
                 Some(file.finish().map_err(|e| ApplyError::Store(StoreError::new("finish the backup", None, e)))?);
         }
-        let (applied_at, _) = history::now_utc();
-        let entry = HistoryEntry {
-            id: self.id.clone(),
-            kind: self.run.kind.to_string(),
-            applied_at,
-            tool_version: migration::TOOL_VERSION.to_string(),
-            sqlite_version: self.prepared.sqlite_version.clone(),
-            fingerprint_before: self.prepared.fingerprint_before.clone(),
-            fingerprint_after: self.prepared.fingerprint_after.clone(),
-            outcome: "applied".to_string(),
-            rolls_back: self.run.rolls_back.clone(),
-            backup: self.backup.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()),
-            steps: self.prepared.forward.steps.len() as i64,
-            destructive: self.prepared.forward.destructive().count() as i64,
-            elapsed_ms: elapsed.as_millis() as i64,
-            summary: crate::render::summary(&self.prepared.forward),
+        // One row per change, or per change a rollback undoes (newest first, each holding that
+        // change's own inverse).
+        let changes: Vec<(Option<&str>, &Prepared)> = if self.run.undoes.is_empty() {
+            vec![(None, self.prepared())]
+        } else {
+            self.run.undoes.iter().map(|u| (Some(u.id.as_str()), &u.inverse)).collect()
         };
-        history::record(conn, &entry, self.prepared).map_err(|e| {
-            let message = format!("recording the change in {}: {e}", history::HISTORY_TABLE);
-            ApplyError::Store(StoreError::new("record the change", Some(history::HISTORY_TABLE.to_string()), message))
-        })?;
-        if let Some(plans) = &self.run.plans {
-            let staged = store::stage(plans, &entry, self.prepared, self.backup.as_deref()).map_err(|e| {
+        let stamp = match &self.run.source {
+            Some(source) => {
+                let (schema, _) = history::schema_fingerprint(conn, &self.run.options.inspect)?;
+                Some(history::Stamp { source: source.clone(), schema })
+            }
+            None => None,
+        };
+        let (mut first, mut recorded) = (None, Vec::new());
+        for (i, (rolls_back, prepared)) in changes.into_iter().enumerate() {
+            let id = if i == 0 { self.id.clone() } else { history::next_id(conn, &prepared.fingerprint_after)? };
+            let entry = self.entry(&id, prepared, rolls_back, elapsed);
+            let stamp = if rolls_back.is_none() { stamp.as_ref() } else { None };
+            history::record(conn, &entry, prepared, stamp).map_err(|e| {
+                let message = format!("recording the change in {}: {e}", history::HISTORY_TABLE);
+                ApplyError::Store(StoreError::new(
+                    "record the change",
+                    Some(history::HISTORY_TABLE.to_string()),
+                    message,
+                ))
+            })?;
+            recorded.push(id);
+            first.get_or_insert(entry);
+        }
+        self.recorded = recorded;
+        if let (Some(plans), Some(entry)) = (&self.run.plans, &first) {
+            let staged = store::stage(plans, entry, self.prepared(), self.backup.as_deref()).map_err(|e| {
                 let message = format!("writing the plan files under {}: {e}", plans.display());
                 ApplyError::Store(StoreError::new("write the plan files", Some(plans.display().to_string()), message))
             })?;
@@ -188,8 +301,8 @@ impl Hooks for Recorder<'_> {
         if self.writing.take().is_some() {
             let _ = conn.remove_function(backup::KEEP_FN, -1);
         }
-        if self.attached {
-            let _ = conn.execute_batch(&format!("DETACH DATABASE {BACKUP_SCHEMA}"));
+        for schema in self.attached.drain(..) {
+            let _ = conn.execute_batch(&format!("DETACH DATABASE {schema}"));
         }
     }
 }
@@ -201,20 +314,23 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
         return Ok(Report::nothing());
     }
     let db_path = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from);
-    let backup_dir = match (&db_path, prepared.backups.is_empty()) {
+    // A change planned again under the lock may keep values where the one given did not.
+    let backup_dir = match (&db_path, prepared.backups.is_empty() && run.moved != Moved::Replan) {
         (Some(db), false) => Some(backup::backup_dir(db)),
         _ => None,
     };
     let plans_existed = run.plans.as_ref().is_some_and(|p| p.exists());
     let mut recorder = Recorder {
         prepared,
+        replanned: None,
         run,
         id: String::new(),
         backup_dir,
         writing: None,
         backup: None,
-        attached: false,
+        attached: Vec::new(),
         staged: None,
+        recorded: Vec::new(),
     };
     let result = apply::apply_with(conn, &prepared.forward, &prepared.after, &run.options, &mut recorder);
     let applied = match result {
@@ -235,6 +351,10 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
             return Err(e.into());
         }
     };
+    if applied.steps == 0 {
+        // Another process brought the database to the desired schema while this one waited.
+        return Ok(Report { already_done: true, ..Report::nothing() });
+    }
     // A dry run stages nothing and writes no backup, so only a committed change has these.
     let id = (!applied.dry_run).then(|| recorder.id.clone());
     let plan_dir = match recorder.staged.take() {
@@ -247,10 +367,14 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
         })?),
         None => None,
     };
+    let prepared = recorder.prepared();
     Ok(Report {
         id,
         summary: crate::render::summary(&prepared.forward),
         changes: prepared.forward.changes.clone(),
+        already_done: false,
+        replanned: recorder.replanned.is_some(),
+        recorded: if applied.dry_run { Vec::new() } else { recorder.recorded.clone() },
         steps: applied.steps,
         statements: applied.statements,
         elapsed: applied.elapsed,
@@ -263,40 +387,75 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
 /// Rolls back the change `id` (or the newest one), with every guarantee of apply, verified against the schema
 /// recorded before it. Refused when the database's schema is not the one that change produced.
 pub fn rollback(conn: &mut Connection, id: Option<&str>, options: ApplyOptions) -> Result<Report, Error> {
-    let (entry, original) = history::rollback_target(conn, id)?;
-    rollback_change(conn, &entry, &original, options)
+    let which = id.map_or(history::Undo::Newest, history::Undo::Change);
+    let changes = history::rollback_targets(&*conn, which)?;
+    rollback_changes(conn, &changes, options)
 }
 
-/// Rolls back `original`, the change recorded as `entry` (found by [`history::rollback_target`]).
-pub fn rollback_change(
+/// Rolls back `changes`, recorded changes newest first that follow one another (found by
+/// [`history::rollback_targets`]), in one transaction: each one's rollback plan in turn, the
+/// values each one kept restored from its own backup, verified against the schema recorded
+/// before the oldest. Refused, naming the change, when a backup is missing, and as a whole when
+/// the database's schema is not the one the newest produced.
+pub fn rollback_changes(
     conn: &mut Connection,
-    entry: &HistoryEntry,
-    original: &Prepared,
+    changes: &[(HistoryEntry, Prepared)],
     options: ApplyOptions,
 ) -> Result<Report, Error> {
-    let attach = match &entry.backup {
-        Some(name) => {
-            let db = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from).ok_or_else(|| {
-                Error::Store(StoreError::new(
-                    "open the backup",
-                    None,
-                    "the change kept values in a backup file, but this database has no file",
-                ))
-            })?;
-            let path = backup::backup_dir(&db).join(name);
-            if !path.exists() {
-                let message = format!(
-                    "the backup {} of change `{}` is missing; its rollback would lose the values it kept",
-                    path.display(),
-                    entry.id
-                );
-                return Err(StoreError::new("open the backup", Some(path.display().to_string()), message).into());
-            }
-            Some(path)
-        }
-        None => None,
+    let (Some((newest, first)), Some((_, oldest))) = (changes.first(), changes.last()) else {
+        return Err(Refusal::NothingToRollBack("no change to roll back".into()).into());
     };
-    let inverse = Prepared {
+    let kept: Vec<&HistoryEntry> = changes.iter().map(|(e, _)| e).filter(|e| e.backup.is_some()).collect();
+    let room = usize::try_from(conn.limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED)?).unwrap_or(0);
+    if kept.len() > room {
+        return Err(Refusal::NothingToRollBack(format!(
+            "{} of these changes kept values in backup files, and SQLite attaches at most {room} files to one              transaction; roll back fewer changes at a time (--steps {room})",
+            kept.len()
+        ))
+        .into());
+    }
+    // One backup keeps its usual name; several are attached under one name each.
+    let renamed = kept.len() > 1;
+    let mut attach = Vec::new();
+    let mut forward = Plan::default();
+    let mut undoes = Vec::new();
+    for (i, (entry, original)) in changes.iter().enumerate() {
+        let mut rollback = original.rollback.clone();
+        if let Some(name) = &entry.backup {
+            let schema = if renamed { format!("{BACKUP_SCHEMA}_{}", i + 1) } else { BACKUP_SCHEMA.to_string() };
+            attach.push((schema.clone(), backup_path(conn, entry, name)?));
+            if renamed {
+                rollback = crate::rollback::with_backup_schema(&rollback, &schema);
+            }
+        }
+        let offset = forward.changes.len();
+        forward.changes.extend(rollback.changes.iter().cloned());
+        forward.steps.extend(rollback.steps.into_iter().map(|mut s| {
+            s.serves.iter_mut().for_each(|c| *c += offset);
+            s
+        }));
+        undoes.push(Undone { id: entry.id.clone(), inverse: inverse(original, original.rollback.clone()) });
+    }
+    let whole = Prepared {
+        before: first.after.without_hints(),
+        fingerprint_before: first.fingerprint_after.clone(),
+        after: oldest.before.clone(),
+        fingerprint_after: oldest.fingerprint_before.clone(),
+        ..inverse(first, forward)
+    };
+    let run = Run { kind: "rollback", options, undoes, attach, ..Run::default() };
+    execute(conn, &whole, &run).map_err(|e| match e {
+        Error::Refused(Refusal::Stale(differences)) => {
+            Error::Refused(Refusal::RollbackDoesNotFit { change: newest.id.clone(), differences })
+        }
+        other => other,
+    })
+}
+
+/// The change that undoes `original` with `forward` (its rollback plan): from the schema it
+/// produced back to the one it was planned against.
+fn inverse(original: &Prepared, forward: Plan) -> Prepared {
+    Prepared {
         format: migration::FORMAT_VERSION,
         tool_version: migration::TOOL_VERSION.to_string(),
         sqlite_version: original.sqlite_version.clone(),
@@ -304,17 +463,32 @@ pub fn rollback_change(
         fingerprint_after: original.fingerprint_before.clone(),
         before: original.after.without_hints(),
         after: original.before.clone(),
-        forward: original.rollback.clone(),
+        forward,
         rollback: Plan::default(),
         backups: Vec::new(),
-    };
-    let run = Run { kind: "rollback", options, plans: None, rolls_back: Some(entry.id.clone()), attach };
-    execute(conn, &inverse, &run).map_err(|e| match e {
-        Error::Refused(Refusal::Stale(differences)) => {
-            Error::Refused(Refusal::RollbackDoesNotFit { change: entry.id.clone(), differences })
-        }
-        other => other,
-    })
+    }
+}
+
+/// The backup file `name` of change `entry`, beside the database; refused, naming the change,
+/// when it is missing.
+fn backup_path(conn: &Connection, entry: &HistoryEntry, name: &str) -> Result<PathBuf, Error> {
+    let db = conn.path().filter(|p| !p.is_empty()).map(PathBuf::from).ok_or_else(|| {
+        Error::Store(StoreError::new(
+            "open the backup",
+            None,
+            "the change kept values in a backup file, but this database has no file",
+        ))
+    })?;
+    let path = backup::backup_dir(&db).join(name);
+    if !path.exists() {
+        let message = format!(
+            "the backup {} of change `{}` is missing; its rollback would lose the values it kept",
+            path.display(),
+            entry.id
+        );
+        return Err(StoreError::new("open the backup", Some(path.display().to_string()), message).into());
+    }
+    Ok(path)
 }
 
 /// Drops every managed object and builds `desired` from scratch, then runs `seed` (development only: the

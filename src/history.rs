@@ -109,18 +109,37 @@ const HISTORY_DDL: &str = "CREATE TABLE IF NOT EXISTS _reconcile_history (
   destructive INTEGER NOT NULL,
   elapsed_ms INTEGER NOT NULL,
   summary TEXT NOT NULL,
-  record TEXT NOT NULL
+  record TEXT NOT NULL,
+  source TEXT,
+  schema_after TEXT
 )";
+
+/// The columns added since the history table was first made (`source`, `schema_after`: the
+/// no-op fast path's [`Stamp`]), added to an older table when a change is recorded.
+const ADDED_COLUMNS: &[&str] = &["source", "schema_after"];
 
 const HISTORY_COLUMNS: &str = "id, kind, applied_at, tool_version, sqlite_version, fingerprint_before, \
      fingerprint_after, outcome, rolls_back, backup, steps, destructive, elapsed_ms, summary";
 
-/// Records `entry` (and the whole change, for a later rollback) inside the open transaction.
-pub fn record(conn: &Connection, entry: &HistoryEntry, prepared: &Prepared) -> Result<(), rusqlite::Error> {
+/// Records `entry` (and the whole change, for a later rollback) inside the open transaction,
+/// with the `stamp` the no-op fast path compares when the change was made from a desired schema.
+pub fn record(
+    conn: &Connection,
+    entry: &HistoryEntry,
+    prepared: &Prepared,
+    stamp: Option<&Stamp>,
+) -> Result<(), rusqlite::Error> {
     conn.execute_batch(HISTORY_DDL)?;
+    let have: Vec<String> = conn
+        .prepare_cached(&format!("SELECT name FROM pragma_table_info('{HISTORY_TABLE}')"))?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for column in ADDED_COLUMNS.iter().filter(|c| !have.iter().any(|h| h == *c)) {
+        conn.execute_batch(&format!("ALTER TABLE {HISTORY_TABLE} ADD COLUMN {column} TEXT"))?;
+    }
     let json = serde_json::to_string(prepared).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
     conn.execute(
-        &format!("INSERT INTO {HISTORY_TABLE} ({HISTORY_COLUMNS}, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+        &format!("INSERT INTO {HISTORY_TABLE} ({HISTORY_COLUMNS}, record, source, schema_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
         params![
             entry.id,
             entry.kind,
@@ -136,13 +155,97 @@ pub fn record(conn: &Connection, entry: &HistoryEntry, prepared: &Prepared) -> R
             entry.destructive,
             entry.elapsed_ms,
             entry.summary,
-            json
+            json,
+            stamp.map(|s| &s.source),
+            stamp.map(|s| &s.schema)
         ],
     )?;
     if let Some(undone) = &entry.rolls_back {
         conn.execute(&format!("UPDATE {HISTORY_TABLE} SET outcome = 'rolled back' WHERE id = ?1"), [undone])?;
     }
     Ok(())
+}
+
+/// What the no-op fast path compares, recorded with a change made from a desired schema: the
+/// fingerprint of that schema as loaded ([`source_fingerprint`]) and of the database's schema
+/// after the change ([`schema_fingerprint`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp {
+    /// The desired schema as loaded.
+    pub source: String,
+    /// The database's schema after the change.
+    pub schema: String,
+}
+
+/// The fingerprint of a desired schema as loaded: the names and bytes of its sources (a
+/// schema directory's files, in order), with the tool's version and the `exclude` patterns,
+/// which decide what "in sync" means. 16 hex digits of a SHA-256.
+pub fn source_fingerprint<N: AsRef<str>, T: AsRef<[u8]>>(sources: &[(N, T)], exclude: &[String]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(crate::migration::TOOL_VERSION.as_bytes());
+    for pattern in exclude {
+        hash.update(b"\0exclude\0");
+        hash.update(pattern.as_bytes());
+    }
+    for (name, text) in sources {
+        let name = name.as_ref();
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        hash.update(format!("\0{base}\0{}\0", text.as_ref().len()).as_bytes());
+        hash.update(text.as_ref());
+    }
+    hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The fingerprint of the database's schema as `sqlite_schema` holds it, read in one query:
+/// every managed object's type, name, table and SQL (what `inspect` leaves out is left out
+/// here too), sorted; 16 hex digits of a SHA-256. With it, the SQL of the history table
+/// (`None` when there is none), which says whether it records [`Stamp`]s.
+pub fn schema_fingerprint(
+    db: &(impl Sql + ?Sized),
+    opts: &crate::inspect::InspectOptions,
+) -> Result<(String, Option<String>), rusqlite::Error> {
+    use sha2::{Digest, Sha256};
+    let rows = db.rows("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name", &[])?;
+    let mut hash = Sha256::new();
+    let mut history = None;
+    for row in &rows {
+        let field = |i: usize| match row.get(i) {
+            Some(Value::Text(t)) => t.as_str(),
+            _ => "",
+        };
+        if field(1) == HISTORY_TABLE {
+            history = Some(field(3).to_string());
+        }
+        if opts.excludes(field(1)) || opts.excludes(field(2)) {
+            continue;
+        }
+        for i in 0..4 {
+            hash.update(field(i).as_bytes());
+            hash.update(b"\0");
+        }
+    }
+    Ok((hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect(), history))
+}
+
+/// Whether the database is still at the schema the newest recorded change left, and that
+/// change was made from a desired schema whose sources have the fingerprint `source`: then it
+/// is in sync with that schema, known without loading, inspecting or planning anything. Two
+/// queries: `sqlite_schema`, then the newest history row. `false` whenever it cannot be told
+/// (no history, a history from before stamps, a rollback newest, a hand change, other sources).
+pub fn unchanged_since_recorded(
+    db: &(impl Sql + ?Sized),
+    source: &str,
+    opts: &crate::inspect::InspectOptions,
+) -> Result<bool, rusqlite::Error> {
+    let (schema, history) = schema_fingerprint(db, opts)?;
+    if !history.is_some_and(|sql| sql.contains("schema_after")) {
+        return Ok(false);
+    }
+    let newest =
+        db.rows(&format!("SELECT source, schema_after FROM {HISTORY_TABLE} ORDER BY rowid DESC LIMIT 1"), &[])?;
+    Ok(matches!(newest.first().map(Vec::as_slice),
+        Some([Value::Text(s), Value::Text(h)]) if *s == source && *h == schema))
 }
 
 fn has_history(db: &(impl Sql + ?Sized)) -> Result<bool, rusqlite::Error> {
@@ -214,40 +317,123 @@ fn entry_from_row(r: &[Value]) -> rusqlite::Result<HistoryEntry> {
     })
 }
 
-/// The change a rollback would undo: `id`, or the newest applied change not yet rolled back.
-pub fn rollback_target(db: &(impl Sql + ?Sized), id: Option<&str>) -> Result<(HistoryEntry, Prepared), Error> {
+/// Which recorded changes a rollback undoes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undo<'a> {
+    /// The newest applied change not yet rolled back.
+    Newest,
+    /// That change; refused when a change applied after it is still applied.
+    Change(&'a str),
+    /// Every applied change newer than that one (`rollback --to ID`).
+    To(&'a str),
+    /// The newest N applied changes (`rollback --steps N`).
+    Steps(usize),
+}
+
+/// The changes `which` names, newest first, each with the change recorded whole. They follow
+/// one another: each was applied to the schema the one before it produced (checked by their
+/// fingerprints), else the change applied after a hand edit is named and nothing is returned.
+/// Read through SQL alone.
+pub fn rollback_targets(db: &(impl Sql + ?Sized), which: Undo<'_>) -> Result<Vec<(HistoryEntry, Prepared)>, Error> {
     let entries = history(db)?;
-    let entry = match id {
-        Some(id) => entries
+    let refuse = |why: String| -> Error { Refusal::NothingToRollBack(why).into() };
+    let find = |id: &str| {
+        entries
             .iter()
-            .find(|e| e.id == id)
-            .ok_or_else(|| Refusal::NothingToRollBack(format!("no change `{id}` in the history of this database")))?,
-        None => entries.iter().find(|e| e.kind == "apply" && e.outcome == "applied").ok_or_else(|| {
-            Refusal::NothingToRollBack("no applied change to roll back in the history of this database".into())
-        })?,
+            .position(|e| e.id == id)
+            .ok_or_else(|| refuse(format!("no change `{id}` in the history of this database")))
     };
-    if entry.kind != "apply" {
-        return Err(Refusal::NothingToRollBack(format!(
-            "change `{}` is a {}; only applied plans can be rolled back (apply the schema again to go forward)",
-            entry.id, entry.kind
-        ))
-        .into());
+    // Applied changes newest first, up to (not through) a reset, which cannot be rolled back.
+    let applied = |newer: &[HistoryEntry]| -> Result<Vec<HistoryEntry>, Error> {
+        let mut out = Vec::new();
+        for e in newer {
+            match (e.kind.as_str(), e.outcome.as_str()) {
+                ("apply", "applied") => out.push(e.clone()),
+                ("reset", _) => {
+                    return Err(refuse(format!(
+                        "change `{}` is a reset, which cannot be rolled back (apply the schema again to go forward)",
+                        e.id
+                    )))
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    };
+    let (undo, anchor) = match which {
+        Undo::Newest => {
+            let newest = entries
+                .iter()
+                .find(|e| e.kind == "apply" && e.outcome == "applied")
+                .ok_or_else(|| refuse("no applied change to roll back in the history of this database".into()))?;
+            (vec![newest.clone()], None)
+        }
+        Undo::Change(id) => {
+            let entry = &entries[find(id)?];
+            if entry.kind != "apply" {
+                return Err(refuse(format!(
+                    "change `{}` is a {}; only applied plans can be rolled back (apply the schema again to go forward)",
+                    entry.id, entry.kind
+                )));
+            }
+            if entry.outcome != "applied" {
+                return Err(refuse(format!("change `{}` was already rolled back", entry.id)));
+            }
+            // Entries are newest first: those before this one were applied after it.
+            let mut newer = entries.iter().take_while(|e| e.id != entry.id);
+            if let Some(newer) = newer.find(|e| e.outcome == "applied" && e.kind != "rollback") {
+                return Err(refuse(format!(
+                    "change `{}` was applied after `{}`; roll that back first",
+                    newer.id, entry.id
+                )));
+            }
+            (vec![entry.clone()], None)
+        }
+        Undo::To(id) => {
+            let at = find(id)?;
+            let point = &entries[at];
+            if point.outcome != "applied" || point.kind == "rollback" {
+                return Err(refuse(format!(
+                    "change `{id}` is not a point the database is at or was at: it is a {} that was {};                      name an applied change",
+                    point.kind, point.outcome
+                )));
+            }
+            let undo = applied(&entries[..at])?;
+            if undo.is_empty() {
+                return Err(refuse(format!("no applied change is newer than `{id}`: the database is at that point")));
+            }
+            (undo, Some(point))
+        }
+        Undo::Steps(n) => {
+            let newest_reset = entries.iter().position(|e| e.kind == "reset").unwrap_or(entries.len());
+            let mut undo = applied(&entries[..newest_reset])?;
+            if undo.len() < n || n == 0 {
+                let why = match (n, undo.len()) {
+                    (0, _) => "--steps 0 rolls nothing back; give at least 1".to_string(),
+                    (_, 0) => "no applied change to roll back in the history of this database".to_string(),
+                    (_, k) => format!("only {k} applied changes can be rolled back, not {n}"),
+                };
+                return Err(refuse(why));
+            }
+            undo.truncate(n);
+            (undo, None)
+        }
+    };
+    // Each change was applied to the schema the next older one produced.
+    let olders = undo.iter().skip(1).map(Some).chain([anchor]);
+    for (newer, older) in undo.iter().zip(olders) {
+        if let Some(older) = older.filter(|o| o.fingerprint_after != newer.fingerprint_before) {
+            return Err(refuse(format!(
+                "change `{}` was applied to a schema that `{}` did not leave (the database was changed by hand in                  between), so rolling back past it would not restore what `{}` left",
+                newer.id, older.id, older.id
+            )));
+        }
     }
-    if entry.outcome != "applied" {
-        return Err(Refusal::NothingToRollBack(format!("change `{}` was already rolled back", entry.id)).into());
-    }
-    // Entries are newest first: those before this one were applied after it.
-    let newer =
-        entries.iter().take_while(|e| e.id != entry.id).find(|e| e.outcome == "applied" && e.kind != "rollback");
-    if let Some(newer) = newer {
-        return Err(Refusal::NothingToRollBack(format!(
-            "change `{}` was applied after `{}`; roll that back first",
-            newer.id, entry.id
-        ))
-        .into());
-    }
-    let (entry, prepared) = recorded(db, &entry.id)
-        .map_err(|e| StoreError::new("read the history", Some(HISTORY_TABLE.to_string()), e))?
-        .ok_or_else(|| Refusal::NothingToRollBack(format!("no change `{}` in the history", entry.id)))?;
-    Ok((entry, prepared))
+    undo.iter()
+        .map(|e| {
+            recorded(db, &e.id)
+                .map_err(|why| StoreError::new("read the history", Some(HISTORY_TABLE.to_string()), why).into())
+                .and_then(|r| r.ok_or_else(|| refuse(format!("no change `{}` in the history", e.id))))
+        })
+        .collect()
 }

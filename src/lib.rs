@@ -21,6 +21,7 @@ pub mod history;
 pub mod inspect;
 pub mod lint;
 pub mod load;
+pub mod lock;
 pub mod migration;
 pub mod model;
 pub mod normalize;

@@ -112,6 +112,12 @@ impl Loaded {
 
 /// Reads, merges and validates every `*.yaml` file of a directory (sorted by name).
 pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
+    load_sources(&read_dir(dir)?)
+}
+
+/// The `*.yaml` (and `*.yml`) files of a directory, sorted by name, as (path, text): what
+/// [`load_dir`] loads, and what [`crate::history::source_fingerprint`] is taken of.
+pub fn read_dir(dir: &Path) -> Result<Vec<(String, String)>, LoadError> {
     let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io { path: dir.to_path_buf(), source })?;
     let mut files = Vec::new();
     for e in entries {
@@ -131,7 +137,7 @@ pub fn load_dir(dir: &Path) -> Result<Loaded, LoadError> {
         let text = std::fs::read_to_string(f).map_err(|source| LoadError::Io { path: f.clone(), source })?;
         sources.push((f.display().to_string(), text));
     }
-    load_sources(&sources)
+    Ok(sources)
 }
 
 /// Parses, merges and validates YAML sources given as (file name, text), in order.

@@ -88,7 +88,12 @@ fn prepare_unlocked(conn: &mut Connection, desired: &Schema, opts: &InspectOptio
 /// plans with its engine's version; nothing is written.
 pub fn prepare_with(db: &(impl Sql + ?Sized), desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
     let before = inspect(db, opts)?;
-    let facts = crate::facts::of(&before, crate::engine::sqlite_version(db)?);
+    prepare_from(before, desired, crate::engine::sqlite_version(db)?)
+}
+
+/// Plans the change from `before` (a schema as inspected) to `desired` on SQLite `version`.
+pub fn prepare_from(before: Schema, desired: &Schema, version: (u32, u32, u32)) -> Result<Prepared, Error> {
+    let facts = crate::facts::of(&before, version);
     // The comparison, renames included, is made once: the forward plan, the backups and the
     // rollback plan all work from it.
     let diff = diff::compare(&before, desired);

@@ -191,3 +191,28 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
         serves: Vec::new(),
     }
 }
+
+/// `plan` reading its kept values from the backup attached as `schema` instead of
+/// [`BACKUP_SCHEMA`]: a rollback of several changes attaches each one's backup under its own
+/// name. Only the schema qualifier `reconcile_backup.` is rewritten, token by token.
+pub fn with_backup_schema(plan: &Plan, schema: &str) -> Plan {
+    let mut plan = plan.clone();
+    for step in &mut plan.steps {
+        for sql in &mut step.sql {
+            let Ok(toks) = crate::sql::tokens(sql) else { continue };
+            let mut out = String::with_capacity(sql.len());
+            let mut last = 0;
+            for (i, t) in toks.iter().enumerate() {
+                let qualifies = toks.get(i + 1).is_some_and(|n| n.text == ".");
+                if qualifies && crate::sql::unquote(t.text) == BACKUP_SCHEMA {
+                    out.push_str(&sql[last..t.start]);
+                    out.push_str(schema);
+                    last = t.end;
+                }
+            }
+            out.push_str(&sql[last..]);
+            *sql = out;
+        }
+    }
+    plan
+}

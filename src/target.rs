@@ -33,8 +33,9 @@ pub trait Target: Sql {
     /// refused, with nothing run, when the schema is no longer the one it was planned against.
     fn execute(&mut self, prepared: &Prepared, run: &Run) -> Result<Report, Error>;
 
-    /// Rolls back `original`, the change recorded as `entry` (see [`history::rollback_target`]).
-    fn rollback(&mut self, entry: &HistoryEntry, original: &Prepared, options: ApplyOptions) -> Result<Report, Error>;
+    /// Rolls back `changes`, recorded changes newest first (see [`history::rollback_targets`]),
+    /// as one atomic unit.
+    fn rollback(&mut self, changes: &[(HistoryEntry, Prepared)], options: ApplyOptions) -> Result<Report, Error>;
 
     /// The changes recorded in the database, newest first, read through [`Sql`].
     fn history(&self) -> Result<Vec<HistoryEntry>, Error> {
@@ -80,8 +81,8 @@ impl Target for LocalFile<'_> {
         execute::execute(self.conn, prepared, run)
     }
 
-    fn rollback(&mut self, entry: &HistoryEntry, original: &Prepared, options: ApplyOptions) -> Result<Report, Error> {
-        execute::rollback_change(self.conn, entry, original, options)
+    fn rollback(&mut self, changes: &[(HistoryEntry, Prepared)], options: ApplyOptions) -> Result<Report, Error> {
+        execute::rollback_changes(self.conn, changes, options)
     }
 }
 
@@ -106,8 +107,8 @@ mod tests {
         assert_eq!(history.len(), 1);
         assert_eq!(Some(&history[0].id), report.id.as_ref());
         assert!(target.prepare(&desired, &InspectOptions::default()).unwrap().is_empty(), "in sync after the apply");
-        let (entry, original) = history::rollback_target(&target, None).unwrap();
-        target.rollback(&entry, &original, ApplyOptions::default()).unwrap();
+        let changes = history::rollback_targets(&target, history::Undo::Newest).unwrap();
+        target.rollback(&changes, ApplyOptions::default()).unwrap();
         let collation = target.rows("SELECT sql FROM sqlite_schema WHERE name = 't'", &[]).unwrap();
         assert!(matches!(&collation[0][0], Value::Text(sql) if !sql.contains("NOCASE")), "{collation:?}");
         let rows = target.rows("SELECT id, a FROM t", &[]).unwrap();

@@ -146,13 +146,20 @@ pub(crate) enum Command {
         #[arg(long, value_enum, default_value_t = ListFormat::Text)]
         format: ListFormat,
     },
-    /// Undo the last applied change (or PLAN_ID) with its stored rollback plan
+    /// Undo the last applied change (or PLAN_ID, those newer than --to ID, the last --steps N) in one transaction
     #[command(after_help = PRECEDENCE)]
     Rollback {
         #[command(flatten)]
         db: Db,
         /// The change to undo, as listed by `history` [default: the last applied]
+        #[arg(conflicts_with_all = ["to", "steps"])]
         plan_id: Option<String>,
+        /// Undo every applied change newer than this one, back to the schema it left
+        #[arg(long, value_name = "ID", conflicts_with = "steps")]
+        to: Option<String>,
+        /// Undo the last N applied changes
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+        steps: Option<u32>,
         #[command(flatten)]
         run: RunArgs,
     },

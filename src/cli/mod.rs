@@ -28,6 +28,7 @@ use config::Config;
 use exit::{ExitStatus, Failure, Outcome};
 use output::Out;
 use settings::Settings;
+use sqlite_reconcile::history::Undo;
 
 /// Parses arguments, runs the command, maps the result to an exit code.
 pub fn run() -> ExitCode {
@@ -66,7 +67,15 @@ fn dispatch(st: &Settings, command: Command) -> Result<Outcome, Failure> {
         Command::Plan { target, lints, format, out } => plan::run(st, &target, &lints, format, out.as_deref()),
         Command::Apply { target, run, plan, plans } => apply::run(st, &target, &run, plan.as_deref(), &plans),
         Command::Drift { target, format } => drift::run(st, &target, format),
-        Command::Rollback { db, plan_id, run } => rollback::run(st, &st.db(&db.db), plan_id.as_deref(), &run),
+        Command::Rollback { db, plan_id, to, steps, run } => {
+            let which = match (plan_id.as_deref(), to.as_deref(), steps) {
+                (_, Some(to), _) => Undo::To(to),
+                (_, _, Some(n)) => Undo::Steps(n as usize),
+                (Some(id), _, _) => Undo::Change(id),
+                (None, None, None) => Undo::Newest,
+            };
+            rollback::run(st, &st.db(&db.db), which, &run)
+        }
         Command::History { db, format } => history::run(st, &st.db(&db.db), format),
         Command::Reset { target, yes } => reset::run(st, &target, yes),
         Command::Schema => commands::schema(),

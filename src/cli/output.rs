@@ -66,10 +66,10 @@ impl Out {
         }
     }
 
-    /// The observer an apply reports to: `None` when nothing would be shown, so
+    /// The observer an apply reports to: `None` under `--quiet`, when nothing would be shown, so
     /// the plan runs exactly as planned and with no extra work.
     pub fn observer(&self) -> Option<Arc<dyn Observer>> {
-        (self.verbose(1) || self.progress).then(|| Arc::new(Watcher::new(*self)) as Arc<dyn Observer>)
+        self.normal().then(|| Arc::new(Watcher::new(*self)) as Arc<dyn Observer>)
     }
 }
 
@@ -158,6 +158,10 @@ fn bar_line(table: &str, done: u64, total: u64, elapsed: Duration) -> String {
 }
 
 impl Observer for Watcher {
+    fn waiting(&self, holder: &str) {
+        eprintln!("waiting for the write lock held by {holder} (up to the busy timeout)");
+    }
+
     fn step_started(&self, index: usize, total: usize, step: &Step) {
         if self.out.verbose(1) {
             eprintln!("{} {}", self.out.paint("1", &format!("step {}/{total}:", index + 1)), step.comment);

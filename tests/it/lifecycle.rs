@@ -2,28 +2,19 @@
 //! dropped data, rollback, saved plans, history, reset, and the library at
 //! application startup. Each test works on real database files.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::Connection;
 use serde_json::Value as Json;
 use sqlite_reconcile::apply::ApplyOptions;
 use sqlite_reconcile::execute::{self, Run};
-use sqlite_reconcile::{diff, history, inspect, load, migration, plan_for, InspectOptions, Schema};
+use sqlite_reconcile::{diff, history, load, migration, plan_for, InspectOptions};
 
-use crate::harness::{all_rows, reconcile, reconcile_env, stderr, stdout, Dir};
+use crate::harness::{reconcile, reconcile_env, state, stderr, stdout, Dir};
 
 #[allow(dead_code)]
 #[path = "../../examples/startup.rs"]
 mod startup_example;
-
-/// The schema and every row of the database at `db`.
-fn state(db: &Path) -> (Schema, BTreeMap<String, crate::harness::Rows>) {
-    let conn = Connection::open(db).unwrap();
-    let schema = inspect(&conn, &InspectOptions::default()).unwrap();
-    let rows = all_rows(&conn, &schema);
-    (schema, rows)
-}
 
 fn code(o: &std::process::Output) -> i32 {
     o.status.code().unwrap_or(-1)

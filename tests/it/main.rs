@@ -23,5 +23,6 @@ mod readme;
 mod reference;
 mod roundtrip;
 mod scenarios;
+mod startup;
 mod tidy;
 mod workflow;

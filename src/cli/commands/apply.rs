@@ -3,12 +3,14 @@
 //! the library writes the database; this file validates everything before the file is created.
 
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use sqlite_reconcile::execute::Run;
+use sqlite_reconcile::execute::{Moved, Run};
 use sqlite_reconcile::target::{LocalFile, Target as _};
 use sqlite_reconcile::Prepared;
+use sqlite_reconcile::{history, load};
 
-use super::{confirm, load_desired, prepare_on, report};
+use super::{confirm, load_sources, prepare_on, report};
 use crate::cli::args::{RunArgs, Target};
 use crate::cli::exit::{Failure, Outcome};
 use crate::cli::open::{db_failure, open_target, refuse_remote_change};
@@ -26,16 +28,36 @@ pub(crate) fn run(
     refuse_remote_change(&db)?;
     let timeout = st.busy_timeout();
     // Validate everything before the database file is created.
-    let (mut conn, prepared) = match saved {
+    let (mut conn, prepared, source) = match saved {
         Some(path) => {
             let prepared = read_saved(path)?;
-            (open_target(&db, timeout)?, prepared)
+            (open_target(&db, timeout)?, prepared, None)
         }
         None => {
-            let desired = load_desired(st, &st.schema(&target.schema))?;
-            let mut conn = open_target(&db, timeout)?;
+            let schema = st.schema(&target.schema);
+            let sources = load::read_dir(&schema).map_err(Failure::library)?;
+            let source = history::source_fingerprint(&sources, &st.inspect().exclude);
+            // The fast path: the database is still as the last change from these very sources left it.
+            let existing = if db.exists() { Some(open_target(&db, timeout)?) } else { None };
+            if let Some(conn) = &existing {
+                let t = Instant::now();
+                let same = history::unchanged_since_recorded(conn, &source, &st.inspect())
+                    .map_err(|e| db_failure(&db, timeout, e.into()))?;
+                st.timed("compared the schema and its sources with the last change recorded", t);
+                if same && !run.dry_run {
+                    if st.out.normal() {
+                        eprintln!("{}: in sync with {}; nothing to do", db.display(), schema.display());
+                    }
+                    return Ok(Outcome::Ok);
+                }
+            }
+            let (_, desired) = load_sources(st, &schema, &sources)?;
+            let mut conn = match existing {
+                Some(conn) => conn,
+                None => open_target(&db, timeout)?,
+            };
             let prepared = prepare_on(st, &mut conn, &db, &desired)?;
-            (conn, prepared)
+            (conn, prepared, Some(source))
         }
     };
     if prepared.is_empty() {
@@ -53,10 +75,34 @@ pub(crate) fn run(
     let options = st.apply(run);
     let plans = st.plans(plans);
     let failure = |e: sqlite_reconcile::Error| db_failure(&db, timeout, e);
-    let mut target = LocalFile::new(&mut conn).map_err(|e| failure(e.into()))?;
-    let r = target
-        .execute(&prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })
+    let mut local = LocalFile::new(&mut conn).map_err(|e| failure(e.into()))?;
+    // A schema is planned again under the write lock when another process changed the database
+    // meanwhile. A plan a person confirmed at the prompt runs only as confirmed (or finds the
+    // work done); a saved plan is refused as stale.
+    let moved = match saved {
+        Some(_) => Moved::Refuse,
+        None if run.yes || run.dry_run => Moved::Replan,
+        None => Moved::AcceptDone,
+    };
+    let r = local
+        .execute(&prepared, &Run { kind: "apply", options, plans: Some(plans), moved, source, ..Run::default() })
         .map_err(failure)?;
+    if r.already_done {
+        if st.out.normal() {
+            eprintln!(
+                "{}: in sync with {}; another process applied the change while this one waited; nothing to do",
+                db.display(),
+                st.schema(&target.schema).display()
+            );
+        }
+        return Ok(Outcome::Ok);
+    }
+    if r.replanned && st.out.normal() {
+        eprintln!(
+            "another process changed the database while this one waited; planned again under the write lock: {}",
+            r.summary
+        );
+    }
     report(st, &r, "applied");
     Ok(Outcome::Ok)
 }

@@ -67,15 +67,25 @@ fn write_output(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     store::write_atomic(path, bytes).map_err(failed)
 }
 
-/// Loads and validates the schema directory, timed at `-vv`.
+/// Loads and validates the schema directory: the desired schema, normalized.
 fn load_desired(st: &Settings, schema: &Path) -> Result<sqlite_reconcile::Schema, Failure> {
     Ok(load_schema(st, schema)?.1)
 }
 
 /// Loads and validates the schema directory, timed at `-vv`: the YAML as read, and normalized.
 fn load_schema(st: &Settings, schema: &Path) -> Result<(Loaded, sqlite_reconcile::Schema), Failure> {
+    let sources = load::read_dir(schema).map_err(Failure::library)?;
+    load_sources(st, schema, &sources)
+}
+
+/// [`load_schema`] of the `sources` already read from the directory `schema`.
+fn load_sources(
+    st: &Settings,
+    schema: &Path,
+    sources: &[(String, String)],
+) -> Result<(Loaded, sqlite_reconcile::Schema), Failure> {
     let t = Instant::now();
-    let loaded = load::load_dir(schema).map_err(Failure::library)?;
+    let loaded = load::load_sources(sources).map_err(Failure::library)?;
     let desired = load::desired(&loaded).map_err(Failure::library)?;
     st.timed(&format!("loaded and validated {}", schema.display()), t);
     Ok((loaded, desired))

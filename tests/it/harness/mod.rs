@@ -17,7 +17,7 @@ pub use command::{
 };
 pub use docs::{doc_blocks, run_doc_block};
 pub use engines::{sqld, Sqld};
-pub use rows::{all_rows, sequence_rows, Rows};
+pub use rows::{sequence_rows, state, Rows};
 pub use scenario::{load_yaml, Scenario, ScenarioFile};
 
 /// The sqldef corpus directory, if this machine has it.

@@ -105,3 +105,11 @@ pub(super) fn same_number(a: &Value, b: &Value) -> bool {
 pub fn all_rows(conn: &Connection, schema: &Schema) -> BTreeMap<String, Rows> {
     schema.tables.keys().map(|t| (t.clone(), table_rows(conn, schema, t))).collect()
 }
+
+/// The schema and every row of the database at `db`.
+pub fn state(db: &std::path::Path) -> (Schema, BTreeMap<String, Rows>) {
+    let conn = Connection::open(db).expect("open the database");
+    let schema = sqlite_reconcile::inspect(&conn, &sqlite_reconcile::InspectOptions::default()).expect("inspect");
+    let rows = all_rows(&conn, &schema);
+    (schema, rows)
+}
