@@ -772,7 +772,7 @@ fn startup_noop(work: &Path, reps: usize) {
         })
         .collect();
     let reconciler = Reconciler::from_sources(&sources).expect("load");
-    let mut conn = Connection::open(&db).expect("open");
+    let conn = Connection::open(&db).expect("open");
     // The library's first call on this database made no change; it records nothing, so it is
     // in sync through the full path until a change made by the library stamps it: apply one.
     let lib_db = work.join("startup-lib.db");
