@@ -12,9 +12,12 @@
 //! rolls back a transaction still open when its stream ends.
 //!
 //! Errors name the server and say what it said; the auth token is sent as a bearer token and
-//! never appears in a message. Only `http://` is spoken yet (no TLS).
+//! never appears in a message. `https://` and `libsql://` (read as `https://`) go over TLS
+//! (rustls), trusting the public roots and the certificates `RECONCILE_CA_FILE` names.
 
 use std::cell::{Cell, RefCell};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::ffi;
@@ -52,19 +55,28 @@ impl std::fmt::Debug for Client {
 pub struct RemoteError(String);
 
 impl Client {
-    /// Connects to the libSQL server at `url` (`http://HOST:PORT`), with a JWT `token` if it needs
-    /// one, and checks that it answers Hrana by asking its SQLite version.
+    /// Connects to the libSQL server at `url` (`http://HOST:PORT`, `https://HOST`, or
+    /// `libsql://HOST`, read as `https://HOST`), with a JWT `token` if it needs one, and checks
+    /// that it answers Hrana by asking its SQLite version. Over TLS the server's certificate
+    /// must chain to a public root (webpki's) or to a certificate of the PEM file that
+    /// `RECONCILE_CA_FILE` names, when set.
     pub fn connect(url: &str, token: Option<&str>) -> Result<Client, RemoteError> {
-        let lower = url.to_ascii_lowercase();
-        if lower.starts_with("https://") || lower.starts_with("libsql://") {
-            return Err(RemoteError(format!(
-                "{url}: only http:// libSQL servers are supported yet (TLS, and so https:// and libsql://, is not)"
-            )));
-        }
-        let base = url.trim_end_matches('/').to_string();
+        let ca_file = std::env::var_os("RECONCILE_CA_FILE").filter(|v| !v.is_empty()).map(PathBuf::from);
+        Client::connect_trusting(url, token, ca_file.as_deref())
+    }
+
+    /// [`Client::connect`], trusting the certificates of the PEM file `ca_file` besides the public
+    /// roots (a server with a private authority or a self-signed certificate).
+    pub fn connect_trusting(url: &str, token: Option<&str>, ca_file: Option<&Path>) -> Result<Client, RemoteError> {
+        let base = url.trim_end_matches('/');
+        let base = match base.get(..9) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("libsql://") => format!("https://{}", &base[9..]),
+            _ => base.to_string(),
+        };
         let agent = ureq::AgentBuilder::new()
             .timeout_connect(Duration::from_secs(10))
             .timeout(Duration::from_secs(300))
+            .tls_config(Arc::new(tls_config(ca_file)?))
             .build();
         let token = token.filter(|t| !t.is_empty()).map(str::to_string);
         let mut client = Client { base, token, agent, requests: Cell::new(0), version: (0, 0, 0) };
@@ -467,14 +479,51 @@ impl Sql for Stream<'_> {
     }
 }
 
+/// What TLS trusts: webpki's public roots, and the certificates of `ca_file`.
+fn tls_config(ca_file: Option<&Path>) -> Result<rustls::ClientConfig, RemoteError> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::CertificateDer;
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    if let Some(file) = ca_file {
+        let unusable = |why: String| RemoteError(format!("`{}` (RECONCILE_CA_FILE): {why}", file.display()));
+        let certificates = CertificateDer::pem_file_iter(file)
+            .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| unusable(format!("cannot read its PEM certificates: {e}")))?;
+        if certificates.is_empty() {
+            return Err(unusable("holds no PEM certificate".to_string()));
+        }
+        for certificate in certificates {
+            roots.add(certificate).map_err(|e| unusable(format!("a certificate that cannot be trusted: {e}")))?;
+        }
+    }
+    // ring, because it builds with a C compiler alone; rustls marks its provider deprecated
+    // because it offers no post-quantum key exchange.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| RemoteError(format!("TLS cannot be set up: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(config)
+}
+
 /// A transport error in words, without the request (whose headers hold the token).
 fn transport(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Transport(t) => {
             let kind = t.kind().to_string();
-            match t.message() {
+            let text = match t.message() {
                 Some(m) => format!("{kind}: {m}"),
                 None => kind,
+            };
+            let source = std::error::Error::source(t).map(|s| s.to_string()).unwrap_or_default();
+            if source.contains("UnknownIssuer") && !text.contains("UnknownIssuer") {
+                format!("{text}: {source} (trust its authority with RECONCILE_CA_FILE)")
+            } else if text.contains("UnknownIssuer") || source.contains("UnknownIssuer") {
+                format!("{text} (trust its authority with RECONCILE_CA_FILE)")
+            } else {
+                text
             }
         }
         ureq::Error::Status(code, _) => format!("HTTP {code}"),
