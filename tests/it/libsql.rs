@@ -161,9 +161,9 @@ fn bad_servers_are_clear_errors_that_never_show_the_token() {
             assert!(!all.contains("secret-token-4711"), "the token was printed: {all}");
         }
     }
-    let https = reconcile(dir.path(), &["inspect", "--db", "https://example.invalid"]);
+    let https = reconcile(dir.path(), &["inspect", "--db", "libsql://example.invalid"]);
     assert_eq!(https.status.code(), Some(1));
-    assert!(stderr(&https).contains("only http:// libSQL servers are supported yet"), "{}", stderr(&https));
+    assert!(stderr(&https).contains("cannot reach a libSQL server at https://example.invalid"), "{}", stderr(&https));
 }
 
 /// A loopback server that answers like a libSQL server (every query gives one row holding
@@ -371,7 +371,7 @@ fn proxy(upstream: &str, target: usize, forge: bool) -> String {
 }
 
 /// One HTTP message's head (without its length and connection headers) and body.
-fn read_message(s: &mut std::net::TcpStream) -> Option<(String, Vec<u8>)> {
+fn read_message(s: &mut impl Read) -> Option<(String, Vec<u8>)> {
     let mut data = Vec::new();
     let mut buf = [0u8; 8192];
     let end = loop {
@@ -464,4 +464,79 @@ fn an_idle_stream_expires_and_the_server_rolls_its_transaction_back() {
     // The transaction was rolled back and its write lock freed.
     client.rows("INSERT INTO t VALUES (2)", &[]).unwrap();
     assert_eq!(value(&client, "SELECT group_concat(id) FROM t"), Value::Text("2".into()));
+}
+
+/// A loopback TLS server in front of `upstream`, with a fresh self-signed certificate for
+/// `127.0.0.1` written to `ca.pem` in `dir`: its `https://` URL and that file.
+fn tls_front(upstream: &str, dir: &Dir) -> (String, std::path::PathBuf) {
+    use std::sync::Arc;
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let pem = dir.join("ca.pem");
+    std::fs::write(&pem, certified.cert.pem()).unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::Pkcs8(certified.key_pair.serialize_der().into());
+    #[allow(deprecated)] // the provider the client uses (see `remote::tls_config`)
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let upstream = upstream.trim_start_matches("http://").to_string();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { continue };
+            let mut tls = rustls::StreamOwned::new(rustls::ServerConnection::new(config.clone()).unwrap(), tcp);
+            let Some((head, body)) = read_message(&mut tls) else { continue };
+            let mut server = std::net::TcpStream::connect(&upstream).unwrap();
+            server.write_all(&with_length(&head, body.len())).unwrap();
+            server.write_all(&body).unwrap();
+            let Some((head, body)) = read_message(&mut server) else { continue };
+            let _ = tls.write_all(&with_length(&head, body.len()));
+            let _ = tls.write_all(&body);
+            tls.conn.send_close_notify();
+            let _ = tls.flush();
+        }
+    });
+    (url, pem)
+}
+
+#[test]
+fn https_and_libsql_urls_go_over_tls_trusting_the_ca_file() {
+    let dir = Dir::new();
+    let Some((server, _client)) = server_and_file(&dir) else { return };
+    let (url, pem) = tls_front(&server.url, &dir);
+    let token = Some("secret-token-5150");
+    // Trusted through the file: reads, and a stream whose transaction spans requests.
+    let libsql_url = url.replacen("https://", "libsql://", 1);
+    for address in [&url, &libsql_url] {
+        let client = Client::connect_trusting(address, token, Some(&pem)).unwrap();
+        assert_eq!(client.url(), url, "libsql:// is read as https://");
+        assert_eq!(inspect(&client, &InspectOptions::default()).unwrap().tables.len(), 2);
+        let stream = client.stream();
+        stream.batch(&["BEGIN IMMEDIATE", "INSERT INTO users (email) VALUES ('tls@x')"]).unwrap();
+        assert_eq!(value(&stream, "SELECT count(*) FROM users WHERE email = 'tls@x'"), Value::Integer(1));
+        stream.execute("ROLLBACK").unwrap();
+        stream.close().unwrap();
+    }
+    // Not trusted without it: the error says so, without the token.
+    let e = Client::connect_trusting(&url, token, None).unwrap_err().to_string();
+    assert!(e.contains(&format!("cannot reach a libSQL server at {url}")), "{e}");
+    assert!(e.contains("UnknownIssuer") && e.contains("RECONCILE_CA_FILE"), "{e}");
+    assert!(!e.contains("secret-token-5150"), "{e}");
+    // A file that holds no certificate is named.
+    dir.write("empty.pem", "not a certificate\n");
+    let e = Client::connect_trusting(&url, None, Some(&dir.join("empty.pem"))).unwrap_err().to_string();
+    assert!(e.contains("empty.pem` (RECONCILE_CA_FILE): holds no PEM certificate"), "{e}");
+    // The command line: RECONCILE_CA_FILE, and the same schema as over plain HTTP.
+    let pem_text = pem.to_string_lossy().to_string();
+    let over_tls = reconcile_env(dir.path(), &["inspect", "--db", &url], &[("RECONCILE_CA_FILE", pem_text.as_str())]);
+    assert_eq!(over_tls.status.code(), Some(0), "{}", stderr(&over_tls));
+    assert_eq!(stdout(&over_tls), stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url])));
+    let untrusted = reconcile(dir.path(), &["inspect", "--db", &url]);
+    assert_eq!(untrusted.status.code(), Some(1));
+    assert!(stderr(&untrusted).contains("RECONCILE_CA_FILE"), "{}", stderr(&untrusted));
 }
