@@ -806,9 +806,20 @@ fn startup_noop(work: &Path, reps: usize) {
     row("`reconcile --version` (process floor)", &b, &ratio(&b, &s), &mib(peak(&bare)));
     println!("\nfast path / sqlite3 shell, ratio of medians: {}", ratio(&s, &sh));
     header("startup no-op, the library (in process)");
-    println!("| `reconcile` on an open connection, fast path | {} µs | {} – {} µs | {} | | |", lib_fast.median.as_micros(), lib_fast.min.as_micros(), lib_fast.max.as_micros(), lib_fast.n);
+    println!(
+        "| `reconcile` on an open connection, fast path | {} µs | {} – {} µs | {} | | |",
+        lib_fast.median.as_micros(),
+        lib_fast.min.as_micros(),
+        lib_fast.max.as_micros(),
+        lib_fast.n
+    );
     row("open + `reconcile`, full path (no history)", &lib_full, &ratio(&lib_full, &s), "");
-    row("`Reconciler::from_sources` (load + normalize, once per process)", &lib_construct, &ratio(&lib_construct, &s), "");
+    row(
+        "`Reconciler::from_sources` (load + normalize, once per process)",
+        &lib_construct,
+        &ratio(&lib_construct, &s),
+        "",
+    );
     row("`inspect` of the database (the full path's read)", &lib_inspect, &ratio(&lib_inspect, &s), "");
 }
 

@@ -565,24 +565,35 @@ fn tidy(message: &str) -> String {
 /// to a table that is not in the database, and was not before the plan either (a dangling
 /// reference, which SQLite accepts), makes every row with a key a violation: those are the
 /// database's own, not the plan's, and are left out.
-fn foreign_key_violations(conn: &Connection, before: &Schema) -> Result<String, rusqlite::Error> {
-    let mut stmt = conn.prepare(
+pub(crate) fn foreign_key_violations(
+    db: &(impl crate::engine::Sql + ?Sized),
+    before: &Schema,
+) -> Result<String, rusqlite::Error> {
+    use rusqlite::types::Value;
+    let rows = db.rows(
         "SELECT \"table\", rowid, parent, lower(parent) IN (SELECT lower(name) FROM sqlite_schema WHERE type = 'table') \
          FROM pragma_foreign_key_check ORDER BY 1, 3, 2",
+        &[],
     )?;
-    let rows = stmt.query_map([], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, Option<i64>>(1)?, r.get::<_, String>(2)?, r.get::<_, bool>(3)?))
-    })?;
     let mut groups: std::collections::BTreeMap<(String, String), (usize, Vec<String>)> = Default::default();
     for row in rows {
-        let (table, rowid, parent, parent_exists) = row?;
+        let text = |i: usize| match row.get(i) {
+            Some(Value::Text(t)) => t.clone(),
+            _ => String::new(),
+        };
+        let (table, parent) = (text(0), text(2));
+        let rowid = match row.get(1) {
+            Some(Value::Integer(r)) => r.to_string(),
+            _ => "?".to_string(),
+        };
+        let parent_exists = matches!(row.get(3), Some(Value::Integer(1)));
         if !parent_exists && before.table(&parent).is_none() {
             continue;
         }
         let g = groups.entry((table, parent)).or_default();
         g.0 += 1;
         if g.1.len() < 5 {
-            g.1.push(rowid.map(|r| r.to_string()).unwrap_or_else(|| "?".into()));
+            g.1.push(rowid);
         }
     }
     Ok(groups

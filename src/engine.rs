@@ -28,6 +28,19 @@ pub trait Sql {
     }
 }
 
+/// Writing through SQL: the statements of a change and its bookkeeping, inside its transaction,
+/// on the connection (or the stream) the change holds.
+pub trait Write: Sql {
+    /// Runs one statement with its positional parameters.
+    fn run(&self, sql: &str, params: &[Value]) -> Result<(), rusqlite::Error>;
+}
+
+impl Write for Connection {
+    fn run(&self, sql: &str, params: &[Value]) -> Result<(), rusqlite::Error> {
+        self.prepare_cached(sql)?.execute(rusqlite::params_from_iter(params)).map(drop)
+    }
+}
+
 /// `3.45.1` as (3, 45, 1); what is not a number reads as 0.
 pub fn parse_version(text: &str) -> (u32, u32, u32) {
     let mut it = text.split('.').map(|p| p.parse::<u32>().unwrap_or(0));

@@ -146,34 +146,72 @@ impl Recorder<'_> {
     }
 
     /// The schema found under the write lock, `before`, is not the one the change was planned
-    /// against: what happens is the run's [`Moved`]. A refusal tells the differences from the
-    /// database's side.
+    /// against: see [`moved`].
     fn moved(&mut self, conn: &Connection, before: &Schema) -> Result<Steps, ApplyError> {
-        if self.run.moved != Moved::Refuse {
-            let desired = &self.prepared.after;
-            if diff(before, &desired.without_hints()).is_empty() {
-                return Ok(Steps::Nothing);
-            }
-            if self.run.moved == Moved::Replan {
-                let version = crate::engine::sqlite_version(conn)?;
-                let again = migration::prepare_from(before.clone(), desired, version)
-                    .map_err(|e| ApplyError::Sqlite(format!("planning again under the write lock: {e}")))?;
-                apply::allowed(&again.forward, &self.run.options)?;
-                let forward = again.forward.clone();
-                self.replanned = Some(again);
-                return Ok(Steps::Replanned(forward));
-            }
-        }
-        let found = diff(&self.prepared.before.without_hints(), before);
-        Err(Refusal::Stale(found.iter().map(Change::as_found).collect()).into())
+        let (steps, replanned) = moved(self.prepared, before, self.run, crate::engine::sqlite_version(conn)?)?;
+        self.replanned = replanned;
+        Ok(steps)
     }
+}
 
-    /// The history entry of `prepared`, recorded as `id`, undoing `rolls_back`.
-    fn entry(&self, id: &str, prepared: &Prepared, rolls_back: Option<&str>, elapsed: Duration) -> HistoryEntry {
+/// What a change does when the schema found under the write lock, `before`, is not the one
+/// `prepared` was planned against: the run's [`Moved`] says. `Steps::Nothing` when the work is
+/// found done; a change planned again (on SQLite `version`, under the run's policy) with the
+/// steps to run instead; or a refusal that tells the differences from the database's side.
+pub(crate) fn moved(
+    prepared: &Prepared,
+    before: &Schema,
+    run: &Run,
+    version: (u32, u32, u32),
+) -> Result<(Steps, Option<Prepared>), ApplyError> {
+    if run.moved != Moved::Refuse {
+        let desired = &prepared.after;
+        if diff(before, &desired.without_hints()).is_empty() {
+            return Ok((Steps::Nothing, None));
+        }
+        if run.moved == Moved::Replan {
+            let again = migration::prepare_from(before.clone(), desired, version)
+                .map_err(|e| ApplyError::Sqlite(format!("planning again under the write lock: {e}")))?;
+            apply::allowed(&again.forward, &run.options)?;
+            return Ok((Steps::Replanned(again.forward.clone()), Some(again)));
+        }
+    }
+    let found = diff(&prepared.before.without_hints(), before);
+    Err(Refusal::Stale(found.iter().map(Change::as_found).collect()).into())
+}
+
+/// Records the change `prepared` ran as `id` inside its transaction on `db` (at `place`, a file
+/// or a server): one history row, or one per change a rollback undoes (newest first, each
+/// holding that change's own inverse), with the fast path's stamp when the change was made from
+/// a desired schema. The ids recorded, and the first row.
+pub(crate) fn record(
+    db: &(impl crate::engine::Write + ?Sized),
+    run: &Run,
+    id: &str,
+    prepared: &Prepared,
+    backup: Option<String>,
+    elapsed: Duration,
+    place: &str,
+) -> Result<(Vec<String>, HistoryEntry), ApplyError> {
+    let changes: Vec<(Option<&str>, &Prepared)> = if run.undoes.is_empty() {
+        vec![(None, prepared)]
+    } else {
+        run.undoes.iter().map(|u| (Some(u.id.as_str()), &u.inverse)).collect()
+    };
+    let stamp = match &run.source {
+        Some(source) => {
+            let (schema, _) = history::schema_fingerprint(db, &run.options.inspect)?;
+            Some(history::Stamp { source: source.clone(), schema })
+        }
+        None => None,
+    };
+    let (mut first, mut recorded) = (None, Vec::new());
+    for (i, (rolls_back, prepared)) in changes.into_iter().enumerate() {
+        let id = if i == 0 { id.to_string() } else { history::next_id(db, &prepared.fingerprint_after, place)? };
         let (applied_at, _) = history::now_utc();
-        HistoryEntry {
-            id: id.to_string(),
-            kind: self.run.kind.to_string(),
+        let entry = HistoryEntry {
+            id: id.clone(),
+            kind: run.kind.to_string(),
             applied_at,
             tool_version: migration::TOOL_VERSION.to_string(),
             sqlite_version: prepared.sqlite_version.clone(),
@@ -181,13 +219,22 @@ impl Recorder<'_> {
             fingerprint_after: prepared.fingerprint_after.clone(),
             outcome: "applied".to_string(),
             rolls_back: rolls_back.map(str::to_string),
-            backup: self.backup.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()),
+            backup: if rolls_back.is_none() { backup.clone() } else { None },
             steps: prepared.forward.steps.len() as i64,
             destructive: prepared.forward.destructive().count() as i64,
             elapsed_ms: elapsed.as_millis() as i64,
             summary: crate::render::summary(&prepared.forward),
-        }
+        };
+        let stamp = if rolls_back.is_none() { stamp.as_ref() } else { None };
+        history::record(db, &entry, prepared, stamp).map_err(|e| {
+            let message = format!("recording the change in {}: {e}", history::HISTORY_TABLE);
+            ApplyError::Store(StoreError::new("record the change", Some(history::HISTORY_TABLE.to_string()), message))
+        })?;
+        recorded.push(id);
+        first.get_or_insert(entry);
     }
+    let first = first.ok_or_else(|| ApplyError::Sqlite("nothing to record".to_string()))?;
+    Ok((recorded, first))
 }
 
 impl Hooks for Recorder<'_> {
@@ -214,7 +261,7 @@ impl Hooks for Recorder<'_> {
                 return Ok(steps);
             }
         }
-        self.id = history::next_id(conn, &self.prepared().fingerprint_after)?;
+        self.id = history::next_id(conn, &self.prepared().fingerprint_after, conn.path().unwrap_or_default())?;
         let prepared = self.replanned.as_ref().unwrap_or(self.prepared);
         if let (Some(dir), false, false) = (&self.backup_dir, self.run.options.dry_run, prepared.backups.is_empty()) {
             let path = dir.join(format!("{}.db", self.id));
@@ -255,39 +302,12 @@ impl Hooks for Recorder<'_> {
             self.backup =
                 Some(file.finish().map_err(|e| ApplyError::Store(StoreError::new("finish the backup", None, e)))?);
         }
-        // One row per change, or per change a rollback undoes (newest first, each holding that
-        // change's own inverse).
-        let changes: Vec<(Option<&str>, &Prepared)> = if self.run.undoes.is_empty() {
-            vec![(None, self.prepared())]
-        } else {
-            self.run.undoes.iter().map(|u| (Some(u.id.as_str()), &u.inverse)).collect()
-        };
-        let stamp = match &self.run.source {
-            Some(source) => {
-                let (schema, _) = history::schema_fingerprint(conn, &self.run.options.inspect)?;
-                Some(history::Stamp { source: source.clone(), schema })
-            }
-            None => None,
-        };
-        let (mut first, mut recorded) = (None, Vec::new());
-        for (i, (rolls_back, prepared)) in changes.into_iter().enumerate() {
-            let id = if i == 0 { self.id.clone() } else { history::next_id(conn, &prepared.fingerprint_after)? };
-            let entry = self.entry(&id, prepared, rolls_back, elapsed);
-            let stamp = if rolls_back.is_none() { stamp.as_ref() } else { None };
-            history::record(conn, &entry, prepared, stamp).map_err(|e| {
-                let message = format!("recording the change in {}: {e}", history::HISTORY_TABLE);
-                ApplyError::Store(StoreError::new(
-                    "record the change",
-                    Some(history::HISTORY_TABLE.to_string()),
-                    message,
-                ))
-            })?;
-            recorded.push(id);
-            first.get_or_insert(entry);
-        }
+        let backup = self.backup.as_ref().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned());
+        let place = conn.path().unwrap_or_default().to_string();
+        let (recorded, first) = record(conn, self.run, &self.id, self.prepared(), backup, elapsed, &place)?;
         self.recorded = recorded;
-        if let (Some(plans), Some(entry)) = (&self.run.plans, &first) {
-            let staged = store::stage(plans, entry, self.prepared(), self.backup.as_deref()).map_err(|e| {
+        if let Some(plans) = &self.run.plans {
+            let staged = store::stage(plans, &first, self.prepared(), self.backup.as_deref()).map_err(|e| {
                 let message = format!("writing the plan files under {}: {e}", plans.display());
                 ApplyError::Store(StoreError::new("write the plan files", Some(plans.display().to_string()), message))
             })?;
@@ -402,14 +422,15 @@ pub fn rollback_changes(
     changes: &[(HistoryEntry, Prepared)],
     options: ApplyOptions,
 ) -> Result<Report, Error> {
-    let (Some((newest, first)), Some((_, oldest))) = (changes.first(), changes.last()) else {
+    let Some((newest, _)) = changes.first() else {
         return Err(Refusal::NothingToRollBack("no change to roll back".into()).into());
     };
     let kept: Vec<&HistoryEntry> = changes.iter().map(|(e, _)| e).filter(|e| e.backup.is_some()).collect();
     let room = usize::try_from(conn.limit(rusqlite::limits::Limit::SQLITE_LIMIT_ATTACHED)?).unwrap_or(0);
     if kept.len() > room {
         return Err(Refusal::NothingToRollBack(format!(
-            "{} of these changes kept values in backup files, and SQLite attaches at most {room} files to one              transaction; roll back fewer changes at a time (--steps {room})",
+            "{} of these changes kept values in backup files, and SQLite attaches at most {room} files to one \
+             transaction; roll back fewer changes at a time (--steps {room})",
             kept.len()
         ))
         .into());
@@ -417,16 +438,37 @@ pub fn rollback_changes(
     // One backup keeps its usual name; several are attached under one name each.
     let renamed = kept.len() > 1;
     let mut attach = Vec::new();
+    let (whole, undoes) = combined_inverse(changes, |i, entry, name, rollback| {
+        let schema = if renamed { format!("{BACKUP_SCHEMA}_{}", i + 1) } else { BACKUP_SCHEMA.to_string() };
+        attach.push((schema.clone(), backup_path(conn, entry, name)?));
+        Ok(if renamed {
+            crate::rollback::with_kept_values_in(&rollback, |t| format!("{schema}.{t}"))
+        } else {
+            rollback
+        })
+    })?;
+    let run = Run { kind: "rollback", options, undoes, attach, ..Run::default() };
+    execute(conn, &whole, &run).map_err(|e| e.rollback_of(&newest.id))
+}
+
+/// `changes` (recorded changes newest first) undone as one change: each one's rollback plan
+/// in turn, from the schema the newest produced to the one the oldest was planned against;
+/// with each change's own inverse, which its history row records. A change that kept values
+/// has its rollback plan passed through `kept` (its index, entry, backup name and plan), which
+/// says where those values are read from.
+pub(crate) fn combined_inverse(
+    changes: &[(HistoryEntry, Prepared)],
+    mut kept: impl FnMut(usize, &HistoryEntry, &str, Plan) -> Result<Plan, Error>,
+) -> Result<(Prepared, Vec<Undone>), Error> {
+    let (Some((_, first)), Some((_, oldest))) = (changes.first(), changes.last()) else {
+        return Err(Refusal::NothingToRollBack("no change to roll back".into()).into());
+    };
     let mut forward = Plan::default();
     let mut undoes = Vec::new();
     for (i, (entry, original)) in changes.iter().enumerate() {
         let mut rollback = original.rollback.clone();
         if let Some(name) = &entry.backup {
-            let schema = if renamed { format!("{BACKUP_SCHEMA}_{}", i + 1) } else { BACKUP_SCHEMA.to_string() };
-            attach.push((schema.clone(), backup_path(conn, entry, name)?));
-            if renamed {
-                rollback = crate::rollback::with_backup_schema(&rollback, &schema);
-            }
+            rollback = kept(i, entry, name, rollback)?;
         }
         let offset = forward.changes.len();
         forward.changes.extend(rollback.changes.iter().cloned());
@@ -443,13 +485,19 @@ pub fn rollback_changes(
         fingerprint_after: oldest.fingerprint_before.clone(),
         ..inverse(first, forward)
     };
-    let run = Run { kind: "rollback", options, undoes, attach, ..Run::default() };
-    execute(conn, &whole, &run).map_err(|e| match e {
-        Error::Refused(Refusal::Stale(differences)) => {
-            Error::Refused(Refusal::RollbackDoesNotFit { change: newest.id.clone(), differences })
+    Ok((whole, undoes))
+}
+
+impl Error {
+    /// A stale refusal of the rollback of `change` (and those after it) said as such.
+    pub(crate) fn rollback_of(self, change: &str) -> Error {
+        match self {
+            Error::Refused(Refusal::Stale(differences)) => {
+                Error::Refused(Refusal::RollbackDoesNotFit { change: change.to_string(), differences })
+            }
+            other => other,
         }
-        other => other,
-    })
+    }
 }
 
 /// The change that undoes `original` with `forward` (its rollback plan): from the schema it

@@ -4,11 +4,10 @@
 //! which change a rollback undoes.
 
 use rusqlite::types::Value;
-use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
 
 use crate::apply::Refusal;
-use crate::engine::Sql;
+use crate::engine::{Sql, Write};
 use crate::error::Error;
 use crate::migration::Prepared;
 use crate::store_error::StoreError;
@@ -39,24 +38,23 @@ pub fn now_utc() -> (String, String) {
 /// them in order and two databases changed in the same second to the same schema, sharing one
 /// `plans/` directory, never get the same id. The unique part hashes the fingerprint the change
 /// produces, the database's file, the process, the time to the nanosecond and a counter of this
-/// process.
-pub fn next_id(conn: &Connection, fingerprint_after: &str) -> Result<String, rusqlite::Error> {
+/// process. `place` names the database (its file, or its server's address).
+pub fn next_id(db: &(impl Sql + ?Sized), fingerprint_after: &str, place: &str) -> Result<String, rusqlite::Error> {
     use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
     static MADE: AtomicU64 = AtomicU64::new(0);
-    let n: i64 = if has_history(conn)? {
-        conn.query_row(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), [], |r| r.get(0))?
+    let n: i64 = if has_history(db)? {
+        match db.rows(&format!("SELECT count(*) FROM {HISTORY_TABLE}"), &[])?.first().and_then(|r| r.first()) {
+            Some(Value::Integer(n)) => *n,
+            _ => 0,
+        }
     } else {
         0
     };
     let (_, compact) = now_utc();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let seed = format!(
-        "{fingerprint_after}|{}|{}|{nanos}|{}",
-        conn.path().unwrap_or_default(),
-        std::process::id(),
-        MADE.fetch_add(1, Ordering::Relaxed)
-    );
+    let seed =
+        format!("{fingerprint_after}|{place}|{}|{nanos}|{}", std::process::id(), MADE.fetch_add(1, Ordering::Relaxed));
     let unique: String = Sha256::digest(seed.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect();
     Ok(format!("{compact}-{:04}-{unique}", n + 1))
 }
@@ -124,44 +122,43 @@ const HISTORY_COLUMNS: &str = "id, kind, applied_at, tool_version, sqlite_versio
 /// Records `entry` (and the whole change, for a later rollback) inside the open transaction,
 /// with the `stamp` the no-op fast path compares when the change was made from a desired schema.
 pub fn record(
-    conn: &Connection,
+    db: &(impl Write + ?Sized),
     entry: &HistoryEntry,
     prepared: &Prepared,
     stamp: Option<&Stamp>,
 ) -> Result<(), rusqlite::Error> {
-    conn.execute_batch(HISTORY_DDL)?;
-    let have: Vec<String> = conn
-        .prepare_cached(&format!("SELECT name FROM pragma_table_info('{HISTORY_TABLE}')"))?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for column in ADDED_COLUMNS.iter().filter(|c| !have.iter().any(|h| h == *c)) {
-        conn.execute_batch(&format!("ALTER TABLE {HISTORY_TABLE} ADD COLUMN {column} TEXT"))?;
+    db.run(HISTORY_DDL, &[])?;
+    let have = db.rows(&format!("SELECT name FROM pragma_table_info('{HISTORY_TABLE}')"), &[])?;
+    for column in ADDED_COLUMNS.iter().filter(|c| !have.iter().any(|h| text(h.first()).as_deref() == Some(**c))) {
+        db.run(&format!("ALTER TABLE {HISTORY_TABLE} ADD COLUMN {column} TEXT"), &[])?;
     }
     let json = serde_json::to_string(prepared).map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-    conn.execute(
+    let t = |s: &str| Value::Text(s.to_string());
+    let maybe = |s: Option<&String>| s.map_or(Value::Null, |s| t(s));
+    db.run(
         &format!("INSERT INTO {HISTORY_TABLE} ({HISTORY_COLUMNS}, record, source, schema_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
-        params![
-            entry.id,
-            entry.kind,
-            entry.applied_at,
-            entry.tool_version,
-            entry.sqlite_version,
-            entry.fingerprint_before,
-            entry.fingerprint_after,
-            entry.outcome,
-            entry.rolls_back,
-            entry.backup,
-            entry.steps,
-            entry.destructive,
-            entry.elapsed_ms,
-            entry.summary,
-            json,
-            stamp.map(|s| &s.source),
-            stamp.map(|s| &s.schema)
+        &[
+            t(&entry.id),
+            t(&entry.kind),
+            t(&entry.applied_at),
+            t(&entry.tool_version),
+            t(&entry.sqlite_version),
+            t(&entry.fingerprint_before),
+            t(&entry.fingerprint_after),
+            t(&entry.outcome),
+            maybe(entry.rolls_back.as_ref()),
+            maybe(entry.backup.as_ref()),
+            Value::Integer(entry.steps),
+            Value::Integer(entry.destructive),
+            Value::Integer(entry.elapsed_ms),
+            t(&entry.summary),
+            Value::Text(json),
+            maybe(stamp.map(|s| &s.source)),
+            maybe(stamp.map(|s| &s.schema)),
         ],
     )?;
     if let Some(undone) = &entry.rolls_back {
-        conn.execute(&format!("UPDATE {HISTORY_TABLE} SET outcome = 'rolled back' WHERE id = ?1"), [undone])?;
+        db.run(&format!("UPDATE {HISTORY_TABLE} SET outcome = 'rolled back' WHERE id = ?1"), &[t(undone)])?;
     }
     Ok(())
 }
@@ -394,7 +391,8 @@ pub fn rollback_targets(db: &(impl Sql + ?Sized), which: Undo<'_>) -> Result<Vec
             let point = &entries[at];
             if point.outcome != "applied" || point.kind == "rollback" {
                 return Err(refuse(format!(
-                    "change `{id}` is not a point the database is at or was at: it is a {} that was {};                      name an applied change",
+                    "change `{id}` is not a point the database is at or was at: it is a {} that was {}; \
+                     name an applied change",
                     point.kind, point.outcome
                 )));
             }
@@ -424,7 +422,8 @@ pub fn rollback_targets(db: &(impl Sql + ?Sized), which: Undo<'_>) -> Result<Vec
     for (newer, older) in undo.iter().zip(olders) {
         if let Some(older) = older.filter(|o| o.fingerprint_after != newer.fingerprint_before) {
             return Err(refuse(format!(
-                "change `{}` was applied to a schema that `{}` did not leave (the database was changed by hand in                  between), so rolling back past it would not restore what `{}` left",
+                "change `{}` was applied to a schema that `{}` did not leave (the database was changed by hand in \
+                 between), so rolling back past it would not restore what `{}` left",
                 newer.id, older.id, older.id
             )));
         }

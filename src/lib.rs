@@ -30,6 +30,7 @@ pub(crate) mod reconciler;
 pub mod remote;
 pub mod render;
 pub(crate) mod rollback;
+pub mod server;
 pub mod sql;
 pub mod store;
 pub(crate) mod store_error;

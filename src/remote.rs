@@ -54,6 +54,13 @@ impl std::fmt::Debug for Client {
 #[error("{0}")]
 pub struct RemoteError(String);
 
+impl RemoteError {
+    /// An error in these words.
+    pub fn new(message: impl Into<String>) -> RemoteError {
+        RemoteError(message.into())
+    }
+}
+
 impl Client {
     /// Connects to the libSQL server at `url` (`http://HOST:PORT`, `https://HOST`, or
     /// `libsql://HOST`, read as `https://HOST`), with a JWT `token` if it needs one, and checks
@@ -476,6 +483,12 @@ impl Sql for Stream<'_> {
         let results =
             self.send(vec![json!({ "type": "execute", "stmt": { "sql": sql, "args": args } })], false, None)?;
         statement_rows(&results[0], &self.client.base)
+    }
+}
+
+impl crate::engine::Write for Stream<'_> {
+    fn run(&self, sql: &str, params: &[Value]) -> Result<(), rusqlite::Error> {
+        self.rows(sql, params).map(drop)
     }
 }
 

@@ -192,23 +192,29 @@ fn restore_step(before: &Schema, b: &Backup) -> Step {
     }
 }
 
-/// `plan` reading its kept values from the backup attached as `schema` instead of
-/// [`BACKUP_SCHEMA`]: a rollback of several changes attaches each one's backup under its own
-/// name. Only the schema qualifier `reconcile_backup.` is rewritten, token by token.
-pub fn with_backup_schema(plan: &Plan, schema: &str) -> Plan {
+/// `plan` reading its kept values from elsewhere than the backup attached as [`BACKUP_SCHEMA`]:
+/// each `reconcile_backup.TABLE` becomes `table(TABLE)`, token by token. A rollback of several
+/// changes attaches each one's backup under a name of its own; a server keeps them in tables.
+pub fn with_kept_values_in(plan: &Plan, table: impl Fn(&str) -> String) -> Plan {
     let mut plan = plan.clone();
     for step in &mut plan.steps {
         for sql in &mut step.sql {
             let Ok(toks) = crate::sql::tokens(sql) else { continue };
             let mut out = String::with_capacity(sql.len());
             let mut last = 0;
-            for (i, t) in toks.iter().enumerate() {
-                let qualifies = toks.get(i + 1).is_some_and(|n| n.text == ".");
-                if qualifies && crate::sql::unquote(t.text) == BACKUP_SCHEMA {
-                    out.push_str(&sql[last..t.start]);
-                    out.push_str(schema);
-                    last = t.end;
+            let mut i = 0;
+            while i < toks.len() {
+                let (t, dot, name) = (&toks[i], toks.get(i + 1), toks.get(i + 2));
+                if let (Some(dot), Some(name)) = (dot, name) {
+                    if dot.text == "." && crate::sql::unquote(t.text) == BACKUP_SCHEMA {
+                        out.push_str(&sql[last..t.start]);
+                        out.push_str(&table(&crate::sql::unquote(name.text)));
+                        last = name.end;
+                        i += 3;
+                        continue;
+                    }
                 }
+                i += 1;
             }
             out.push_str(&sql[last..]);
             *sql = out;

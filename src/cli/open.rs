@@ -63,13 +63,12 @@ pub(crate) fn open_server(db: &Path, token: Option<&str>) -> Result<Option<Clien
     Client::connect(&text, token).map(Some).map_err(Failure::error)
 }
 
-/// Refuses, before anything runs, a command that would change a libSQL server: only reading one
-/// is supported yet.
-pub(crate) fn refuse_remote_change(db: &Path) -> Result<(), Failure> {
+/// Refuses, before anything runs, a reset of a libSQL server: its seed script cannot run there
+/// yet.
+pub(crate) fn refuse_remote_reset(db: &Path) -> Result<(), Failure> {
     if remote::is_url(&db.to_string_lossy()) {
         return Err(Failure::Error(format!(
-            "{}: changing a libSQL server is not supported yet, nothing was sent; `plan`, `drift`, `inspect` and \
-             `history` read one",
+            "{}: `reset` of a libSQL server is not supported yet, nothing was sent; `apply` and `rollback` change one",
             db.display()
         )));
     }
@@ -79,7 +78,7 @@ pub(crate) fn refuse_remote_change(db: &Path) -> Result<(), Failure> {
 /// Opens (creating if needed) the target database for planning and applying, waiting up to `timeout`
 /// for locks.
 pub(crate) fn open_target(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
-    refuse_remote_change(db)?;
+    refuse_remote_reset(db)?;
     let conn = Connection::open(db).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
     first_read(conn, db, timeout)
 }

@@ -1,6 +1,6 @@
-//! A libSQL server (`sqld`, started by the tests) read through `--db http://…`: `inspect`,
-//! `drift`, `plan` and `history` work on it as on a file, with the server's SQLite version
-//! deciding the plan; changing it is refused before anything is sent; bad servers and URLs are
+//! A libSQL server (`sqld`, started by the tests) through `--db http://…`: `inspect`, `drift`,
+//! `plan` and `history` work on it as on a file, with the server's SQLite version deciding the
+//! plan; `apply` and `rollback` change it in one stream, child rows and dropped values kept; bad servers and URLs are
 //! clear errors that never show the token. A [`Stream`] holds one server connection across
 //! requests: a transaction and `PRAGMA foreign_keys = OFF` last from one request to the next,
 //! which is what keeps child rows through a table rebuild; a stream the server no longer knows
@@ -92,7 +92,7 @@ fn drift_and_plan_read_a_server_and_plan_for_its_sqlite_version() {
 }
 
 #[test]
-fn history_of_a_server_and_changes_refused_before_anything_is_sent() {
+fn history_of_a_server_and_a_reset_refused_before_anything_is_sent() {
     let dir = Dir::new();
     let Some((server, _client)) = server_and_file(&dir) else { return };
     let history = reconcile(dir.path(), &["history", "--db", &server.url]);
@@ -103,21 +103,113 @@ fn history_of_a_server_and_changes_refused_before_anything_is_sent() {
         "schema/app.yaml",
         "tables:\n  other:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n",
     );
-    for args in [
-        vec!["apply", "--yes", "--allow-destructive", "--db", &server.url],
-        vec!["rollback", "--yes", "--db", &server.url],
-        vec!["reset", "--yes", "--db", &server.url],
-    ] {
-        let out = reconcile_env(dir.path(), &args, &[("RECONCILE_ENV", "dev")]);
-        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
-        assert!(
-            stderr(&out).contains("changing a libSQL server is not supported yet, nothing was sent"),
-            "{}",
-            stderr(&out)
-        );
-    }
+    let out = reconcile_env(dir.path(), &["reset", "--yes", "--db", &server.url], &[("RECONCILE_ENV", "dev")]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`reset` of a libSQL server is not supported yet, nothing was sent"),
+        "{}",
+        stderr(&out)
+    );
+    let out = reconcile(dir.path(), &["rollback", "--yes", "--db", &server.url]);
+    assert_eq!(out.status.code(), Some(3), "nothing to roll back: {}", stderr(&out));
     assert_eq!(stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url])), before);
     assert!(!dir.join("http:").exists(), "no file was made of the URL");
+}
+
+/// Every row of `table` on the server, in rowid order.
+fn rows_of(db: &impl Sql, table: &str) -> Vec<Vec<Value>> {
+    db.rows(&format!("SELECT * FROM {table} ORDER BY rowid"), &[]).unwrap()
+}
+
+/// A change that rebuilds a parent table whose children go with it (ON DELETE CASCADE) and
+/// drops a column holding values, applied to a server and rolled back, the four checks read
+/// back over HTTP.
+#[test]
+fn apply_and_rollback_on_a_server_keep_every_row_and_every_child_row() {
+    let dir = Dir::new();
+    let Some((server, client)) = server_and_file(&dir) else { return };
+    for sql in [
+        "UPDATE users SET name = 'Ann'",
+        "INSERT INTO users VALUES (2, 'b@x', 'Bob'), (3, 'c@x', NULL)",
+        "INSERT INTO posts (user_id, title, body) VALUES (1, 'one', 'x'), (1, 'two', NULL), (2, 'three', 'y'), (3, 'four', NULL)",
+    ] {
+        client.rows(sql, &[]).unwrap();
+    }
+    let schema_before = stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url]));
+    let (users_before, posts_before) = (rows_of(&client, "users"), rows_of(&client, "posts"));
+    // users: email's collation changes (a rebuild on the server's SQLite), `name` is dropped, a
+    // column is added.
+    let desired = schema_before.replace("      unique: true\n      collate: NOCASE\n", "      unique: true\n").replace(
+        "    - name: name\n      type: TEXT\n",
+        "    - name: tier\n      type: TEXT\n      default: \"'free'\"\n",
+    );
+    assert_ne!(desired, schema_before, "the change is made: {schema_before}");
+    dir.write("schema/app.yaml", &desired);
+    let out = reconcile(dir.path(), &["apply", "--yes", "--allow-destructive", "--db", &server.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stderr(&out).contains("rebuild of users"), "{}", stderr(&out));
+    // The schema is the desired one and a second plan is empty.
+    let drift = reconcile(dir.path(), &["drift", "--db", &server.url]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+    let plan = reconcile(dir.path(), &["plan", "--db", &server.url]);
+    assert!(stderr(&plan).contains("no changes"), "{}", stderr(&plan));
+    // Every child row survived the parent's rebuild; every kept column of every user too.
+    assert_eq!(rows_of(&client, "posts"), posts_before, "ON DELETE CASCADE did not fire");
+    let users: Vec<Vec<Value>> = rows_of(&client, "users").into_iter().map(|r| r[..2].to_vec()).collect();
+    let kept: Vec<Vec<Value>> = users_before.iter().map(|r| r[..2].to_vec()).collect();
+    assert_eq!(users, kept);
+    assert_eq!(value(&client, "PRAGMA foreign_keys"), Value::Integer(1), "keys are on again for others");
+    // The rollback brings the dropped column's values back from the server's own tables.
+    let back = reconcile(dir.path(), &["rollback", "--yes", "--allow-destructive", "--db", &server.url]);
+    assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
+    assert_eq!(stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url])), schema_before);
+    assert_eq!(rows_of(&client, "users"), users_before);
+    assert_eq!(rows_of(&client, "posts"), posts_before);
+    // Forward again; with its kept values gone, the rollback is refused, naming the change.
+    let out = reconcile(dir.path(), &["apply", "--yes", "--allow-destructive", "--db", &server.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let kept_tables = client
+        .rows(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name LIKE '_reconcile_kept_%' ORDER BY name",
+            &[],
+        )
+        .unwrap();
+    let history = sqlite_reconcile::history::history(&client).unwrap();
+    let prefix = format!("_reconcile_kept_{}", history[0].id.replace('-', "_"));
+    for row in &kept_tables {
+        if let Value::Text(name) = &row[0] {
+            if name.starts_with(&prefix) {
+                client.rows(&format!("DROP TABLE \"{name}\""), &[]).unwrap();
+            }
+        }
+    }
+    let before_refusal = stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url]));
+    let out = reconcile(dir.path(), &["rollback", "--yes", "--allow-destructive", "--db", &server.url]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("change `{}` dropped are missing", history[0].id)), "{}", stderr(&out));
+    assert_eq!(stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url])), before_refusal, "nothing changed");
+}
+
+/// An apply with nothing to do costs three requests in all: connecting (the server's version),
+/// `sqlite_schema`, and the newest history row.
+#[test]
+fn a_no_op_apply_against_a_server_takes_three_requests() {
+    let dir = Dir::new();
+    let Some((server, _client)) = server_and_file(&dir) else { return };
+    dir.write(
+        "schema/app.yaml",
+        "tables:\n  notes:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n",
+    );
+    let out = reconcile(dir.path(), &["apply", "--yes", "--allow-destructive", "--db", &server.url]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let again = reconcile(dir.path(), &["apply", "--yes", "--db", &server.url, "-vv"]);
+    assert!(stderr(&again).contains("nothing to do"), "{}", stderr(&again));
+    assert!(!stderr(&again).contains("loaded and validated"), "the fast path answered: {}", stderr(&again));
+    let sources = sqlite_reconcile::load::read_dir(&dir.join("schema")).unwrap();
+    let source = sqlite_reconcile::history::source_fingerprint(&sources, &[]);
+    let fresh = Client::connect(&server.url, None).unwrap();
+    assert!(sqlite_reconcile::history::unchanged_since_recorded(&fresh, &source, &InspectOptions::default()).unwrap());
+    assert_eq!(fresh.requests(), 3);
 }
 
 /// A loopback HTTP server that answers every request with `response`, for as many requests as given.

@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use sqlite_reconcile::engine::Sql;
 use sqlite_reconcile::execute::{Moved, Run};
+use sqlite_reconcile::server::Server;
 use sqlite_reconcile::target::{LocalFile, Target as _};
 use sqlite_reconcile::Prepared;
 use sqlite_reconcile::{history, load};
@@ -13,7 +15,7 @@ use sqlite_reconcile::{history, load};
 use super::{confirm, load_sources, prepare_on, report};
 use crate::cli::args::{RunArgs, Target};
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_target, refuse_remote_change};
+use crate::cli::open::{db_failure, open_server, open_target};
 use crate::cli::settings::Settings;
 
 /// Plans (or reads the `saved` plan), asks, applies and records the change, its files in `plans`.
@@ -25,8 +27,28 @@ pub(crate) fn run(
     plans: &Option<PathBuf>,
 ) -> Result<Outcome, Failure> {
     let db = st.db(&target.db);
-    refuse_remote_change(&db)?;
     let timeout = st.busy_timeout();
+    let failure = |e: sqlite_reconcile::Error| db_failure(&db, timeout, e);
+    if let Some(client) = open_server(&db, st.auth_token().as_deref())? {
+        let mut server = Server::new(client).map_err(Failure::error)?;
+        let (prepared, source) = match saved {
+            Some(path) => (read_saved(path)?, None),
+            None => {
+                let schema = st.schema(&target.schema);
+                let sources = load::read_dir(&schema).map_err(Failure::library)?;
+                let source = history::source_fingerprint(&sources, &st.inspect().exclude);
+                if !run.dry_run && in_sync_as_recorded(st, &server, &source, &db, &schema)? {
+                    return Ok(Outcome::Ok);
+                }
+                let (_, desired) = load_sources(st, &schema, &sources)?;
+                let t = Instant::now();
+                let prepared = server.prepare(&desired, &st.inspect()).map_err(failure)?;
+                st.timed(&format!("inspected {} and planned the change and its rollback", db.display()), t);
+                (prepared, Some(source))
+            }
+        };
+        return change(st, target, run, saved, plans, &mut server, prepared, source);
+    }
     // Validate everything before the database file is created.
     let (mut conn, prepared, source) = match saved {
         Some(path) => {
@@ -37,17 +59,9 @@ pub(crate) fn run(
             let schema = st.schema(&target.schema);
             let sources = load::read_dir(&schema).map_err(Failure::library)?;
             let source = history::source_fingerprint(&sources, &st.inspect().exclude);
-            // The fast path: the database is still as the last change from these very sources left it.
             let existing = if db.exists() { Some(open_target(&db, timeout)?) } else { None };
             if let Some(conn) = &existing {
-                let t = Instant::now();
-                let same = history::unchanged_since_recorded(conn, &source, &st.inspect())
-                    .map_err(|e| db_failure(&db, timeout, e.into()))?;
-                st.timed("compared the schema and its sources with the last change recorded", t);
-                if same && !run.dry_run {
-                    if st.out.normal() {
-                        eprintln!("{}: in sync with {}; nothing to do", db.display(), schema.display());
-                    }
+                if !run.dry_run && in_sync_as_recorded(st, conn, &source, &db, &schema)? {
                     return Ok(Outcome::Ok);
                 }
             }
@@ -60,6 +74,42 @@ pub(crate) fn run(
             (conn, prepared, Some(source))
         }
     };
+    let mut local = LocalFile::new(&mut conn).map_err(|e| failure(e.into()))?;
+    change(st, target, run, saved, plans, &mut local, prepared, source)
+}
+
+/// The fast path: the database is still as the last change made from these very `source`s left
+/// it, so it is in sync, said without loading the schema (see `history::unchanged_since_recorded`).
+fn in_sync_as_recorded(
+    st: &Settings,
+    db_read: &impl Sql,
+    source: &str,
+    db: &Path,
+    schema: &Path,
+) -> Result<bool, Failure> {
+    let t = Instant::now();
+    let same = history::unchanged_since_recorded(db_read, source, &st.inspect())
+        .map_err(|e| db_failure(db, st.busy_timeout(), e.into()))?;
+    st.timed("compared the schema and its sources with the last change recorded", t);
+    if same && st.out.normal() {
+        eprintln!("{}: in sync with {}; nothing to do", db.display(), schema.display());
+    }
+    Ok(same)
+}
+
+/// Shows and confirms `prepared`, runs it on `target_db` and reports it.
+#[allow(clippy::too_many_arguments)]
+fn change(
+    st: &Settings,
+    target: &Target,
+    run: &RunArgs,
+    saved: Option<&Path>,
+    plans: &Option<PathBuf>,
+    target_db: &mut dyn sqlite_reconcile::target::Target,
+    prepared: Prepared,
+    source: Option<String>,
+) -> Result<Outcome, Failure> {
+    let db = st.db(&target.db);
     if prepared.is_empty() {
         if st.out.normal() {
             match saved {
@@ -74,8 +124,6 @@ pub(crate) fn run(
     confirm(st, &prepared.forward, "Apply", &db, run)?;
     let options = st.apply(run);
     let plans = st.plans(plans);
-    let failure = |e: sqlite_reconcile::Error| db_failure(&db, timeout, e);
-    let mut local = LocalFile::new(&mut conn).map_err(|e| failure(e.into()))?;
     // A schema is planned again under the write lock when another process changed the database
     // meanwhile. A plan a person confirmed at the prompt runs only as confirmed (or finds the
     // work done); a saved plan is refused as stale.
@@ -84,9 +132,9 @@ pub(crate) fn run(
         None if run.yes || run.dry_run => Moved::Replan,
         None => Moved::AcceptDone,
     };
-    let r = local
+    let r = target_db
         .execute(&prepared, &Run { kind: "apply", options, plans: Some(plans), moved, source, ..Run::default() })
-        .map_err(failure)?;
+        .map_err(|e| db_failure(&db, st.busy_timeout(), e))?;
     if r.already_done {
         if st.out.normal() {
             eprintln!(

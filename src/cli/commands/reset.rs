@@ -8,7 +8,7 @@ use sqlite_reconcile::ApplyOptions;
 use super::{load_desired, report};
 use crate::cli::args::Target;
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_target, refuse_remote_change};
+use crate::cli::open::{db_failure, open_target, refuse_remote_reset};
 use crate::cli::settings::Settings;
 
 /// Rebuilds the target database from the schema, then runs the seed, where the environment is dev.
@@ -42,7 +42,7 @@ pub(crate) fn run(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, 
         return Err(Failure::Refused("reset drops every table and its rows; rerun with --yes".into()));
     }
     let db = st.db(&target.db);
-    refuse_remote_change(&db)?;
+    refuse_remote_reset(&db)?;
     let desired = load_desired(st, &st.schema(&target.schema))?;
     let seed = match st.config.path(&st.config.seed) {
         Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| Failure::Error(format!("seed {}: {e}", p.display())))?),

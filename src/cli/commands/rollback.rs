@@ -6,25 +6,34 @@
 use std::path::Path;
 
 use sqlite_reconcile::history::{self, Undo};
-use sqlite_reconcile::target::{LocalFile, Target as _};
+use sqlite_reconcile::server::Server;
+use sqlite_reconcile::target::{LocalFile, Target};
 
 use super::{confirm, report};
 use crate::cli::args::RunArgs;
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_target, refuse_remote_change};
+use crate::cli::open::{db_failure, open_server, open_target};
 use crate::cli::settings::Settings;
 
-/// Undoes the changes `which` names in `db`.
+/// Undoes the changes `which` names in `db` (a file, or a libSQL server).
 pub(crate) fn run(st: &Settings, db: &Path, which: Undo<'_>, run: &RunArgs) -> Result<Outcome, Failure> {
-    refuse_remote_change(db)?;
+    let timeout = st.busy_timeout();
+    let failure = |e: sqlite_reconcile::Error| db_failure(db, timeout, e);
+    if let Some(client) = open_server(db, st.auth_token().as_deref())? {
+        let mut server = Server::new(client).map_err(Failure::error)?;
+        return undo(st, db, which, run, &mut server);
+    }
     if !db.exists() {
         return Err(Failure::Error(format!("{}: no such database file", db.display())));
     }
-    let timeout = st.busy_timeout();
     let mut conn = open_target(db, timeout)?;
-    let failure = |e: sqlite_reconcile::Error| db_failure(db, timeout, e);
     let mut target = LocalFile::new(&mut conn).map_err(|e| failure(e.into()))?;
-    let changes = history::rollback_targets(&target, which).map_err(failure)?;
+    undo(st, db, which, run, &mut target)
+}
+
+fn undo(st: &Settings, db: &Path, which: Undo<'_>, run: &RunArgs, target: &mut dyn Target) -> Result<Outcome, Failure> {
+    let failure = |e: sqlite_reconcile::Error| db_failure(db, st.busy_timeout(), e);
+    let changes = history::rollback_targets(target, which).map_err(failure)?;
     let mut plan = sqlite_reconcile::plan::Plan::default();
     for (entry, original) in &changes {
         if st.out.normal() {

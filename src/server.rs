@@ -1,0 +1,335 @@
+//! Server: a libSQL server as a [`Target`]. A change runs in one Hrana stream held from the first
+//! request to the last, so that what a local connection keeps for its session holds here too:
+//! `PRAGMA foreign_keys = OFF` and `BEGIN IMMEDIATE` in one request (keys read back in it), the
+//! schema read again under the write lock, the kept values copied into the server's own tables
+//! (`_reconcile_kept_<id>_b1`, ...), the steps, `foreign_key_check` and the verification read
+//! inside the transaction, the history row, then COMMIT and the setting restored in one request.
+//! A stream lost on the way ends the server's transaction; a loss at COMMIT is settled by
+//! reading the history back.
+//!
+//! What differs from a local file: no functions of this process run on the server, so a
+//! rebuild's row copy shows no progress and the values a backfill fills are kept by a scan
+//! before the steps; there is no backup file and no attached database.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::types::Value;
+
+use crate::apply::{self, ApplyError, Refusal, Steps};
+use crate::diff::diff;
+use crate::engine::{Engine, Sql};
+use crate::error::Error;
+use crate::execute::{self, Report, Run};
+use crate::history::{self, HistoryEntry};
+use crate::inspect::{inspect, InspectOptions, OWN_PREFIX};
+use crate::migration::{self, Prepared};
+use crate::model::Schema;
+use crate::normalize::sqlite_message;
+use crate::plan::StepKind;
+use crate::remote::{Client, RemoteError, Stream, StreamError, StreamLost};
+use crate::sql::quote_ident as qi;
+
+/// A libSQL server reached over Hrana-over-HTTP.
+#[derive(Debug)]
+pub struct Server {
+    client: Client,
+    engine: Engine,
+}
+
+impl Server {
+    /// Connects to the server at `url` with an optional JWT `token` (see [`Client::connect`]).
+    pub fn connect(url: &str, token: Option<&str>) -> Result<Server, RemoteError> {
+        Server::new(Client::connect(url, token)?)
+    }
+
+    /// The server behind `client`.
+    pub fn new(client: Client) -> Result<Server, RemoteError> {
+        let engine = client.engine().map_err(|e| RemoteError::new(sqlite_message(&e)))?;
+        Ok(Server { client, engine })
+    }
+
+    /// The client, for what only a server has (its address, the requests sent).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl Sql for Server {
+    fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error> {
+        self.client.rows(sql, params)
+    }
+
+    fn sqlite_version(&self) -> Result<(u32, u32, u32), rusqlite::Error> {
+        self.client.sqlite_version()
+    }
+}
+
+impl crate::target::Target for Server {
+    fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn prepare(&mut self, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+        migration::prepare_with(&self.client, desired, opts)
+    }
+
+    fn execute(&mut self, prepared: &Prepared, run: &Run) -> Result<Report, Error> {
+        if prepared.is_empty() {
+            return Ok(Report::nothing());
+        }
+        change(&self.client, prepared, run).map_err(Error::from)
+    }
+
+    fn rollback(
+        &mut self,
+        changes: &[(HistoryEntry, Prepared)],
+        options: crate::apply::ApplyOptions,
+    ) -> Result<Report, Error> {
+        let Some((newest, _)) = changes.first() else {
+            return Err(Refusal::NothingToRollBack("no change to roll back".into()).into());
+        };
+        let (whole, undoes) = execute::combined_inverse(changes, |_, entry, prefix, rollback| {
+            kept_tables_exist(&self.client, entry, prefix)?;
+            Ok(crate::rollback::with_kept_values_in(&rollback, |t| qi(&format!("{prefix}_{t}"))))
+        })?;
+        let run = Run { kind: "rollback", options, undoes, ..Run::default() };
+        self.execute(&whole, &run).map_err(|e| e.rollback_of(&newest.id))
+    }
+}
+
+/// The prefix of the tables that keep what change `id` drops or rewrites.
+fn kept_prefix(id: &str) -> String {
+    format!("{OWN_PREFIX}kept_{}", id.replace('-', "_"))
+}
+
+/// Refuses, naming the change, a rollback whose kept values are gone from the server.
+fn kept_tables_exist(client: &Client, entry: &HistoryEntry, prefix: &str) -> Result<(), Error> {
+    let found = client.rows(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name LIKE ?1 ESCAPE '\\'",
+        &[Value::Text(format!("{}\\_%", prefix.replace('_', "\\_")))],
+    )?;
+    if matches!(found.first().and_then(|r| r.first()), Some(Value::Integer(n)) if *n > 0) {
+        return Ok(());
+    }
+    let message = format!(
+        "the tables `{prefix}_*` that keep the values change `{}` dropped are missing; its rollback would lose them",
+        entry.id
+    );
+    Err(crate::store_error::StoreError::new("read the kept values", Some(prefix.to_string()), message).into())
+}
+
+/// An error of the stream as the applier says it.
+fn stream_error(e: StreamError) -> ApplyError {
+    match e {
+        StreamError::Lost(lost) => lost_error(&lost),
+        StreamError::Statement { error, .. } => error.into(),
+    }
+}
+
+fn lost_error(lost: &StreamLost) -> ApplyError {
+    ApplyError::Sqlite(format!("{lost}; nothing was changed"))
+}
+
+/// Runs `prepared` on the server behind `client` as one change in one stream.
+fn change(client: &Client, prepared: &Prepared, run: &Run) -> Result<Report, ApplyError> {
+    apply::allowed(&prepared.forward, &run.options)?;
+    let start = Instant::now();
+    let stream = client.stream();
+    let opened = stream
+        .batch(&["PRAGMA foreign_keys", "PRAGMA foreign_keys = OFF", "PRAGMA foreign_keys", "BEGIN IMMEDIATE"])
+        .map_err(|e| match e {
+            StreamError::Statement { index: 3, error, .. } if apply::is_busy(&error) => {
+                ApplyError::Busy { waited: Duration::ZERO, holder: apply::WRITE_LOCK }
+            }
+            other => stream_error(other),
+        })?;
+    let flag = |i: usize| {
+        matches!(opened.get(i).and_then(|e| e.rows.first()).and_then(|r| r.first()), Some(Value::Integer(1)))
+    };
+    let (keys_before, keys_now) = (flag(0), flag(2));
+    let restore = if keys_before { "PRAGMA foreign_keys = ON" } else { "PRAGMA foreign_keys = OFF" };
+    let result = if keys_now && prepared.forward.touches_tables() {
+        Err(ApplyError::ForeignKeys)
+    } else {
+        in_transaction(client, &stream, prepared, run, start)
+    };
+    match result {
+        Ok(done) => {
+            let end = if run.options.dry_run { "ROLLBACK" } else { "COMMIT" };
+            match stream.batch(&[end, restore]) {
+                Ok(_) => {}
+                Err(StreamError::Lost(lost)) => settle(client, &lost, &done)?,
+                Err(other) => return Err(stream_error(other)),
+            }
+            let _ = stream.close();
+            Ok(done.report(start))
+        }
+        Err(e) => {
+            // The server rolls back a transaction whose stream ends; say so only once it is asked.
+            let _ = stream.batch(&["ROLLBACK", restore]);
+            let _ = stream.close();
+            Err(e)
+        }
+    }
+}
+
+/// The stream was lost at COMMIT: the change is committed when its history row is there.
+fn settle(client: &Client, lost: &StreamLost, done: &Done) -> Result<(), ApplyError> {
+    let Some(id) = done.recorded.first() else { return Err(lost_error(lost)) };
+    let rows = client
+        .rows(&format!("SELECT count(*) FROM {} WHERE id = ?1", history::HISTORY_TABLE), &[Value::Text(id.clone())]);
+    match rows.ok().as_ref().and_then(|r| r.first()).and_then(|r| r.first()) {
+        Some(Value::Integer(1)) => Ok(()),
+        Some(_) => Err(ApplyError::Sqlite(format!(
+            "{lost}; the history has no change `{id}` (read back after the loss): nothing was changed"
+        ))),
+        None => Err(ApplyError::Sqlite(format!(
+            "{lost}; whether change `{id}` was committed could not be read back: see `reconcile history`"
+        ))),
+    }
+}
+
+/// What ran inside the transaction.
+struct Done {
+    prepared: Option<Prepared>,
+    given: Prepared,
+    statements: usize,
+    recorded: Vec<String>,
+    backup: Option<String>,
+    dry_run: bool,
+    nothing: bool,
+}
+
+impl Done {
+    fn report(self, start: Instant) -> Report {
+        if self.nothing {
+            return Report { already_done: true, ..Report::nothing() };
+        }
+        let replanned = self.prepared.is_some();
+        let prepared = self.prepared.unwrap_or(self.given);
+        Report {
+            id: (!self.dry_run).then(|| self.recorded.first().cloned()).flatten(),
+            summary: crate::render::summary(&prepared.forward),
+            changes: prepared.forward.changes.clone(),
+            steps: prepared.forward.steps.len(),
+            statements: self.statements,
+            elapsed: start.elapsed(),
+            dry_run: self.dry_run,
+            plan_dir: None,
+            backup: self.backup.map(std::path::PathBuf::from),
+            already_done: false,
+            replanned,
+            recorded: if self.dry_run { Vec::new() } else { self.recorded },
+        }
+    }
+}
+
+fn in_transaction(
+    client: &Client,
+    stream: &Stream<'_>,
+    prepared: &Prepared,
+    run: &Run,
+    start: Instant,
+) -> Result<Done, ApplyError> {
+    let opts = &run.options;
+    let before = inspect(stream, &opts.inspect)?;
+    let mut done = Done {
+        prepared: None,
+        given: prepared.clone(),
+        statements: 0,
+        recorded: Vec::new(),
+        backup: None,
+        dry_run: opts.dry_run,
+        nothing: false,
+    };
+    if !diff(&before, &prepared.before.without_hints()).is_empty() {
+        match execute::moved(prepared, &before, run, client.sqlite_version()?)? {
+            (Steps::Nothing, _) => {
+                done.nothing = true;
+                return Ok(done);
+            }
+            (_, again) => done.prepared = again,
+        }
+    }
+    let current = done.prepared.as_ref().unwrap_or(prepared).clone();
+    let id = history::next_id(stream, &current.fingerprint_after, client.url())?;
+    if !opts.dry_run && !current.backups.is_empty() {
+        let prefix = kept_prefix(&id);
+        keep(stream, &current, &prefix)?;
+        done.backup = Some(prefix);
+    }
+    // Every statement of every step in one request, each run only if the one before succeeded.
+    let mut statements = Vec::new();
+    for (i, step) in current.forward.steps.iter().enumerate() {
+        if step.kind == StepKind::Seed {
+            return Err(ApplyError::Sqlite("a seed script cannot run on a libSQL server yet".to_string()));
+        }
+        statements.extend(step.sql.iter().map(|sql| (i, sql.as_str())));
+    }
+    let sql: Vec<&str> = statements.iter().map(|(_, s)| *s).collect();
+    stream.batch(&sql).map_err(|e| match e {
+        StreamError::Statement { index, sql, error } => {
+            let step = &current.forward.steps[statements[index].0];
+            ApplyError::Step {
+                index: statements[index].0 + 1,
+                object: step.object.clone(),
+                sql,
+                message: sqlite_message(&error),
+                diagnosis: None,
+            }
+        }
+        lost => stream_error(lost),
+    })?;
+    done.statements = sql.len();
+    let violations = apply::foreign_key_violations(stream, &before)?;
+    if !violations.is_empty() {
+        return Err(ApplyError::ForeignKeyViolations(violations));
+    }
+    let after = inspect(stream, &opts.inspect)?;
+    let left = diff(&after, &current.after.without_hints());
+    if !left.is_empty() {
+        return Err(ApplyError::Verify(left));
+    }
+    if !opts.dry_run {
+        let (recorded, _) =
+            execute::record(stream, run, &id, &current, done.backup.clone(), start.elapsed(), client.url())?;
+        done.recorded = recorded;
+    }
+    Ok(done)
+}
+
+/// Copies what `prepared` drops or rewrites into tables of the server named `<prefix>_b1`, ...
+/// (and `<prefix>_sequence` for the AUTOINCREMENT counters), inside the change's transaction:
+/// the rollback plan reads them where a local file's reads its backup file.
+fn keep(db: &Stream<'_>, prepared: &Prepared, prefix: &str) -> Result<(), ApplyError> {
+    let table = |name: &str| qi(&format!("{prefix}_{name}"));
+    let mut sql = vec![format!("CREATE TABLE {} (name TEXT NOT NULL, seq INTEGER)", table("sequence"))];
+    for b in &prepared.backups {
+        let t = table(&b.name);
+        sql.push(format!("CREATE TABLE {t} ({})", b.aliases().join(", ")));
+        if !b.columns.is_empty() {
+            sql.push(format!("INSERT INTO {t} {}", b.select_sql()));
+        }
+        let keys = b.lookup_aliases();
+        if !keys.is_empty() {
+            sql.push(format!("CREATE INDEX {} ON {t} ({})", table(&format!("{}_key", b.name)), keys.join(", ")));
+        }
+        if b.sequence {
+            sql.push(format!(
+                "INSERT INTO {} SELECT name, seq FROM sqlite_sequence WHERE name = {}",
+                table("sequence"),
+                crate::sql::quote_str(&b.table)
+            ));
+        }
+    }
+    let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
+    db.batch(&refs).map_err(|e| match e {
+        StreamError::Statement { sql, error, .. } => ApplyError::Store(crate::store_error::StoreError::new(
+            "keep the values for the rollback",
+            Some(prefix.to_string()),
+            format!("{}: {sql}", sqlite_message(&error)),
+        )),
+        lost => stream_error(lost),
+    })?;
+    Ok(())
+}
