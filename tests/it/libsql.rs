@@ -190,6 +190,13 @@ fn apply_and_rollback_on_a_server_keep_every_row_and_every_child_row() {
     assert_eq!(stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url])), before_refusal, "nothing changed");
 }
 
+/// Every scenario file of `tests/it/scenarios/`, with its database on a real server: applied
+/// and rolled back there, the four checks and the rollback check read back from it.
+#[test]
+fn the_scenario_files_pass_on_a_server() {
+    crate::harness::run_scenario_files(crate::harness::ScenarioFile::run_on_server);
+}
+
 /// An apply with nothing to do costs three requests in all: connecting (the server's version),
 /// `sqlite_schema`, and the newest history row.
 #[test]

@@ -8,8 +8,7 @@
 //! `data_files`, and the functions here assert something more.
 
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
@@ -49,32 +48,7 @@ use crate::harness::{load_yaml, Scenario, ScenarioFile};
 /// comparison follows as `check_all`'s list does. Every file runs, and each failing one is named.
 #[test]
 fn data_files() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/scenarios");
-    let mut files: Vec<PathBuf> =
-        std::fs::read_dir(&dir).expect("read tests/it/scenarios").map(|e| e.expect("dir entry").path()).collect();
-    files.sort();
-    assert!(!files.is_empty(), "no scenario files in {}", dir.display());
-    let mut failed = Vec::new();
-    for file in &files {
-        let name = file.file_name().unwrap_or_default().to_string_lossy();
-        if file.extension().is_none_or(|x| x != "txtar") {
-            failed.push(format!("{name}: not a .txtar file"));
-            continue;
-        }
-        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("read {name}: {e}"));
-        let outcome = catch_unwind(AssertUnwindSafe(|| ScenarioFile::parse(&text)?.run()));
-        let error = match outcome {
-            Ok(Ok(())) => continue,
-            Ok(Err(e)) => e,
-            Err(panic) => panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panicked".to_string()),
-        };
-        failed.push(format!("{name}: {error}"));
-    }
-    assert!(failed.is_empty(), "{} of {} scenario files fail:\n{}", failed.len(), files.len(), failed.join("\n"));
+    crate::harness::run_scenario_files(ScenarioFile::run);
 }
 
 const FEED: &str = "CREATE TABLE feed(id TEXT PRIMARY KEY, url TEXT, title TEXT, n INTEGER);

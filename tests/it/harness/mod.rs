@@ -1,12 +1,14 @@
 //! The one test harness of `tests/it`: `scenario` (a database, a desired YAML, apply, then the
 //! four checks and the rollback check), `rows` (what those checks compare), `command` (the real
 //! binary in a temporary directory, its output and its snapshots) and `docs` (a doc page's `sh`
-//! blocks, run as written) and `engines` (real database servers the tests start). Every module
+//! blocks, run as written), `engines` (real database servers the tests start) and `mirror` (a
+//! database copied whole through SQL, to and from a server). Every module
 //! of tests uses it through these names.
 
 mod command;
 mod docs;
 mod engines;
+mod mirror;
 mod rows;
 mod scenario;
 
@@ -18,7 +20,7 @@ pub use command::{
 pub use docs::{doc_blocks, run_doc_block};
 pub use engines::{sqld, Sqld};
 pub use rows::{sequence_rows, state, Rows};
-pub use scenario::{load_yaml, Scenario, ScenarioFile};
+pub use scenario::{load_yaml, run_scenario_files, Scenario, ScenarioFile};
 
 /// The sqldef corpus directory, if this machine has it.
 pub fn corpus_dir() -> Option<PathBuf> {

@@ -11,20 +11,43 @@ use std::path::PathBuf;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlite_reconcile::apply::ApplyOptions;
+use sqlite_reconcile::engine::Sql;
 use sqlite_reconcile::execute::{self, Run};
+use sqlite_reconcile::history::{self, Undo};
+use sqlite_reconcile::remote::Client;
+use sqlite_reconcile::server::Server;
+use sqlite_reconcile::target::Target as _;
 use sqlite_reconcile::{diff, inspect, load, migration, plan_for, Error, InspectOptions, Plan, Schema};
 
 use super::command::Dir;
+use super::engines::{sqld, Sqld};
+use super::mirror::copy_database;
 use super::rows::{all_rows, keyed_rows, rekey, same_number, sequence_rows, Rows};
 
 pub struct Scenario {
     _dir: Dir,
+    /// The database file; for a scenario on a server, the server read back after each change.
     pub db: PathBuf,
     pub before: Schema,
     pub rows: BTreeMap<String, Rows>,
     /// `sqlite_sequence` before, row for row.
     pub sequence: Vec<(String, Value)>,
     pub desired: Option<Schema>,
+    /// The libSQL server the scenario's changes and rollbacks run on, if any.
+    server: Option<OnServer>,
+}
+
+/// A scenario's database on a libSQL server.
+struct OnServer {
+    _sqld: Sqld,
+    client: Client,
+}
+
+impl OnServer {
+    fn target(&self) -> Server {
+        Server::new(Client::connect(self.client.url(), None).expect("connect to the server"))
+            .expect("the server says what it is")
+    }
 }
 
 pub fn load_yaml(yaml: &str) -> Schema {
@@ -45,7 +68,38 @@ impl Scenario {
         let before = inspect(&conn, &InspectOptions::default()).unwrap();
         let rows = all_rows(&conn, &before);
         let sequence = sequence_rows(&conn);
-        Scenario { _dir: dir, db, before, rows, sequence, desired: None }
+        Scenario { _dir: dir, db, before, rows, sequence, desired: None, server: None }
+    }
+
+    /// A scenario whose database is on a fresh libSQL server: built from `sql` in a file, copied to
+    /// the server, and read back into the file, so that "before" is what the server holds. `None`
+    /// when no server can be had (outside CI; see `engines::sqld`).
+    pub fn on_server(sql: &str) -> Option<Scenario> {
+        let sqld = sqld()?;
+        let client = Client::connect(&sqld.url, None).expect("connect to the server");
+        let local = Scenario::new(sql);
+        let stream = client.stream();
+        stream.execute("PRAGMA foreign_keys = OFF").expect("keys off for the copy");
+        copy_database(&local.conn(), &stream).unwrap_or_else(|e| panic!("copy to the server: {e}"));
+        stream.close().expect("close the copy's stream");
+        let mut s = Scenario { server: Some(OnServer { _sqld: sqld, client }), ..local };
+        s.read_back().unwrap_or_else(|e| panic!("read the server back: {e}"));
+        let conn = s.conn();
+        s.before = inspect(&conn, &InspectOptions::default()).unwrap();
+        s.rows = all_rows(&conn, &s.before);
+        s.sequence = sequence_rows(&conn);
+        Some(s)
+    }
+
+    /// For a scenario on a server: the file becomes what the server holds now.
+    fn read_back(&self) -> Result<(), String> {
+        let Some(server) = &self.server else { return Ok(()) };
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.db.display()));
+        }
+        let conn = Connection::open(&self.db).map_err(|e| e.to_string())?;
+        conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(|e| e.to_string())?;
+        copy_database(&server.client, &conn)
     }
 
     pub fn conn(&self) -> Connection {
@@ -67,6 +121,14 @@ impl Scenario {
     /// Applies `desired` the way `reconcile apply` does: recorded in the history, with a rollback
     /// plan and backups, and plan files under `plans/` beside the database.
     pub fn try_apply_desired(&self, desired: &Schema, allow_destructive: bool) -> Result<Plan, Error> {
+        if let Some(server) = &self.server {
+            let mut target = server.target();
+            let prepared = target.prepare(desired, &InspectOptions::default())?;
+            let options = ApplyOptions { allow_destructive, ..ApplyOptions::default() };
+            target.execute(&prepared, &Run { kind: "apply", options, ..Run::default() })?;
+            self.read_back().unwrap_or_else(|e| panic!("read the server back: {e}"));
+            return Ok(prepared.forward);
+        }
         let mut c = self.conn();
         let prepared = migration::prepare(&mut c, desired, &InspectOptions::default())?;
         let options = ApplyOptions { allow_destructive, ..ApplyOptions::default() };
@@ -107,9 +169,18 @@ impl Scenario {
         let applied_rows = all_rows(&conn, &applied);
         drop(conn);
         let options = ApplyOptions { allow_destructive: true, ..ApplyOptions::default() };
-        let mut c = self.conn();
-        execute::rollback(&mut c, None, options).map_err(|e| format!("rollback: {e}"))?;
-        drop(c);
+        match &self.server {
+            Some(server) => {
+                let mut target = server.target();
+                let changes = history::rollback_targets(&target, Undo::Newest).map_err(|e| format!("rollback: {e}"))?;
+                target.rollback(&changes, options).map_err(|e| format!("rollback: {e}"))?;
+                self.read_back()?;
+            }
+            None => {
+                let mut c = self.conn();
+                execute::rollback(&mut c, None, options).map_err(|e| format!("rollback: {e}"))?;
+            }
+        }
         self.check_unchanged().map_err(|e| format!("after rollback: {e}"))?;
         self.try_apply_desired(desired, true).map_err(|e| format!("apply again after rollback: {e}"))?;
         let conn = self.conn();
@@ -143,27 +214,42 @@ impl Scenario {
         if !left.is_empty() {
             return Err(format!("schema differs from desired: {left:?}"));
         }
-        let mut c = self.conn();
-        let again = plan_for(&mut c, desired, &InspectOptions::default()).map_err(|e| format!("second plan: {e}"))?.1;
+        // The second plan, and the integrity checks, ask the database itself (the server, for a
+        // scenario on one: planned for its SQLite version).
+        let again = match &self.server {
+            Some(server) => {
+                migration::prepare_with(&server.client, desired, &InspectOptions::default())
+                    .map_err(|e| format!("second plan: {e}"))?
+                    .forward
+            }
+            None => {
+                let mut c = self.conn();
+                plan_for(&mut c, desired, &InspectOptions::default()).map_err(|e| format!("second plan: {e}"))?.1
+            }
+        };
         if !again.is_empty() {
             return Err(format!("second plan not empty: {:#?}", again.steps));
         }
-        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).map_err(|e| e.to_string())?;
-        if ok != "ok" {
-            return Err(format!("integrity_check: {ok}"));
+        let db: &dyn Sql = match &self.server {
+            Some(server) => &server.client,
+            None => &conn,
+        };
+        let first = |sql: &str| -> Result<Value, String> {
+            let rows = db.rows(sql, &[]).map_err(|e| e.to_string())?;
+            Ok(rows.first().and_then(|r| r.first()).cloned().unwrap_or(Value::Null))
+        };
+        let ok = first("PRAGMA integrity_check")?;
+        if ok != Value::Text("ok".to_string()) {
+            return Err(format!("integrity_check: {ok:?}"));
         }
         // A reference to a table the database does not have (which SQLite accepts) makes every
         // row with a key a violation: the database's own, which no plan can mend.
-        let fk: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM pragma_foreign_key_check \
-                 WHERE lower(parent) IN (SELECT lower(name) FROM sqlite_schema WHERE type = 'table')",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| e.to_string())?;
-        if fk != 0 {
-            return Err(format!("{fk} foreign key violations"));
+        let fk = first(
+            "SELECT count(*) FROM pragma_foreign_key_check \
+             WHERE lower(parent) IN (SELECT lower(name) FROM sqlite_schema WHERE type = 'table')",
+        )?;
+        if fk != Value::Integer(0) {
+            return Err(format!("{fk:?} foreign key violations"));
         }
         Ok(after)
     }
@@ -318,6 +404,51 @@ impl ScenarioFile {
             self.renames.iter().map(|(t, n, o)| (t.as_str(), n.as_str(), o.as_str())).collect();
         s.try_check_all(&renames)
     }
+}
+
+impl ScenarioFile {
+    /// [`ScenarioFile::run`] with the database on a fresh libSQL server: applied and rolled back
+    /// there, every check read back from it. `Ok` without running when no server can be had
+    /// outside CI (see `engines::sqld`).
+    pub fn run_on_server(&self) -> Result<(), String> {
+        let Some(mut s) = Scenario::on_server(&self.before_sql) else { return Ok(()) };
+        s.try_apply(&self.desired_yaml, true).map_err(|e| format!("apply failed: {e}"))?;
+        let renames: Vec<(&str, &str, &str)> =
+            self.renames.iter().map(|(t, n, o)| (t.as_str(), n.as_str(), o.as_str())).collect();
+        s.try_check_all(&renames)
+    }
+}
+
+/// Runs every file of `tests/it/scenarios/` with `run`, each in turn, and fails naming every
+/// file that fails (a panic counts as a failure of its file).
+pub fn run_scenario_files(run: impl Fn(&ScenarioFile) -> Result<(), String>) {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/scenarios");
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(&dir).expect("read tests/it/scenarios").map(|e| e.expect("dir entry").path()).collect();
+    files.sort();
+    assert!(!files.is_empty(), "no scenario files in {}", dir.display());
+    let mut failed = Vec::new();
+    for file in &files {
+        let name = file.file_name().unwrap_or_default().to_string_lossy();
+        if file.extension().is_none_or(|x| x != "txtar") {
+            failed.push(format!("{name}: not a .txtar file"));
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("read {name}: {e}"));
+        let outcome = catch_unwind(AssertUnwindSafe(|| run(&ScenarioFile::parse(&text)?)));
+        let error = match outcome {
+            Ok(Ok(())) => continue,
+            Ok(Err(e)) => e,
+            Err(panic) => panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panicked".to_string()),
+        };
+        failed.push(format!("{name}: {error}"));
+    }
+    assert!(failed.is_empty(), "{} of {} scenario files fail:\n{}", failed.len(), files.len(), failed.join("\n"));
 }
 
 /// The words of a line split at white space, a word in double quotes kept whole (`"Col 4"`).
