@@ -21,9 +21,8 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use rusqlite::types::Value;
 use rusqlite::Connection;
-use sqlite_reconcile::apply::{apply, ApplyError, ApplyOptions, Refusal};
 use sqlite_reconcile::model::{Schema, Table};
-use sqlite_reconcile::{inspect, load, plan_for, to_yaml, InspectOptions};
+use sqlite_reconcile::{inspect, load, to_yaml, InspectOptions};
 
 use crate::harness::{corpus_dir, Dir, Scenario};
 
@@ -54,12 +53,28 @@ enum Outcome {
 
 #[test]
 fn sqldef_corpus_plans_and_applies() {
+    run_corpus(false, sqlite_version());
+}
+
+/// The corpus again with each case's database on a real libSQL server, planned for the
+/// server's SQLite version, applied and rolled back there, every check read back from it.
+#[test]
+fn sqldef_corpus_plans_and_applies_on_a_libsql_server() {
+    let Some(server) = crate::harness::sqld() else { return };
+    let client = sqlite_reconcile::remote::Client::connect(&server.url, None).expect("the server answers");
+    let version = sqlite_reconcile::engine::sqlite_version(&client).expect("its SQLite version");
+    drop(server);
+    run_corpus(true, version);
+}
+
+/// Every case of the corpus on SQLite `version`: locally, or on a libSQL server.
+fn run_corpus(on_server: bool, version: (u32, u32, u32)) {
     let Some(dir) = corpus_dir() else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "the sqldef corpus is required under CI=true");
         println!("sqldef corpus not found; skipping");
         return;
     };
     let cases = read_cases(&dir);
-    let version = sqlite_version();
     let (mut passed, mut run) = (0usize, 0usize);
     let mut failures: Vec<String> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
@@ -75,7 +90,7 @@ fn sqldef_corpus_plans_and_applies() {
         if known.is_some() {
             seen_known.insert(case.name.clone());
         }
-        let outcome = catch_unwind(AssertUnwindSafe(|| run_case(case)))
+        let outcome = catch_unwind(AssertUnwindSafe(|| run_case(case, on_server)))
             .unwrap_or_else(|p| Outcome::Fail(format!("panicked: {}", panic_message(p.as_ref()))));
         match (outcome, known) {
             (Outcome::Pass { notes: n }, None) => {
@@ -98,7 +113,8 @@ fn sqldef_corpus_plans_and_applies() {
         }
     }
     println!(
-        "sqldef corpus: {passed}/{run} cases pass, each both ways ({} skipped, {} cases in all)",
+        "sqldef corpus{}: {passed}/{run} cases pass, each both ways ({} skipped, {} cases in all)",
+        if on_server { " on a libSQL server" } else { "" },
         skipped.len(),
         cases.len()
     );
@@ -209,11 +225,12 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// A case passes when it passes both ways: `current` → `desired` (sqldef's
-/// `up`), then `desired` → `current` with the rename hints turned round.
-fn run_case(case: &Case) -> Outcome {
+/// `up`), then `desired` → `current` with the rename hints turned round; on a
+/// libSQL server when `on_server`.
+fn run_case(case: &Case, on_server: bool) -> Outcome {
     let mut notes = Vec::new();
     for dir in [Direction::Forward, Direction::Reversed] {
-        match try_case(case, dir) {
+        match try_case(case, dir, on_server) {
             Ok(n) => notes.extend(n.into_iter().map(|x| format!("{}: {x}", dir.label()))),
             Err(e) => return Outcome::Fail(format!("{}: {e}", dir.label())),
         }
@@ -238,7 +255,7 @@ impl Direction {
     }
 }
 
-fn try_case(case: &Case, direction: Direction) -> Result<Vec<String>, String> {
+fn try_case(case: &Case, direction: Direction, on_server: bool) -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
     let hints = rename_hints(&case.desired)?;
     let (from_sql, to_sql, hints) = match direction {
@@ -254,7 +271,13 @@ fn try_case(case: &Case, direction: Direction) -> Result<Vec<String>, String> {
         let schema = inspect(&conn, &InspectOptions::default()).map_err(|e| format!("inspect the start: {e}"))?;
         notes.extend(seed(&conn, &schema));
     }
-    let mut s = Scenario::open(dir, db);
+    let mut s = match on_server {
+        false => Scenario::open(dir, db),
+        true => match Scenario::open_on_server(dir, db) {
+            Some(s) => s,
+            None => return Ok(vec!["no libSQL server to run on".into()]),
+        },
+    };
 
     // The goal, through YAML.
     let desired = desired_schema(to_sql, &hints)?;
@@ -263,21 +286,11 @@ fn try_case(case: &Case, direction: Direction) -> Result<Vec<String>, String> {
     let renames: Vec<(&str, &str, &str)> =
         renames.iter().map(|(t, n, o)| (t.as_str(), n.as_str(), o.as_str())).collect();
 
-    let mut conn = s.conn();
-    let (_, plan) = plan_for(&mut conn, &desired, &InspectOptions::default()).map_err(|e| format!("plan: {e}"))?;
     // Destructive steps are refused without permission, and the refusal changes
     // nothing; sqldef's `enable_drop: false` cases exist to show exactly that.
-    if plan.destructive().next().is_some() {
-        match apply(&mut conn, &plan, &desired, &ApplyOptions::default()) {
-            Err(ApplyError::Refused(Refusal::Destructive(_))) => {}
-            Err(e) => return Err(format!("destructive plan refused for another reason: {e}")),
-            Ok(_) => return Err("destructive plan applied without permission".into()),
-        }
-        s.check_unchanged().map_err(|e| format!("refused apply changed the database: {e}"))?;
-    } else if !case.enable_drop && direction == Direction::Forward {
+    if !s.try_refuse_destructive(&desired)? && !case.enable_drop && direction == Direction::Forward {
         notes.push("enable_drop: false, but the plan has no destructive step (nothing to refuse)".into());
     }
-    drop(conn);
     s.try_apply_desired(&desired, true).map_err(|e| format!("apply: {e}"))?;
 
     // The four checks, then the rollback brings back the start, schema and rows.

@@ -50,9 +50,13 @@ pub fn copy_database(src: &impl Sql, dst: &impl Write) -> Result<(), String> {
         }
     }
     let has_sequence = objects.iter().any(|(_, name, _)| name == "sqlite_sequence");
-    if has_sequence {
-        let counters = src.rows("SELECT name, seq FROM sqlite_sequence", &[]).map_err(e("read sqlite_sequence"))?;
-        dst.run("DELETE FROM sqlite_sequence", &[]).map_err(e("clear sqlite_sequence"))?;
+    let counters = match has_sequence {
+        true => src.rows("SELECT name, seq FROM sqlite_sequence", &[]).map_err(e("read sqlite_sequence"))?,
+        false => Vec::new(),
+    };
+    // SQLite makes `sqlite_sequence` with the first AUTOINCREMENT table and keeps it when that
+    // table goes: a source may have one, empty, that no table of the copy makes.
+    if !counters.is_empty() {
         for row in counters {
             dst.run("INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)", &row)
                 .map_err(e("write sqlite_sequence"))?;

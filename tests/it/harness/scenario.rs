@@ -75,9 +75,16 @@ impl Scenario {
     /// the server, and read back into the file, so that "before" is what the server holds. `None`
     /// when no server can be had (outside CI; see `engines::sqld`).
     pub fn on_server(sql: &str) -> Option<Scenario> {
+        let dir = Dir::new();
+        let db = dir.db("app.db", sql);
+        Scenario::open_on_server(dir, db)
+    }
+
+    /// [`Scenario::on_server`] of the database file `db` in `dir`, as it is now.
+    pub fn open_on_server(dir: Dir, db: PathBuf) -> Option<Scenario> {
         let sqld = sqld()?;
         let client = Client::connect(&sqld.url, None).expect("connect to the server");
-        let local = Scenario::new(sql);
+        let local = Scenario::open(dir, db);
         let stream = client.stream();
         stream.execute("PRAGMA foreign_keys = OFF").expect("keys off for the copy");
         copy_database(&local.conn(), &stream).unwrap_or_else(|e| panic!("copy to the server: {e}"));
@@ -135,6 +142,38 @@ impl Scenario {
         let plans = self.db.with_file_name("plans");
         execute::execute(&mut c, &prepared, &Run { kind: "apply", options, plans: Some(plans), ..Run::default() })?;
         Ok(prepared.forward)
+    }
+
+    /// When the change to `desired` has destructive steps: that applying it without permission
+    /// is refused for that reason and changes nothing. Whether it had any.
+    pub fn try_refuse_destructive(&self, desired: &Schema) -> Result<bool, String> {
+        let run = Run { kind: "apply", ..Run::default() };
+        let (prepared, outcome) = match &self.server {
+            Some(server) => {
+                let mut target = server.target();
+                let prepared = target.prepare(desired, &InspectOptions::default()).map_err(|e| format!("plan: {e}"))?;
+                let destructive = prepared.forward.destructive().next().is_some();
+                let outcome = if destructive { Some(target.execute(&prepared, &run)) } else { None };
+                (prepared, outcome)
+            }
+            None => {
+                let mut c = self.conn();
+                let prepared = migration::prepare(&mut c, desired, &InspectOptions::default())
+                    .map_err(|e| format!("plan: {e}"))?;
+                let destructive = prepared.forward.destructive().next().is_some();
+                let outcome = if destructive { Some(execute::execute(&mut c, &prepared, &run)) } else { None };
+                (prepared, outcome)
+            }
+        };
+        let Some(outcome) = outcome else { return Ok(false) };
+        match outcome {
+            Err(Error::Refused(sqlite_reconcile::Refusal::Destructive(_))) => {}
+            Err(e) => return Err(format!("destructive plan refused for another reason: {e}")),
+            Ok(_) => return Err(format!("destructive plan applied without permission: {:?}", prepared.forward.steps)),
+        }
+        self.read_back()?;
+        self.check_unchanged().map_err(|e| format!("refused apply changed the database: {e}"))?;
+        Ok(true)
     }
 
     #[track_caller]
