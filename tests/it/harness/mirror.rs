@@ -57,6 +57,7 @@ pub fn copy_database(src: &impl Sql, dst: &impl Write) -> Result<(), String> {
     // SQLite makes `sqlite_sequence` with the first AUTOINCREMENT table and keeps it when that
     // table goes: a source may have one, empty, that no table of the copy makes.
     if !counters.is_empty() {
+        dst.run("DELETE FROM sqlite_sequence", &[]).map_err(e("clear sqlite_sequence"))?;
         for row in counters {
             dst.run("INSERT INTO sqlite_sequence (name, seq) VALUES (?1, ?2)", &row)
                 .map_err(e("write sqlite_sequence"))?;
