@@ -127,7 +127,7 @@ fn stream_error(e: StreamError) -> ApplyError {
 }
 
 fn lost_error(lost: &StreamLost) -> ApplyError {
-    ApplyError::Sqlite(format!("{lost}; nothing was changed"))
+    ApplyError::Sqlite(format!("{lost}; nothing was changed: the change had not been committed"))
 }
 
 /// Runs `prepared` on the server behind `client` as one change in one stream.
@@ -165,10 +165,14 @@ fn change(client: &Client, prepared: &Prepared, run: &Run) -> Result<Report, App
             Ok(done.report(start))
         }
         Err(e) => {
-            // The server rolls back a transaction whose stream ends; say so only once it is asked.
-            let _ = stream.batch(&["ROLLBACK", restore]);
+            // Before COMMIT was sent, a lost stream leaves a transaction the server rolls back
+            // when it ends the stream: whatever failed, the change was not committed.
+            let ended = stream.batch(&["ROLLBACK", restore]);
             let _ = stream.close();
-            Err(e)
+            match ended {
+                Err(StreamError::Lost(lost)) => Err(lost_error(&lost)),
+                _ => Err(e),
+            }
         }
     }
 }

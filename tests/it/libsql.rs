@@ -442,7 +442,7 @@ fn cascade_proof_a_rebuild_keeps_child_rows_only_with_keys_off_in_the_change_str
 /// (counted from 1) is changed: with `forge`, its baton is replaced by one the server never
 /// gave; otherwise it reaches the server, which runs it, but its answer is dropped with the
 /// connection.
-fn proxy(upstream: &str, target: usize, forge: bool) -> String {
+pub(crate) fn proxy(upstream: &str, target: usize, forge: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let upstream = upstream.trim_start_matches("http://").to_string();

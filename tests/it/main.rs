@@ -21,6 +21,7 @@ mod lints;
 mod props;
 mod readme;
 mod reference;
+mod remote_faults;
 mod roundtrip;
 mod scenarios;
 mod startup;

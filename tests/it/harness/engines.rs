@@ -20,6 +20,59 @@ pub struct Sqld {
     _data: tempfile::TempDir,
 }
 
+impl Sqld {
+    /// Kills the server at once (SIGKILL), as a crash would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and data, after [`Sqld::kill`]; ready when
+    /// `GET /health` answers 200 and a query succeeds.
+    pub fn restart(&mut self) -> Result<(), String> {
+        self.kill();
+        let port = self.url.rsplit(':').next().unwrap_or_default().to_string();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            self.child = spawn(&sqld_binary()?, self._data.path(), &port)?;
+            if ready(self) {
+                return Ok(());
+            }
+            // The port may not be free yet: try again.
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err("sqld did not come back on its port".to_string())
+    }
+}
+
+fn spawn(bin: &Path, data: &Path, port: &str) -> Result<Child, String> {
+    Command::new(bin)
+        .arg("--db-path")
+        .arg(data.join("data"))
+        .args(["--http-listen-addr", &format!("127.0.0.1:{port}"), "--no-welcome"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", bin.display()))
+}
+
+/// Whether `server` answers `/health` with 200 within 20 seconds (false once it has exited).
+fn ready(server: &mut Sqld) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if ureq::get(&format!("{}/health", server.url)).call().is_ok_and(|r| r.status() == 200) {
+            return true;
+        }
+        if server.child.try_wait().ok().flatten().is_some() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
 impl Drop for Sqld {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -76,24 +129,10 @@ fn start() -> Result<Sqld, String> {
         let data = tempfile::tempdir().map_err(|e| e.to_string())?;
         let port =
             std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
-        let child = Command::new(&bin)
-            .arg("--db-path")
-            .arg(data.path().join("data"))
-            .args(["--http-listen-addr", &format!("127.0.0.1:{port}"), "--no-welcome"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let child = spawn(&bin, data.path(), &port.to_string())?;
         let mut server = Sqld { child, url: format!("http://127.0.0.1:{port}"), _data: data };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if ureq::get(&format!("{}/health", server.url)).call().is_ok_and(|r| r.status() == 200) {
-                return Ok(server);
-            }
-            if server.child.try_wait().ok().flatten().is_some() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        if ready(&mut server) {
+            return Ok(server);
         }
         drop(server);
     }
