@@ -136,6 +136,17 @@ fn reference(dir: &Dir) -> Option<Reference> {
     Some(Reference { before, applied, rolled_back, apply_time, rollback_time })
 }
 
+/// Which of `old` and `new` the state `now` is, after `fault`; any other state fails the test.
+fn which_state(now: &State, old: &State, new: &State, fault: &str) -> &'static str {
+    if now == old {
+        "before"
+    } else if now == new {
+        "after"
+    } else {
+        panic!("{fault}: the server holds neither the state before nor the state after: {now:#?}")
+    }
+}
+
 /// Uniform instants over `0 ..= 1.3 × span`, `n` of them, in a fixed order.
 fn instants(span: Duration, n: usize) -> Vec<Duration> {
     (0..n).map(|i| span.mul_f64(1.3 * ((i * 37) % n) as f64 / n as f64)).collect()
@@ -166,13 +177,7 @@ fn a_client_killed_anywhere_leaves_the_server_before_or_after() {
             let _ = child.kill();
             let status = child.wait().expect("reap reconcile");
             let now = state_when_ready(&server.url);
-            let outcome = if now == *old {
-                "before"
-            } else if now.schema == new.schema && now.rows == new.rows && now.history == new.history {
-                "after"
-            } else {
-                panic!("{which} killed at {at:?} left a state that is neither before nor after: {now:#?}")
-            };
+            let outcome = which_state(&now, old, new, &format!("{which} killed at {at:?}"));
             if status.success() {
                 assert_eq!(outcome, "after", "{which} said it succeeded");
             }
@@ -202,13 +207,7 @@ fn a_server_killed_during_a_change_comes_back_before_or_after() {
         let out = child.wait_with_output().expect("reap reconcile");
         server.restart().expect("the server starts again");
         let now = state_when_ready(&server.url);
-        let outcome = if now == r.before {
-            "before"
-        } else if now.schema == r.applied.schema && now.rows == r.applied.rows && now.history == r.applied.history {
-            "after"
-        } else {
-            panic!("the server killed at {at:?} came back neither before nor after: {now:#?}")
-        };
+        let outcome = which_state(&now, &r.before, &r.applied, &format!("the server killed at {at:?}"));
         if out.status.success() {
             assert_eq!(outcome, "after", "reconcile said it succeeded: {}", stderr(&out));
         } else {
@@ -233,13 +232,7 @@ fn a_connection_cut_at_any_request_leaves_the_server_before_or_after() {
         let url = crate::libsql::proxy(&server.url, k, false);
         let out = reconcile(dir.path(), &args(APPLY, &url));
         let now = state_when_ready(&server.url);
-        let outcome = if now == r.before {
-            "before"
-        } else if now.schema == r.applied.schema && now.rows == r.applied.rows && now.history == r.applied.history {
-            "after"
-        } else {
-            panic!("cut at request {k}: neither before nor after: {now:#?}")
-        };
+        let outcome = which_state(&now, &r.before, &r.applied, &format!("cut at request {k}"));
         let said = stderr(&out);
         if out.status.success() {
             assert_eq!(outcome, "after", "cut at request {k}: reconcile said it succeeded: {said}");
