@@ -8,11 +8,11 @@ use std::time::Instant;
 use sqlite_reconcile::engine::Sql;
 use sqlite_reconcile::execute::{Moved, Run};
 use sqlite_reconcile::server::Server;
-use sqlite_reconcile::target::{LocalFile, Target as _};
+use sqlite_reconcile::target::LocalFile;
 use sqlite_reconcile::Prepared;
 use sqlite_reconcile::{history, load};
 
-use super::{confirm, load_sources, prepare_on, report};
+use super::{confirm, load_sources, prepare_in, prepare_on, report};
 use crate::cli::args::{RunArgs, Target};
 use crate::cli::exit::{Failure, Outcome};
 use crate::cli::open::{db_failure, open_server, open_target};
@@ -28,23 +28,15 @@ pub(crate) fn run(
 ) -> Result<Outcome, Failure> {
     let db = st.db(&target.db);
     let timeout = st.busy_timeout();
-    let failure = |e: sqlite_reconcile::Error| db_failure(&db, timeout, e);
     if let Some(client) = open_server(&db, st.auth_token().as_deref())? {
         let mut server = Server::new(client).map_err(Failure::error)?;
         let (prepared, source) = match saved {
             Some(path) => (read_saved(path)?, None),
             None => {
-                let schema = st.schema(&target.schema);
-                let sources = load::read_dir(&schema).map_err(Failure::library)?;
-                let source = history::source_fingerprint(&sources, &st.inspect().exclude);
-                if !run.dry_run && in_sync_as_recorded(st, &server, &source, &db, &schema)? {
+                let Some((desired, source)) = desired_unless_in_sync(st, target, run, Some(&server))? else {
                     return Ok(Outcome::Ok);
-                }
-                let (_, desired) = load_sources(st, &schema, &sources)?;
-                let t = Instant::now();
-                let prepared = server.prepare(&desired, &st.inspect()).map_err(failure)?;
-                st.timed(&format!("inspected {} and planned the change and its rollback", db.display()), t);
-                (prepared, Some(source))
+                };
+                (prepare_in(st, &mut server, &db, &desired)?, Some(source))
             }
         };
         return change(st, target, run, saved, plans, &mut server, prepared, source);
@@ -56,16 +48,11 @@ pub(crate) fn run(
             (open_target(&db, timeout)?, prepared, None)
         }
         None => {
-            let schema = st.schema(&target.schema);
-            let sources = load::read_dir(&schema).map_err(Failure::library)?;
-            let source = history::source_fingerprint(&sources, &st.inspect().exclude);
             let existing = if db.exists() { Some(open_target(&db, timeout)?) } else { None };
-            if let Some(conn) = &existing {
-                if !run.dry_run && in_sync_as_recorded(st, conn, &source, &db, &schema)? {
-                    return Ok(Outcome::Ok);
-                }
-            }
-            let (_, desired) = load_sources(st, &schema, &sources)?;
+            let read = existing.as_ref().map(|c| c as &dyn Sql);
+            let Some((desired, source)) = desired_unless_in_sync(st, target, run, read)? else {
+                return Ok(Outcome::Ok);
+            };
             let mut conn = match existing {
                 Some(conn) => conn,
                 None => open_target(&db, timeout)?,
@@ -74,27 +61,36 @@ pub(crate) fn run(
             (conn, prepared, Some(source))
         }
     };
-    let mut local = LocalFile::new(&mut conn).map_err(|e| failure(e.into()))?;
+    let mut local = LocalFile::new(&mut conn).map_err(|e| db_failure(&db, timeout, e.into()))?;
     change(st, target, run, saved, plans, &mut local, prepared, source)
 }
 
-/// The fast path: the database is still as the last change made from these very `source`s left
-/// it, so it is in sync, said without loading the schema (see `history::unchanged_since_recorded`).
-fn in_sync_as_recorded(
+/// The desired schema, loaded and validated, with the fingerprint of its sources; `None` (after
+/// saying so) when the database `existing` is still as the last change made from these very
+/// sources left it: the fast path, which loads nothing (see `history::unchanged_since_recorded`).
+fn desired_unless_in_sync(
     st: &Settings,
-    db_read: &impl Sql,
-    source: &str,
-    db: &Path,
-    schema: &Path,
-) -> Result<bool, Failure> {
-    let t = Instant::now();
-    let same = history::unchanged_since_recorded(db_read, source, &st.inspect())
-        .map_err(|e| db_failure(db, st.busy_timeout(), e.into()))?;
-    st.timed("compared the schema and its sources with the last change recorded", t);
-    if same && st.out.normal() {
-        eprintln!("{}: in sync with {}; nothing to do", db.display(), schema.display());
+    target: &Target,
+    run: &RunArgs,
+    existing: Option<&dyn Sql>,
+) -> Result<Option<(sqlite_reconcile::Schema, String)>, Failure> {
+    let (db, schema) = (st.db(&target.db), st.schema(&target.schema));
+    let sources = load::read_dir(&schema).map_err(Failure::library)?;
+    let source = history::source_fingerprint(&sources, &st.inspect().exclude);
+    if let (Some(read), false) = (existing, run.dry_run) {
+        let t = Instant::now();
+        let same = history::unchanged_since_recorded(read, &source, &st.inspect())
+            .map_err(|e| db_failure(&db, st.busy_timeout(), e.into()))?;
+        st.timed("compared the schema and its sources with the last change recorded", t);
+        if same {
+            if st.out.normal() {
+                eprintln!("{}: in sync with {}; nothing to do", db.display(), schema.display());
+            }
+            return Ok(None);
+        }
     }
-    Ok(same)
+    let (_, desired) = load_sources(st, &schema, &sources)?;
+    Ok(Some((desired, source)))
 }
 
 /// Shows and confirms `prepared`, runs it on `target_db` and reports it.

@@ -20,7 +20,7 @@ use clap::CommandFactory;
 use rusqlite::Connection;
 
 use sqlite_reconcile::store;
-use sqlite_reconcile::target::{LocalFile, Target as _};
+use sqlite_reconcile::target::LocalFile;
 use sqlite_reconcile::{lint, load, render, Lint, Loaded, Plan, Prepared, Report};
 
 use super::args::{Cli, RunArgs};
@@ -120,9 +120,19 @@ fn prepare_on(
     db: &Path,
     desired: &sqlite_reconcile::Schema,
 ) -> Result<Prepared, Failure> {
+    let mut target = LocalFile::new(conn).map_err(|e| db_failure(db, st.busy_timeout(), e.into()))?;
+    prepare_in(st, &mut target, db, desired)
+}
+
+/// Plans the change from `target` (a file or a server) to `desired`, timed at `-vv`.
+fn prepare_in(
+    st: &Settings,
+    target: &mut dyn sqlite_reconcile::target::Target,
+    db: &Path,
+    desired: &sqlite_reconcile::Schema,
+) -> Result<Prepared, Failure> {
     let t = Instant::now();
     let failure = |e: sqlite_reconcile::Error| db_failure(db, st.busy_timeout(), e);
-    let mut target = LocalFile::new(conn).map_err(|e| failure(e.into()))?;
     let prepared = target.prepare(desired, &st.inspect()).map_err(failure)?;
     st.timed(&format!("inspected {} and planned the change and its rollback", db.display()), t);
     Ok(prepared)
