@@ -9,7 +9,9 @@
 //!
 //! What differs from a local file: no functions of this process run on the server, so a
 //! rebuild's row copy shows no progress and the values a backfill fills are kept by a scan
-//! before the steps; there is no backup file and no attached database.
+//! before the steps; there is no backup file and no attached database. The plan files go to
+//! `plans/` as for a file, staged before COMMIT and published after it; their `rollback.sql`
+//! reads the kept values from the server's tables.
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +30,8 @@ use crate::normalize::sqlite_message;
 use crate::plan::StepKind;
 use crate::remote::{Client, RemoteError, Stream, StreamError, StreamLost};
 use crate::sql::quote_ident as qi;
+use crate::store;
+use crate::store_error::StoreError;
 
 /// A libSQL server reached over Hrana-over-HTTP.
 #[derive(Debug)]
@@ -115,7 +119,7 @@ fn kept_tables_exist(client: &Client, entry: &HistoryEntry, prefix: &str) -> Res
         "the tables `{prefix}_*` that keep the values change `{}` dropped are missing; its rollback would lose them",
         entry.id
     );
-    Err(crate::store_error::StoreError::new("read the kept values", Some(prefix.to_string()), message).into())
+    Err(StoreError::new("read the kept values", Some(prefix.to_string()), message).into())
 }
 
 /// An error of the stream as the applier says it.
@@ -162,7 +166,7 @@ fn change(client: &Client, prepared: &Prepared, run: &Run) -> Result<Report, App
                 Err(other) => return Err(stream_error(other)),
             }
             let _ = stream.close();
-            Ok(done.report(start))
+            done.report(prepared, run.options.dry_run, start)
         }
         Err(e) => {
             // Before COMMIT was sent, a lost stream leaves a transaction the server rolls back
@@ -194,37 +198,51 @@ fn settle(client: &Client, lost: &StreamLost, done: &Done) -> Result<(), ApplyEr
 }
 
 /// What ran inside the transaction.
+#[derive(Default)]
 struct Done {
-    prepared: Option<Prepared>,
-    given: Prepared,
+    /// The change planned again under the write lock, when the schema had moved.
+    replanned: Option<Prepared>,
     statements: usize,
     recorded: Vec<String>,
+    /// The prefix of the server tables holding the values the change dropped or rewrote.
     backup: Option<String>,
-    dry_run: bool,
+    /// The plan files, written to a hidden directory of `plans/` before COMMIT.
+    staged: Option<store::Staged>,
+    /// The database already had the desired schema: nothing ran.
     nothing: bool,
 }
 
 impl Done {
-    fn report(self, start: Instant) -> Report {
+    /// The report of `given` (or of the change planned again instead), its plan files published.
+    fn report(self, given: &Prepared, dry_run: bool, start: Instant) -> Result<Report, ApplyError> {
         if self.nothing {
-            return Report { already_done: true, ..Report::nothing() };
+            return Ok(Report { already_done: true, ..Report::nothing() });
         }
-        let replanned = self.prepared.is_some();
-        let prepared = self.prepared.unwrap_or(self.given);
-        Report {
-            id: (!self.dry_run).then(|| self.recorded.first().cloned()).flatten(),
+        let plan_dir = match self.staged {
+            Some(staged) => Some(staged.publish().map_err(|e| {
+                let id = self.recorded.first().cloned().unwrap_or_default();
+                let message = format!(
+                    "change {id} is applied and recorded, but its plan files could not be moved into place: {e}"
+                );
+                ApplyError::Store(StoreError::new("publish the plan files", None, message))
+            })?),
+            None => None,
+        };
+        let prepared = self.replanned.as_ref().unwrap_or(given);
+        Ok(Report {
+            id: if dry_run { None } else { self.recorded.first().cloned() },
             summary: crate::render::summary(&prepared.forward),
             changes: prepared.forward.changes.clone(),
             steps: prepared.forward.steps.len(),
             statements: self.statements,
             elapsed: start.elapsed(),
-            dry_run: self.dry_run,
-            plan_dir: None,
+            dry_run,
+            plan_dir,
             backup: self.backup.map(std::path::PathBuf::from),
             already_done: false,
-            replanned,
-            recorded: if self.dry_run { Vec::new() } else { self.recorded },
-        }
+            replanned: self.replanned.is_some(),
+            recorded: if dry_run { Vec::new() } else { self.recorded },
+        })
     }
 }
 
@@ -237,29 +255,18 @@ fn in_transaction(
 ) -> Result<Done, ApplyError> {
     let opts = &run.options;
     let before = inspect(stream, &opts.inspect)?;
-    let mut done = Done {
-        prepared: None,
-        given: prepared.clone(),
-        statements: 0,
-        recorded: Vec::new(),
-        backup: None,
-        dry_run: opts.dry_run,
-        nothing: false,
-    };
+    let mut done = Done::default();
     if !diff(&before, &prepared.before.without_hints()).is_empty() {
         match execute::moved(prepared, &before, run, client.sqlite_version()?)? {
-            (Steps::Nothing, _) => {
-                done.nothing = true;
-                return Ok(done);
-            }
-            (_, again) => done.prepared = again,
+            (Steps::Nothing, _) => return Ok(Done { nothing: true, ..done }),
+            (_, again) => done.replanned = again,
         }
     }
-    let current = done.prepared.as_ref().unwrap_or(prepared).clone();
+    let current = done.replanned.as_ref().unwrap_or(prepared);
     let id = history::next_id(stream, &current.fingerprint_after, client.url())?;
     if !opts.dry_run && !current.backups.is_empty() {
         let prefix = kept_prefix(&id);
-        keep(stream, &current, &prefix)?;
+        keep(stream, current, &prefix)?;
         done.backup = Some(prefix);
     }
     // Every statement of every step in one request, each run only if the one before succeeded.
@@ -295,9 +302,23 @@ fn in_transaction(
         return Err(ApplyError::Verify(left));
     }
     if !opts.dry_run {
-        let (recorded, _) =
-            execute::record(stream, run, &id, &current, done.backup.clone(), start.elapsed(), client.url())?;
+        let (recorded, entry) =
+            execute::record(stream, run, &id, current, done.backup.clone(), start.elapsed(), client.url())?;
         done.recorded = recorded;
+        if let Some(plans) = &run.plans {
+            // Its `rollback.sql` reads the kept values where this change keeps them: the
+            // server's own tables.
+            let mut shown = current.clone();
+            if let Some(prefix) = &done.backup {
+                shown.rollback =
+                    crate::rollback::with_kept_values_in(&shown.rollback, |t| qi(&format!("{prefix}_{t}")));
+            }
+            let staged = store::stage(plans, &entry, &shown, None).map_err(|e| {
+                let message = format!("writing the plan files under {}: {e}", plans.display());
+                ApplyError::Store(StoreError::new("write the plan files", Some(plans.display().to_string()), message))
+            })?;
+            done.staged = Some(staged);
+        }
     }
     Ok(done)
 }
@@ -328,7 +349,7 @@ fn keep(db: &Stream<'_>, prepared: &Prepared, prefix: &str) -> Result<(), ApplyE
     }
     let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
     db.batch(&refs).map_err(|e| match e {
-        StreamError::Statement { sql, error, .. } => ApplyError::Store(crate::store_error::StoreError::new(
+        StreamError::Statement { sql, error, .. } => ApplyError::Store(StoreError::new(
             "keep the values for the rollback",
             Some(prefix.to_string()),
             format!("{}: {sql}", sqlite_message(&error)),

@@ -159,6 +159,12 @@ fn apply_and_rollback_on_a_server_keep_every_row_and_every_child_row() {
     let kept: Vec<Vec<Value>> = users_before.iter().map(|r| r[..2].to_vec()).collect();
     assert_eq!(users, kept);
     assert_eq!(value(&client, "PRAGMA foreign_keys"), Value::Integer(1), "keys are on again for others");
+    // The plan files are published under plans/, their rollback reading the server's kept tables.
+    let id = sqlite_reconcile::history::history(&client).unwrap()[0].id.clone();
+    let rollback_sql = std::fs::read_to_string(dir.join(&format!("plans/{id}/rollback.sql"))).unwrap();
+    assert!(rollback_sql.contains(&format!("_reconcile_kept_{}_b1", id.replace('-', "_"))), "{rollback_sql}");
+    assert!(!rollback_sql.contains("reconcile_backup."), "{rollback_sql}");
+    assert!(dir.join(&format!("plans/{id}/forward.sql")).is_file());
     // The rollback brings the dropped column's values back from the server's own tables.
     let back = reconcile(dir.path(), &["rollback", "--yes", "--allow-destructive", "--db", &server.url]);
     assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
