@@ -17,6 +17,13 @@ pub trait Sql {
     /// codes and messages the same way).
     fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error>;
 
+    /// The rows of several read-only queries, read from one snapshot of the database where the
+    /// engine can give one (a local connection reads them in one read transaction), so that
+    /// another connection's commit between them cannot make them disagree.
+    fn snapshot(&self, queries: &[&str]) -> Result<Vec<Vec<Vec<Value>>>, rusqlite::Error> {
+        queries.iter().map(|q| self.rows(q, &[])).collect()
+    }
+
     /// The engine's SQLite version as (major, minor, patch). Asked with a query; an engine that
     /// already knows it (a server asked when connecting) answers without one.
     fn sqlite_version(&self) -> Result<(u32, u32, u32), rusqlite::Error> {
@@ -48,6 +55,18 @@ pub fn parse_version(text: &str) -> (u32, u32, u32) {
 }
 
 impl Sql for Connection {
+    fn snapshot(&self, queries: &[&str]) -> Result<Vec<Vec<Vec<Value>>>, rusqlite::Error> {
+        if !self.is_autocommit() {
+            return queries.iter().map(|q| self.rows(q, &[])).collect();
+        }
+        self.execute_batch("BEGIN")?;
+        let read: Result<Vec<_>, _> = queries.iter().map(|q| self.rows(q, &[])).collect();
+        let end = self.execute_batch("COMMIT");
+        let read = read?;
+        end?;
+        Ok(read)
+    }
+
     fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error> {
         let mut stmt = self.prepare_cached(sql)?;
         let width = stmt.column_count();

@@ -107,10 +107,15 @@ type ColumnInfo = (String, i64, String);
 
 /// Reads the managed schema of the `main` database, in three queries.
 pub fn inspect(db: &(impl Sql + ?Sized), opts: &InspectOptions) -> Result<Schema, InspectError> {
+    // One snapshot: a commit of another connection between the three reads would make them
+    // disagree (a table in `sqlite_schema` that `pragma_table_list` did not list).
+    let mut read = db.snapshot(&[TABLE_LIST, SCHEMA_ROWS, TABLE_XINFO])?.into_iter();
+    let (table_list, rows, xinfo) =
+        (read.next().unwrap_or_default(), read.next().unwrap_or_default(), read.next().unwrap_or_default());
     let mut shadow: BTreeSet<String> = BTreeSet::new();
     // Table name → (WITHOUT ROWID, STRICT) as SQLite reports them.
     let mut flags: HashMap<String, (bool, bool)> = HashMap::new();
-    for r in db.rows(TABLE_LIST, &[])? {
+    for r in table_list {
         let name = text(&r[0]);
         if text(&r[1]) == "shadow" {
             shadow.insert(name.clone());
@@ -119,12 +124,9 @@ pub fn inspect(db: &(impl Sql + ?Sized), opts: &InspectOptions) -> Result<Schema
     }
     let mut schema = Schema::default();
     let mut indexes = Vec::new();
-    let rows = db.rows(SCHEMA_ROWS, &[])?;
     let mut columns: HashMap<String, Vec<ColumnInfo>> = HashMap::new();
-    if rows.iter().any(|r| text(&r[0]) == "table") {
-        for r in db.rows(TABLE_XINFO, &[])? {
-            columns.entry(text(&r[0])).or_default().push((text(&r[1]), int(&r[2]), text(&r[3])));
-        }
+    for r in xinfo {
+        columns.entry(text(&r[0])).or_default().push((text(&r[1]), int(&r[2]), text(&r[3])));
     }
     for row in &rows {
         let (kind, name, tbl_name, text) = (text(&row[0]), text(&row[1]), text(&row[2]), text(&row[3]));

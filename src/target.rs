@@ -66,6 +66,10 @@ impl Sql for LocalFile<'_> {
     fn rows(&self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>, rusqlite::Error> {
         self.conn.rows(sql, params)
     }
+
+    fn snapshot(&self, queries: &[&str]) -> Result<Vec<Vec<Vec<Value>>>, rusqlite::Error> {
+        self.conn.snapshot(queries)
+    }
 }
 
 impl Target for LocalFile<'_> {

@@ -43,6 +43,13 @@ impl Sql for Reader {
             Reader::Remote(c) => c.rows(sql, params),
         }
     }
+
+    fn snapshot(&self, queries: &[&str]) -> Result<Vec<Vec<Vec<Value>>>, rusqlite::Error> {
+        match self {
+            Reader::Local(c) => c.snapshot(queries),
+            Reader::Remote(c) => c.snapshot(queries),
+        }
+    }
 }
 
 /// Opens `db` to read it: a libSQL server when it is a URL, otherwise an existing file
