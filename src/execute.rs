@@ -547,8 +547,19 @@ pub fn reset(
     seed: Option<&str>,
     options: ApplyOptions,
 ) -> Result<Report, Error> {
-    let before = inspect(conn, &options.inspect)?;
-    let facts = crate::facts::of(&before, crate::engine::sqlite_version(conn)?);
+    reset_target(&mut crate::target::LocalFile::new(conn)?, desired, seed, options)
+}
+
+/// [`reset`] on any target: a file, or a libSQL server (where the seed runs in the change's
+/// stream).
+pub fn reset_target(
+    target: &mut dyn crate::target::Target,
+    desired: &Schema,
+    seed: Option<&str>,
+    options: ApplyOptions,
+) -> Result<Report, Error> {
+    let before = inspect(&*target, &options.inspect)?;
+    let facts = crate::facts::of(&before, target.engine().sqlite_version);
     let empty = Schema::default();
     let changes = crate::diff::compare(&before, desired).changes;
     let forward = plan::reset(&before, &crate::diff::compare(&empty, desired), changes, seed, &facts)?;
@@ -566,5 +577,5 @@ pub fn reset(
     };
     let mut options = options;
     options.allow_destructive = true;
-    execute(conn, &prepared, &Run { kind: "reset", options, ..Run::default() })
+    target.execute(&prepared, &Run { kind: "reset", options, ..Run::default() })
 }

@@ -357,6 +357,19 @@ impl Stream<'_> {
         Ok(done.remove(0))
     }
 
+    /// Runs `sql`, a script of any number of statements, in one `sequence` request: for a
+    /// script that is not split into statements here (a seed). The first failure ends it, the
+    /// stream staying open.
+    pub fn sequence(&self, sql: &str) -> Result<(), StreamError> {
+        let results = self.send(vec![json!({ "type": "sequence", "sql": sql })], false, None)?;
+        match hrana_error(&results[0]) {
+            Some((code, message)) => {
+                Err(StreamError::Statement { index: 0, sql: sql.to_string(), error: failure(Some(code), message) })
+            }
+            None => Ok(()),
+        }
+    }
+
     /// Ends the stream: a `close` request, unless nothing was ever sent. The server rolls back a
     /// transaction still open.
     pub fn close(self) -> Result<(), StreamLost> {

@@ -126,12 +126,27 @@ fn kept_tables_exist(client: &Client, entry: &HistoryEntry, prefix: &str) -> Res
 fn stream_error(e: StreamError) -> ApplyError {
     match e {
         StreamError::Lost(lost) => lost_error(&lost),
-        StreamError::Statement { error, .. } => error.into(),
+        StreamError::Statement { error, .. } => statement_error(&error).unwrap_or_else(|| error.into()),
     }
 }
 
 fn lost_error(lost: &StreamLost) -> ApplyError {
     ApplyError::Sqlite(format!("{lost}; nothing was changed: the change had not been committed"))
+}
+
+/// sqld's answer to a statement of a transaction it ended: one that held the write lock for more
+/// than 5 s while another connection waited to write.
+const TIMED_OUT: &str = "Transaction timed out";
+
+/// A statement's error, said as what it means when the server had ended the transaction.
+fn statement_error(error: &rusqlite::Error) -> Option<ApplyError> {
+    (sqlite_message(error) == TIMED_OUT).then(|| {
+        ApplyError::Sqlite(format!(
+            "the server ended the change's transaction ({TIMED_OUT}): a libSQL server takes the write lock from a \
+             transaction that has held it for more than 5 s when another connection waits to write; nothing was \
+             changed; apply again when the server's writers are quiet"
+        ))
+    })
 }
 
 /// Runs `prepared` on the server behind `client` as one change in one stream.
@@ -269,17 +284,19 @@ fn in_transaction(
         keep(stream, current, &prefix)?;
         done.backup = Some(prefix);
     }
-    // Every statement of every step in one request, each run only if the one before succeeded.
+    // Every statement of every step in one request, each run only if the one before succeeded;
+    // a reset's seed script, a script of statements, after them in a `sequence` request.
     let mut statements = Vec::new();
+    let mut seeds = Vec::new();
     for (i, step) in current.forward.steps.iter().enumerate() {
-        if step.kind == StepKind::Seed {
-            return Err(ApplyError::Sqlite("a seed script cannot run on a libSQL server yet".to_string()));
+        match step.kind {
+            StepKind::Seed => seeds.extend(step.sql.iter().map(|sql| (i, sql.as_str()))),
+            _ => statements.extend(step.sql.iter().map(|sql| (i, sql.as_str()))),
         }
-        statements.extend(step.sql.iter().map(|sql| (i, sql.as_str())));
     }
     let sql: Vec<&str> = statements.iter().map(|(_, s)| *s).collect();
     stream.batch(&sql).map_err(|e| match e {
-        StreamError::Statement { index, sql, error } => {
+        StreamError::Statement { index, sql, error } => statement_error(&error).unwrap_or_else(|| {
             let step = &current.forward.steps[statements[index].0];
             ApplyError::Step {
                 index: statements[index].0 + 1,
@@ -288,10 +305,23 @@ fn in_transaction(
                 message: sqlite_message(&error),
                 diagnosis: None,
             }
-        }
+        }),
         lost => stream_error(lost),
     })?;
-    done.statements = sql.len();
+    for (i, script) in seeds {
+        stream.sequence(script).map_err(|e| match e {
+            StreamError::Statement { error, .. } => statement_error(&error).unwrap_or_else(|| ApplyError::Step {
+                index: i + 1,
+                object: current.forward.steps[i].object.clone(),
+                sql: "the seed script".to_string(),
+                message: sqlite_message(&error),
+                diagnosis: None,
+            }),
+            lost => stream_error(lost),
+        })?;
+        done.statements += 1;
+    }
+    done.statements += sql.len();
     let violations = apply::foreign_key_violations(stream, &before)?;
     if !violations.is_empty() {
         return Err(ApplyError::ForeignKeyViolations(violations));

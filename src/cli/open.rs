@@ -70,22 +70,13 @@ pub(crate) fn open_server(db: &Path, token: Option<&str>) -> Result<Option<Clien
     Client::connect(&text, token).map(Some).map_err(Failure::error)
 }
 
-/// Refuses, before anything runs, a reset of a libSQL server: its seed script cannot run there
-/// yet.
-pub(crate) fn refuse_remote_reset(db: &Path) -> Result<(), Failure> {
-    if remote::is_url(&db.to_string_lossy()) {
-        return Err(Failure::Error(format!(
-            "{}: `reset` of a libSQL server is not supported yet, nothing was sent; `apply` and `rollback` change one",
-            db.display()
-        )));
-    }
-    Ok(())
-}
-
 /// Opens (creating if needed) the target database for planning and applying, waiting up to `timeout`
 /// for locks.
 pub(crate) fn open_target(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
-    refuse_remote_reset(db)?;
+    if remote::is_url(&db.to_string_lossy()) {
+        // A URL reaches a server through `open_server`; never a file named after it.
+        return Err(Failure::Error(format!("{}: a server's address, not a database file", db.display())));
+    }
     let conn = Connection::open(db).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
     first_read(conn, db, timeout)
 }

@@ -92,27 +92,51 @@ fn drift_and_plan_read_a_server_and_plan_for_its_sqlite_version() {
 }
 
 #[test]
-fn history_of_a_server_and_a_reset_refused_before_anything_is_sent() {
+fn history_of_a_server_and_its_reset_in_development_with_the_seed_run_in_the_change() {
     let dir = Dir::new();
-    let Some((server, _client)) = server_and_file(&dir) else { return };
+    let Some((server, client)) = server_and_file(&dir) else { return };
     let history = reconcile(dir.path(), &["history", "--db", &server.url]);
     assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
     assert!(stderr(&history).contains("no changes recorded"), "{}", stderr(&history));
-    let before = stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url]));
-    dir.write(
-        "schema/app.yaml",
-        "tables:\n  other:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n",
-    );
-    let out = reconcile_env(dir.path(), &["reset", "--yes", "--db", &server.url], &[("RECONCILE_ENV", "dev")]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("`reset` of a libSQL server is not supported yet, nothing was sent"),
-        "{}",
-        stderr(&out)
-    );
     let out = reconcile(dir.path(), &["rollback", "--yes", "--db", &server.url]);
     assert_eq!(out.status.code(), Some(3), "nothing to roll back: {}", stderr(&out));
+    let before = stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url]));
+    let users = rows_of(&client, "users");
+    dir.write(
+        "schema/app.yaml",
+        "tables:\n  other:\n    columns:\n      - { name: id, type: INTEGER, primary_key: true }\n      - { name: v, type: TEXT }\n",
+    );
+    // Outside development, and with a seed that fails half-way: refused or rolled back, the
+    // server as it was.
+    let out = reconcile(dir.path(), &["reset", "--yes", "--db", &server.url]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    dir.write("seed.sql", "INSERT INTO other (v) VALUES ('one');\nINSERT INTO missing VALUES (1);\n");
+    dir.write("reconcile.toml", "seed = \"seed.sql\"\n");
+    let dev = [("RECONCILE_ENV", "dev")];
+    let out = reconcile_env(dir.path(), &["reset", "--yes", "--db", &server.url], &dev);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("seed") && stderr(&out).contains("missing"), "{}", stderr(&out));
     assert_eq!(stdout(&reconcile(dir.path(), &["inspect", "--db", &server.url])), before);
+    assert_eq!(rows_of(&client, "users"), users);
+    // A good seed: the schema built from scratch, the seed's rows in it, recorded, in sync.
+    dir.write("seed.sql", "INSERT INTO other (v) VALUES ('one');\nINSERT INTO other (v) VALUES ('two');\n");
+    let out = reconcile_env(dir.path(), &["reset", "--yes", "--db", &server.url], &dev);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let tables = client.rows("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name", &[]).unwrap();
+    let names: Vec<&Value> = tables.iter().map(|r| &r[0]).collect();
+    assert!(!names.contains(&&Value::Text("users".into())), "{names:?}");
+    assert!(names.contains(&&Value::Text("other".into())), "{names:?}");
+    let seeded =
+        vec![vec![Value::Integer(1), Value::Text("one".into())], vec![Value::Integer(2), Value::Text("two".into())]];
+    assert_eq!(rows_of(&client, "other"), seeded);
+    let drift = reconcile(dir.path(), &["drift", "--db", &server.url]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+    let history = reconcile(dir.path(), &["history", "--db", &server.url]);
+    assert!(stdout(&history).contains("reset") || stderr(&history).contains("reset"), "{}", stdout(&history));
+    // A reset cannot be rolled back, on a server as on a file.
+    let out = reconcile(dir.path(), &["rollback", "--yes", "--db", &server.url]);
+    assert_ne!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(rows_of(&client, "other"), seeded);
     assert!(!dir.join("http:").exists(), "no file was made of the URL");
 }
 
@@ -361,6 +385,35 @@ fn a_stream_keeps_its_transaction_across_requests_and_others_see_it_only_after_c
     drop(stream);
     other.rows("INSERT INTO t VALUES (3, 'c')", &[]).unwrap();
     assert_eq!(value(&other, "SELECT group_concat(id) FROM t"), Value::Text("1,3".into()));
+}
+
+/// What a long change on a busy server meets: sqld takes the write lock from a transaction that
+/// has held it for 5 s when another connection waits to write, and answers the holder's next
+/// statement "Transaction timed out" (which a change reports as the server ending it, nothing
+/// changed). The waiting writer gets the lock; the holder's writes are gone.
+#[test]
+fn a_server_ends_a_transaction_holding_the_write_lock_for_five_seconds_when_another_writer_waits() {
+    let Some(server) = sqld() else { return };
+    let client = Client::connect(&server.url, None).unwrap();
+    client.rows("CREATE TABLE t (id INTEGER PRIMARY KEY)", &[]).unwrap();
+    let stream = client.stream();
+    stream.batch(&["BEGIN IMMEDIATE", "INSERT INTO t VALUES (1)"]).unwrap();
+    let url = server.url.clone();
+    let waiter = std::thread::spawn(move || {
+        let other = Client::connect(&url, None).unwrap();
+        let start = std::time::Instant::now();
+        other.rows("INSERT INTO t VALUES (2)", &[]).unwrap();
+        start.elapsed()
+    });
+    let waited = waiter.join().unwrap();
+    assert!(waited >= std::time::Duration::from_secs(4), "the writer waited for the lock: {waited:?}");
+    match stream.batch(&["INSERT INTO t VALUES (3)", "COMMIT"]) {
+        Err(StreamError::Statement { index: 0, error, .. }) => {
+            assert!(error.to_string().contains("Transaction timed out"), "{error}")
+        }
+        other => panic!("the holder's transaction went on: {other:?}"),
+    }
+    assert_eq!(value(&client, "SELECT group_concat(id) FROM t"), Value::Text("2".into()));
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 
 use rusqlite::Connection;
+use sqlite_reconcile::engine::Sql;
 use sqlite_reconcile::{history, Reconciler};
 
 use crate::harness::{command, reconcile, state, stderr, Dir};
@@ -372,4 +373,65 @@ fn rollback_to_is_refused_whole_when_a_middle_backup_is_missing_or_the_schema_wa
         stderr(&out)
     );
     assert_eq!(state(&db), with_jobs, "nothing changed");
+}
+
+// ---- racing on a libSQL server ----
+
+/// The server's schema and rows, read back into a local file and read as a file's.
+fn server_state(client: &sqlite_reconcile::remote::Client, dir: &Dir, name: &str) -> State {
+    let copy = dir.join(name);
+    let conn = Connection::open(&copy).unwrap();
+    conn.execute_batch("PRAGMA foreign_keys = OFF; BEGIN").unwrap();
+    crate::harness::copy_database(client, &conn).unwrap();
+    conn.execute_batch("COMMIT").unwrap();
+    drop(conn);
+    state(&copy)
+}
+
+/// Replicas of an app starting together against one libSQL server: each takes the server's
+/// write lock in its own stream (waiting while another holds it), reads the schema again under
+/// it, and finds the work done; the child rows survive the one rebuild that ran.
+#[test]
+fn eight_processes_racing_a_rebuild_on_a_libsql_server_converge_and_keep_every_row() {
+    let Some(server) = crate::harness::sqld() else { return };
+    let client = sqlite_reconcile::remote::Client::connect(&server.url, None).unwrap();
+    // Fewer rows than on a file: the copy back reads a table in one response.
+    const ON_SERVER: i64 = 20_000;
+    for sql in ITEMS_SQL.replace(&ITEMS.to_string(), &ON_SERVER.to_string()).split(";\n") {
+        client.rows(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+    let dir = Dir::new();
+    dir.write("schema/app.yaml", ITEMS_YAML);
+    let (schema_before, rows_before) = server_state(&client, &dir, "before.db");
+    let outs = race(dir.path(), &["apply", "--yes", "--db", &server.url, "--busy-timeout", "120000"], 8);
+    for (i, out) in outs.iter().enumerate() {
+        assert_eq!(out.status.code(), Some(0), "racer {i}: {}", stderr(out));
+    }
+    let applied = outs.iter().filter(|o| stderr(o).contains("recorded as")).count();
+    assert_eq!(applied, 1, "exactly one racer applies the change");
+    for out in outs.iter().filter(|o| !stderr(o).contains("recorded as")) {
+        assert!(stderr(out).contains("in sync with"), "{}", stderr(out));
+    }
+    let recorded = history::history(&client).unwrap();
+    assert_eq!(recorded.len(), 1, "one history row: {recorded:#?}");
+    let drift = reconcile(dir.path(), &["drift", "--db", &server.url]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+    let (_, rows_after) = server_state(&client, &dir, "after.db");
+    assert_eq!(rows_after["tags"], rows_before["tags"], "child rows kept");
+    assert_eq!(rows_after["items"].len() as i64, ON_SERVER);
+    for (key, row) in &rows_before["items"] {
+        let after = &rows_after["items"][key];
+        assert_eq!(after["name"], row["name"], "{key}");
+        let want = match &row["qty"] {
+            rusqlite::types::Value::Null => rusqlite::types::Value::Integer(0),
+            v => v.clone(),
+        };
+        assert_eq!(after["qty"], want, "{key}");
+    }
+    let rollback = reconcile(dir.path(), &["rollback", "--yes", "--db", &server.url]);
+    assert_eq!(rollback.status.code(), Some(0), "{}", stderr(&rollback));
+    let (schema_back, rows_back) = server_state(&client, &dir, "back.db");
+    assert_eq!(schema_back, schema_before);
+    assert_eq!(rows_back["items"], rows_before["items"]);
+    assert_eq!(rows_back["tags"], rows_before["tags"]);
 }

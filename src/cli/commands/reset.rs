@@ -1,14 +1,16 @@
 //! `reset`, for development only: every managed object dropped, the schema built from scratch,
 //! the seed script run. It refuses unless the environment is declared dev (and, under CI, by the
-//! job itself) and `--yes` is given; the dropping and building are the library's.
+//! job itself) and `--yes` is given; the dropping and building are the library's, on a file or a
+//! libSQL server alike.
 
 use sqlite_reconcile::execute;
+use sqlite_reconcile::server::Server;
 use sqlite_reconcile::ApplyOptions;
 
 use super::{load_desired, report};
 use crate::cli::args::Target;
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_target, refuse_remote_reset};
+use crate::cli::open::{db_failure, open_server, open_target};
 use crate::cli::settings::Settings;
 
 /// Rebuilds the target database from the schema, then runs the seed, where the environment is dev.
@@ -42,21 +44,29 @@ pub(crate) fn run(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, 
         return Err(Failure::Refused("reset drops every table and its rows; rerun with --yes".into()));
     }
     let db = st.db(&target.db);
-    refuse_remote_reset(&db)?;
     let desired = load_desired(st, &st.schema(&target.schema))?;
     let seed = match st.config.path(&st.config.seed) {
         Some(p) => Some(std::fs::read_to_string(&p).map_err(|e| Failure::Error(format!("seed {}: {e}", p.display())))?),
         None => None,
     };
     let timeout = st.busy_timeout();
-    let mut conn = open_target(&db, timeout)?;
     let options = ApplyOptions {
         inspect: st.inspect(),
         observer: st.out.observer(),
         busy_timeout: timeout,
         ..ApplyOptions::default()
     };
-    let r = execute::reset(&mut conn, &desired, seed.as_deref(), options).map_err(|e| db_failure(&db, timeout, e))?;
+    let failure = |e| db_failure(&db, timeout, e);
+    let r = match open_server(&db, st.auth_token().as_deref())? {
+        Some(client) => {
+            let mut server = Server::new(client).map_err(Failure::error)?;
+            execute::reset_target(&mut server, &desired, seed.as_deref(), options).map_err(failure)?
+        }
+        None => {
+            let mut conn = open_target(&db, timeout)?;
+            execute::reset(&mut conn, &desired, seed.as_deref(), options).map_err(failure)?
+        }
+    };
     report(st, &r, "reset:");
     Ok(Outcome::Ok)
 }

@@ -19,6 +19,7 @@ pub use command::{
 };
 pub use docs::{doc_blocks, run_doc_block};
 pub use engines::{sqld, Sqld};
+pub use mirror::copy_database;
 pub use rows::{sequence_rows, state, Rows};
 pub use scenario::{load_yaml, run_scenario_files, Scenario, ScenarioFile};
 
