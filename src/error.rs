@@ -34,6 +34,9 @@ pub enum Error {
     /// A database error outside a plan.
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// A libSQL server that cannot be used: unreachable, not libSQL, refusing the token.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::RemoteError),
 }
 
 impl From<ApplyError> for Error {

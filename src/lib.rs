@@ -17,6 +17,7 @@ pub mod engine;
 pub(crate) mod error;
 pub mod execute;
 pub mod facts;
+pub mod fleet;
 pub mod history;
 pub mod inspect;
 pub mod lint;

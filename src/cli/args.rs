@@ -184,6 +184,12 @@ pub(crate) enum Command {
         #[arg(long)]
         yes: bool,
     },
+    /// Many databases (a database per tenant) brought to one schema, planned once per distinct schema
+    #[command(after_help = PRECEDENCE)]
+    Fleet {
+        #[command(subcommand)]
+        action: FleetAction,
+    },
     /// Print the JSON Schema of the YAML format
     #[command(after_help = PRECEDENCE)]
     Schema,
@@ -205,6 +211,76 @@ pub(crate) enum Command {
         /// A command's own page (reconcile-apply) instead of the main one
         command: Option<String>,
     },
+}
+
+/// What `fleet` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum FleetAction {
+    /// Show each distinct plan once, with the databases it applies to
+    #[command(after_help = PRECEDENCE)]
+    Plan {
+        #[command(flatten)]
+        fleet: FleetArgs,
+        /// Output format: text (stderr) or json (stdout)
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Apply to every database, each in its own transaction: exit 0 all in sync, 1 any failed, 3 any refused
+    #[command(after_help = PRECEDENCE)]
+    Apply {
+        #[command(flatten)]
+        fleet: FleetArgs,
+        /// Apply without asking
+        #[arg(long)]
+        yes: bool,
+        /// Run destructive steps (their data is kept for the rollback) [reconcile.toml: allow_destructive] [default: false]
+        #[arg(long)]
+        allow_destructive: bool,
+        /// Apply to N databases first (of those needing the change); stop if any of them fails
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        canary: usize,
+        /// After a failure: stop (finish those running, start no more) or continue
+        #[arg(long, value_enum, value_name = "WHAT", default_value_t = OnErrorArg::Continue)]
+        on_error: OnErrorArg,
+        /// Record each database's outcome in FILE as it happens (JSON lines), for a rerun to read
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+        /// The longest one database's change may take, lock wait included
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+        /// Output format: text (stderr) or json (stdout)
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+    /// Compare every database with the schema: exit 0 all in sync, 2 any differs, 1 any failed
+    #[command(after_help = PRECEDENCE)]
+    Drift {
+        #[command(flatten)]
+        fleet: FleetArgs,
+        /// Output format: text (stderr) or json (stdout)
+        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
+        format: ListFormat,
+    },
+}
+
+/// The databases of a fleet and the schema.
+#[derive(Debug, clap::Args)]
+pub(crate) struct FleetArgs {
+    /// The databases: a quoted glob ('tenants/*.db'), @FILE (a path or URL a line), a path or a URL; repeatable
+    #[arg(long, value_name = "SPEC", required = true, num_args = 1..)]
+    pub(crate) targets: Vec<String>,
+    #[arg(long, env = "RECONCILE_SCHEMA", hide_env = true, value_name = "DIR",
+          help = sourced!("Schema directory of *.yaml files", "RECONCILE_SCHEMA", "schema", "schema"))]
+    pub(crate) schema: Option<PathBuf>,
+    /// Databases worked on at once [default: the number of cores]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) jobs: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum OnErrorArg {
+    Stop,
+    Continue,
 }
 
 /// The database file.

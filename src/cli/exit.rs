@@ -41,6 +41,8 @@ pub(crate) enum Outcome {
     Ok,
     /// Drift found.
     Drift,
+    /// The command has said what went wrong itself (a fleet's summary): only the status is left.
+    Told(ExitStatus),
 }
 
 /// Why a command failed, with its message for people.
@@ -102,6 +104,7 @@ pub(crate) fn status(result: &Result<Outcome, Failure>) -> ExitStatus {
     match result {
         Ok(Outcome::Ok) => ExitStatus::Success,
         Ok(Outcome::Drift) => ExitStatus::Drift,
+        Ok(Outcome::Told(status)) => *status,
         Err(Failure::Error(_)) => ExitStatus::Error,
         Err(Failure::Refused(_)) => ExitStatus::Refused,
         Err(Failure::Library { error, .. }) => match **error {

@@ -60,7 +60,7 @@ pub fn run() -> ExitCode {
 
 /// Runs one command with its arguments.
 fn dispatch(st: &Settings, command: Command) -> Result<Outcome, Failure> {
-    use commands::{apply, check, drift, history, inspect, plan, reset, rollback};
+    use commands::{apply, check, drift, fleet, history, inspect, plan, reset, rollback};
     match command {
         Command::Inspect { db, output } => inspect::run(st, &st.db(&db.db), output.as_deref()),
         Command::Check { schema, lints } => check::run(st, &st.schema(&schema), &lints),
@@ -78,6 +78,7 @@ fn dispatch(st: &Settings, command: Command) -> Result<Outcome, Failure> {
         }
         Command::History { db, format } => history::run(st, &st.db(&db.db), format),
         Command::Reset { target, yes } => reset::run(st, &target, yes),
+        Command::Fleet { action } => fleet::run(st, action),
         Command::Schema => commands::schema(),
         Command::Completions { shell } => commands::completions(shell),
         Command::Man { command } => commands::man(command.as_deref()),

@@ -32,8 +32,20 @@ fn commands() -> Vec<String> {
 #[test]
 fn help_lists_every_command() {
     let names = commands();
-    let want =
-        ["inspect", "check", "plan", "apply", "drift", "rollback", "history", "reset", "schema", "completions", "man"];
+    let want = [
+        "inspect",
+        "check",
+        "plan",
+        "apply",
+        "drift",
+        "rollback",
+        "history",
+        "reset",
+        "fleet",
+        "schema",
+        "completions",
+        "man",
+    ];
     assert_eq!(names, want);
 }
 
@@ -49,6 +61,10 @@ fn every_command_help() {
     for name in commands() {
         let help = snapshot(&ok(reconcile(d.path(), &[&name, "--help"])), str::to_string);
         insta::assert_snapshot!(format!("help_{name}"), help);
+    }
+    for action in ["plan", "apply", "drift"] {
+        let help = snapshot(&ok(reconcile(d.path(), &["fleet", action, "--help"])), str::to_string);
+        insta::assert_snapshot!(format!("help_fleet_{action}"), help);
     }
 }
 

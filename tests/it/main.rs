@@ -7,6 +7,7 @@ mod cli;
 mod concurrent;
 mod corpus;
 mod crash;
+mod fleet;
 mod fuzz_regressions;
 mod getting_started;
 mod golden;

@@ -6,6 +6,7 @@
 pub(crate) mod apply;
 pub(crate) mod check;
 pub(crate) mod drift;
+pub(crate) mod fleet;
 pub(crate) mod history;
 pub(crate) mod inspect;
 pub(crate) mod plan;
