@@ -275,6 +275,11 @@ pub trait Hooks {
     fn before_begin(&mut self, _conn: &Connection) -> Result<(), ApplyError> {
         Ok(())
     }
+    /// After BEGIN IMMEDIATE: the schema under the write lock, when the hooks can tell it without
+    /// reading it all; `None` (the default) reads it with `inspect`.
+    fn known_before(&mut self, _conn: &Connection) -> Result<Option<Schema>, ApplyError> {
+        Ok(None)
+    }
     /// After BEGIN IMMEDIATE and before the first step, with the schema found: the write lock
     /// is held, so what runs is decided here (see [`Steps`]).
     fn before_steps(&mut self, _conn: &Connection, _before: &Schema) -> Result<Steps, ApplyError> {
@@ -431,7 +436,10 @@ fn run_in_transaction(
     hooks: &mut dyn Hooks,
     start: Instant,
 ) -> Result<Applied, ApplyError> {
-    let before = inspect(conn, &opts.inspect)?;
+    let before = match hooks.known_before(conn)? {
+        Some(known) => known,
+        None => inspect(conn, &opts.inspect)?,
+    };
     let replanned;
     let plan = match hooks.before_steps(conn, &before)? {
         Steps::AsGiven => plan,

@@ -95,6 +95,11 @@ pub struct Run {
     pub undoes: Vec<Undone>,
     /// For a rollback: the backup files to attach, each under its schema name.
     pub attach: Vec<(String, PathBuf)>,
+    /// The fingerprint of `sqlite_schema` ([`history::schema_fingerprint`]) of the database the
+    /// change was planned against, when the caller read it (a fleet plans once for many
+    /// databases with one fingerprint). Found again under the write lock, the schema is the
+    /// plan's `before` and is not read again; otherwise it is read as always.
+    pub planned_on: Option<String>,
 }
 
 /// What a change does when the schema it finds under the write lock is not the one it was
@@ -251,6 +256,13 @@ impl Hooks for Recorder<'_> {
             self.attached.push(schema.clone());
         }
         Ok(())
+    }
+
+    fn known_before(&mut self, conn: &Connection) -> Result<Option<Schema>, ApplyError> {
+        let Some(planned_on) = &self.run.planned_on else { return Ok(None) };
+        // The same rows of `sqlite_schema` read as the same schema: the one planned against.
+        let (now, _) = history::schema_fingerprint(conn, &self.run.options.inspect)?;
+        Ok((now == *planned_on).then(|| self.prepared.before.clone()))
     }
 
     fn before_steps(&mut self, conn: &Connection, before: &Schema) -> Result<Steps, ApplyError> {

@@ -449,7 +449,8 @@ impl Fleet {
             return Ok(MemberReport::new(&member, Outcome::InSync, Some(&fingerprint)));
         }
         apply::allowed(&prepared.forward, &self.options.apply)?;
-        let report = execute::execute(conn, &prepared, &self.run())?;
+        let run = Run { planned_on: Some(fingerprint.clone()), ..self.run() };
+        let report = execute::execute(conn, &prepared, &run)?;
         let (after, _) = history::schema_fingerprint(&*conn, &self.options.apply.inspect)?;
         let mut r = MemberReport::new(
             &member,
@@ -523,6 +524,7 @@ impl Fleet {
         let start = Instant::now();
         let mut report = MemberReport::new(member, Outcome::Applied, Some(fingerprint));
         let mut run = self.run();
+        run.planned_on = Some(fingerprint.to_string());
         let result = match member {
             Member::File(path) => self.change_file(path, prepared, &mut run, start),
             Member::Url(url) => remote::Client::connect(url, self.options.auth_token.as_deref())

@@ -157,38 +157,77 @@ fn plans_text(st: &Settings, members: &[Member], survey: &Survey) -> String {
     out
 }
 
-/// `fleet plan --format json`: the distinct plans, each with its fingerprint, steps and members.
+/// `fleet plan --format json` (docs/JSON.md).
+#[derive(serde::Serialize)]
+struct PlansJson<'a> {
+    version: u32,
+    databases: usize,
+    plans: Vec<PlanJson>,
+    unreadable: Vec<&'a MemberReport>,
+}
+
+/// One distinct plan and the databases it applies to.
+#[derive(serde::Serialize)]
+struct PlanJson {
+    fingerprint: String,
+    in_sync: bool,
+    /// The plan as `plan --format json` prints it; absent when it could not be made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<serde_json::Value>,
+    /// Why `fleet apply` would refuse it (the permission it needs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refused: Option<String>,
+    /// Why it could not be made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+    count: usize,
+    targets: Vec<String>,
+}
+
+/// The distinct plans, each with its fingerprint, steps and members.
 fn plans_json(fl: &Fleet, members: &[Member], survey: &Survey) -> String {
-    let plans: Vec<serde_json::Value> = survey
+    let plans = survey
         .groups
         .iter()
         .map(|g| {
             let targets: Vec<String> = g.members.iter().map(|&i| members[i].name()).collect();
-            let (in_sync, plan, error) = match &g.plan {
-                Ok(p) => {
-                    let plan: serde_json::Value = serde_json::from_str(&render::json(&p.forward)).unwrap_or_default();
-                    (serde_json::json!(p.is_empty()), plan, serde_json::Value::Null)
-                }
-                Err(e) => (serde_json::Value::Null, serde_json::Value::Null, serde_json::json!(e)),
+            let (plan, refused, error) = match &g.plan {
+                Ok(p) => (
+                    serde_json::from_str(&render::json(&p.forward)).ok(),
+                    sqlite_reconcile::apply::allowed(&p.forward, &fl.options().apply).err().map(|r| r.to_string()),
+                    None,
+                ),
+                Err(e) => (None, None, Some(e.clone())),
             };
-            let refused = match &g.plan {
-                Ok(p) => sqlite_reconcile::apply::allowed(&p.forward, &fl.options().apply).err().map(|r| r.to_string()),
-                Err(_) => None,
-            };
-            serde_json::json!({
-                "fingerprint": g.fingerprint,
-                "in_sync": in_sync,
-                "plan": plan,
-                "refused": refused,
-                "error": error,
-                "count": targets.len(),
-                "targets": targets,
-            })
+            PlanJson {
+                fingerprint: g.fingerprint.clone(),
+                in_sync: g.in_sync(),
+                plan,
+                refused,
+                error,
+                count: targets.len(),
+                targets,
+            }
         })
         .collect();
-    let unreadable: Vec<&MemberReport> = survey.unreadable.iter().map(|(_, r)| r).collect();
-    let doc = serde_json::json!({ "plans": plans, "unreadable": unreadable, "databases": members.len() });
+    let doc = PlansJson {
+        version: 1,
+        databases: members.len(),
+        plans,
+        unreadable: survey.unreadable.iter().map(|(_, r)| r).collect(),
+    };
     serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+/// `fleet apply|drift --format json` (docs/JSON.md).
+#[derive(serde::Serialize)]
+struct OutcomesJson<'a> {
+    version: u32,
+    databases: usize,
+    seconds: f64,
+    /// How many ended each way, by outcome (absent outcomes left out).
+    totals: std::collections::BTreeMap<Ended, usize>,
+    targets: &'a [MemberReport],
 }
 
 /// Asks before changing, as `apply` does: `--yes` goes on; without a terminal, refused.
@@ -338,21 +377,13 @@ fn finish(
     let elapsed = start.elapsed();
     match format {
         ListFormat::Json => {
-            let named: serde_json::Map<String, serde_json::Value> = totals
-                .iter()
-                .map(|(o, n)| {
-                    (
-                        serde_json::to_value(o).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
-                        (*n).into(),
-                    )
-                })
-                .collect();
-            let doc = serde_json::json!({
-                "targets": reports,
-                "totals": named,
-                "databases": reports.len(),
-                "seconds": elapsed.as_secs_f64(),
-            });
+            let doc = OutcomesJson {
+                version: 1,
+                databases: reports.len(),
+                seconds: elapsed.as_secs_f64(),
+                totals,
+                targets: reports,
+            };
             print_stdout(&(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"));
         }
         ListFormat::Text if !st.out.normal() && status == ExitStatus::Success => {}
