@@ -5,6 +5,7 @@
 #   fleet apply   of a one-column change to all, against a shell loop of `reconcile apply`.
 # Each apply run starts from fresh copies. Prints medians, databases/s and ratios.
 # Usage: benches/fleet.sh [N=10000] [RUNS=3] [JOBS=cores]   (after `cargo build --release`)
+#        ONLY=drift or ONLY=apply runs one of the two comparisons.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 R=$PWD/target/release/reconcile
@@ -43,6 +44,10 @@ loop_apply() { for f in "$work"/t/*.db; do "$R" apply -q --yes --db "$f" --schem
 export -f loop_drift loop_apply
 export R work
 
+ONLY=${ONLY:-}
+labels=()
+if [ "$ONLY" != apply ]; then
+labels+=(fleet_drift loop_drift)
 fresh "$work/t"
 for r in $(seq 1 "$RUNS"); do
     run fleet_drift "$R" fleet drift -q --jobs "$JOBS" --targets "$work/t/*.db" --schema schema
@@ -50,7 +55,10 @@ for r in $(seq 1 "$RUNS"); do
 done
 # Check: every tenant in sync.
 "$R" fleet drift -q --targets "$work/t/*.db" --schema schema
+fi
 
+if [ "$ONLY" != drift ]; then
+labels+=(fleet_apply loop_apply)
 for r in $(seq 1 "$RUNS"); do
     fresh "$work/t"
     run fleet_apply "$R" fleet apply -q --yes --jobs "$JOBS" --targets "$work/t/*.db" --schema "$work/changed"
@@ -59,6 +67,7 @@ for r in $(seq 1 "$RUNS"); do
     fresh "$work/t"
     run loop_apply bash -c loop_apply
 done
+fi
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 report() { # label
@@ -71,4 +80,4 @@ report() { # label
 echo "N=$N databases, RUNS=$RUNS, --jobs $JOBS, $(nproc) cores, $(date -u +%F)"
 echo "| what | median wall | rate | peak RSS |"
 echo "|---|---:|---:|---:|"
-for l in fleet_drift loop_drift fleet_apply loop_apply; do report $l; done
+for l in "${labels[@]}"; do report "$l"; done

@@ -100,6 +100,29 @@ pub struct Run {
     /// databases with one fingerprint). Found again under the write lock, the schema is the
     /// plan's `before` and is not read again; otherwise it is read as always.
     pub planned_on: Option<String>,
+    /// Results already verified against the same desired schema (a fleet's): a result whose
+    /// `sqlite_schema` rows are exactly those of one of them is verified by that comparison,
+    /// not by a second full read; a new one is read in full and added.
+    pub verified: Option<std::sync::Arc<Verified>>,
+}
+
+/// The results a full verification found equal to one desired schema, by the exact text of
+/// their managed `sqlite_schema` rows ([`history::managed_schema`]), with the schema read.
+#[derive(Debug, Default)]
+pub struct Verified {
+    found: std::sync::Mutex<std::collections::HashMap<String, Schema>>,
+}
+
+impl Verified {
+    /// How many distinct results were verified in full.
+    pub fn len(&self) -> usize {
+        self.found.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// None yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// What a change does when the schema it finds under the write lock is not the one it was
@@ -142,6 +165,9 @@ struct Recorder<'a> {
     staged: Option<store::Staged>,
     /// The ids recorded, in order.
     recorded: Vec<String>,
+    /// The text of the result's `sqlite_schema` rows, when it was read to look it up in
+    /// `run.verified` and not found there: added once the full verification passes.
+    result_text: Option<String>,
 }
 
 impl Recorder<'_> {
@@ -265,6 +291,16 @@ impl Hooks for Recorder<'_> {
         Ok((now == *planned_on).then(|| self.prepared.before.clone()))
     }
 
+    fn known_after(&mut self, conn: &Connection) -> Result<Option<Schema>, ApplyError> {
+        let Some(verified) = &self.run.verified else { return Ok(None) };
+        let (text, _) = history::managed_schema(conn, &self.run.options.inspect)?;
+        let found = verified.found.lock().unwrap_or_else(|p| p.into_inner()).get(&text).cloned();
+        if found.is_none() {
+            self.result_text = Some(text);
+        }
+        Ok(found)
+    }
+
     fn before_steps(&mut self, conn: &Connection, before: &Schema) -> Result<Steps, ApplyError> {
         let mut steps = Steps::AsGiven;
         if !diff(before, &self.prepared.before.without_hints()).is_empty() {
@@ -305,7 +341,11 @@ impl Hooks for Recorder<'_> {
         self.writing.as_mut()?.row_filter(step, index)
     }
 
-    fn before_commit(&mut self, conn: &Connection, _after: &Schema, elapsed: Duration) -> Result<(), ApplyError> {
+    fn before_commit(&mut self, conn: &Connection, after: &Schema, elapsed: Duration) -> Result<(), ApplyError> {
+        // Verified in full just now: the next result with the same rows needs no second read.
+        if let (Some(verified), Some(text)) = (&self.run.verified, self.result_text.take()) {
+            verified.found.lock().unwrap_or_else(|p| p.into_inner()).insert(text, after.clone());
+        }
         if self.run.options.dry_run {
             return Ok(());
         }
@@ -363,6 +403,7 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
         attached: Vec::new(),
         staged: None,
         recorded: Vec::new(),
+        result_text: None,
     };
     let result = apply::apply_with(conn, &prepared.forward, &prepared.after, &run.options, &mut recorder);
     let applied = match result {

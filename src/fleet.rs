@@ -7,6 +7,12 @@
 //! another: `--canary` applies to a few first and stops when one fails, `--on-error stop` starts
 //! no more after a failure, and every outcome can be journaled to a state file as it happens.
 //!
+//! Two reads a single database makes are spared when they cannot tell anything new: under the
+//! write lock, a member whose fingerprint is still its group's has the plan's schema (its
+//! `sqlite_schema` is the one planned against); after the steps, a result whose `sqlite_schema`
+//! rows are exactly those of a result already verified in full is that verified schema. Each
+//! is one query instead of a full `inspect`; anything else is read and verified in full.
+//!
 //! The CLI (`reconcile fleet`) and an application that opens its tenant databases itself
 //! ([`Fleet::reconcile`]) share the plan cache: one plan per distinct schema, whatever the
 //! number of databases.
@@ -24,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::apply::{self, ApplyOptions};
 use crate::engine::Sql;
 use crate::error::Error;
-use crate::execute::{self, Moved, Run};
+use crate::execute::{self, Moved, Run, Verified};
 use crate::history;
 use crate::migration::{self, Prepared};
 use crate::model::Schema;
@@ -282,13 +288,16 @@ pub struct Fleet {
     options: FleetOptions,
     /// Plans by engine and schema fingerprint.
     plans: Mutex<HashMap<String, Arc<Prepared>>>,
+    /// The results verified in full so far: a member whose result has the same `sqlite_schema`
+    /// rows is verified by comparing them.
+    verified: Arc<Verified>,
 }
 
 impl Fleet {
     /// A fleet brought to `desired` (normalized); `source` is the YAML's fingerprint
     /// ([`history::source_fingerprint`]), recorded with each change for the no-op fast path.
     pub fn new(desired: Schema, source: Option<String>, options: FleetOptions) -> Fleet {
-        Fleet { desired, source, options, plans: Mutex::new(HashMap::new()) }
+        Fleet { desired, source, options, plans: Mutex::new(HashMap::new()), verified: Arc::default() }
     }
 
     /// The options.
@@ -299,6 +308,12 @@ impl Fleet {
     /// How many distinct plans were made so far (one per engine and schema).
     pub fn plans_made(&self) -> usize {
         self.plans.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// How many distinct results were verified by a full read so far; every other change was
+    /// verified by comparing its `sqlite_schema` rows with one of them.
+    pub fn results_verified_in_full(&self) -> usize {
+        self.verified.len()
     }
 
     /// Reads every member's fingerprint (one query each, `jobs` at a time), groups them, and
@@ -469,6 +484,7 @@ impl Fleet {
             options: ApplyOptions { observer: None, ..self.options.apply.clone() },
             moved: Moved::Replan,
             source: self.source.clone(),
+            verified: Some(self.verified.clone()),
             ..Run::default()
         }
     }

@@ -196,15 +196,27 @@ pub fn source_fingerprint<N: AsRef<str>, T: AsRef<[u8]>>(sources: &[(N, T)], exc
 
 /// The fingerprint of the database's schema as `sqlite_schema` holds it, read in one query:
 /// every managed object's type, name, table and SQL (what `inspect` leaves out is left out
-/// here too), sorted; 16 hex digits of a SHA-256. With it, the SQL of the history table
-/// (`None` when there is none), which says whether it records [`Stamp`]s.
+/// here too), sorted; 16 hex digits of a SHA-256 of [`managed_schema`]'s text. With it, the SQL
+/// of the history table (`None` when there is none), which says whether it records [`Stamp`]s.
 pub fn schema_fingerprint(
     db: &(impl Sql + ?Sized),
     opts: &crate::inspect::InspectOptions,
 ) -> Result<(String, Option<String>), rusqlite::Error> {
     use sha2::{Digest, Sha256};
+    let (text, history) = managed_schema(db, opts)?;
+    let hash = Sha256::digest(text.as_bytes());
+    Ok((hash.iter().take(8).map(|b| format!("{b:02x}")).collect(), history))
+}
+
+/// The managed rows of `sqlite_schema` as one text, in one query: each object's type, name,
+/// table and SQL, each followed by a NUL, sorted by type and name. Two databases with the same
+/// text have the same schema. With it, the SQL of the history table, if there is one.
+pub fn managed_schema(
+    db: &(impl Sql + ?Sized),
+    opts: &crate::inspect::InspectOptions,
+) -> Result<(String, Option<String>), rusqlite::Error> {
     let rows = db.rows("SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY type, name", &[])?;
-    let mut hash = Sha256::new();
+    let mut text = String::new();
     let mut history = None;
     for row in &rows {
         let field = |i: usize| match row.get(i) {
@@ -218,11 +230,11 @@ pub fn schema_fingerprint(
             continue;
         }
         for i in 0..4 {
-            hash.update(field(i).as_bytes());
-            hash.update(b"\0");
+            text.push_str(field(i));
+            text.push('\0');
         }
     }
-    Ok((hash.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect(), history))
+    Ok((text, history))
 }
 
 /// Whether the database is still at the schema the newest recorded change left, and that

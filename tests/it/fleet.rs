@@ -419,6 +419,9 @@ fn the_library_fleet_plans_once_per_distinct_schema_across_threads() {
     assert_eq!(outcomes.iter().filter(|o| **o == Outcome::Applied).count(), 40);
     assert_eq!(outcomes.iter().filter(|o| **o == Outcome::InSync).count(), 20);
     assert_eq!(fleet.plans_made(), 3, "one plan per distinct schema");
+    // Two plans ran; each result was read in full once, the other 19 of each compared by their
+    // `sqlite_schema` rows with it.
+    assert_eq!(fleet.results_verified_in_full(), 2);
     for p in &tenants {
         let mut conn = Connection::open(p).unwrap();
         assert_eq!(fleet.reconcile(&mut conn).unwrap().outcome, Outcome::InSync);
