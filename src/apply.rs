@@ -165,7 +165,7 @@ pub enum ApplyError {
     #[error("could not turn foreign keys off (is a transaction open on this connection?)")]
     ForeignKeys,
     /// A step failed; everything was rolled back.
-    #[error("step {index} ({object}) failed, nothing was changed: {message}{}\n  in: {sql}", diagnosis.as_deref().map(|d| format!("\n  {d}")).unwrap_or_default())]
+    #[error("step {index} ({object}) failed, nothing was changed: {message}{}\n  in: {sql}", diagnosis.as_ref().map(|d| format!("\n  {d}")).unwrap_or_default())]
     Step {
         /// 1-based step number.
         index: usize,
@@ -176,7 +176,7 @@ pub enum ApplyError {
         /// SQLite's message
         message: String,
         /// offending rows, and what to do
-        diagnosis: Option<String>,
+        diagnosis: Option<Diagnosis>,
     },
     /// Rows violate foreign keys after the plan; everything was rolled back.
     #[error(
@@ -278,6 +278,13 @@ pub trait Hooks {
     /// After BEGIN IMMEDIATE: the schema under the write lock, when the hooks can tell it without
     /// reading it all; `None` (the default) reads it with `inspect`.
     fn known_before(&mut self, _conn: &Connection) -> Result<Option<Schema>, ApplyError> {
+        Ok(None)
+    }
+    /// After the steps and the foreign key check: the schema they left, when the hooks can tell
+    /// it without reading it all (the exact rows of `sqlite_schema` of a result verified before);
+    /// `None` (the default) reads it with `inspect`. Either way it is compared with the desired
+    /// schema.
+    fn known_after(&mut self, _conn: &Connection) -> Result<Option<Schema>, ApplyError> {
         Ok(None)
     }
     /// After BEGIN IMMEDIATE and before the first step, with the schema found: the write lock
@@ -493,7 +500,10 @@ fn run_in_transaction(
         return Err(ApplyError::ForeignKeyViolations(violations));
     }
     let verify_start = Instant::now();
-    let after = inspect(conn, &opts.inspect)?;
+    let after = match hooks.known_after(conn)? {
+        Some(known) => known,
+        None => inspect(conn, &opts.inspect)?,
+    };
     let left = diff(&after, &desired.without_hints());
     if !left.is_empty() {
         return Err(ApplyError::Verify(left));
@@ -631,26 +641,47 @@ fn native_message(sql: &str, message: &str) -> String {
     message.to_string()
 }
 
+/// The rows that made a data-dependent step fail, found on the database as it was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Diagnosis {
+    /// The table the rows are in.
+    pub table: String,
+    /// The constraint they break: `NOT NULL column \`x\``, `UNIQUE (a, b)`, `CHECK name`.
+    pub constraint: String,
+    /// How many rows break it (for UNIQUE, how many groups of rows share a value), when counted.
+    pub count: Option<i64>,
+    /// The keys of a few of them (rowids, or the primary key of a WITHOUT ROWID table).
+    pub sample_keys: Vec<String>,
+    /// The whole sentence, with what to do.
+    pub text: String,
+}
+
+impl std::fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 /// Counts and samples the rows behind a constraint failure, on the database as it was.
-fn diagnose(conn: &Connection, before: &Schema, desired: &Schema, object: &str, message: &str) -> Option<String> {
+fn diagnose(conn: &Connection, before: &Schema, desired: &Schema, object: &str, message: &str) -> Option<Diagnosis> {
     let want = desired.table(object).map(|(_, t)| t);
     // A table renamed in the same plan is found under its old name.
     let (table_name, have) =
         before.table(object).or_else(|| want.and_then(|w| w.renamed_from.as_deref()).and_then(|o| before.table(o)))?;
     let keys = sample_key(have);
     let t = q(table_name);
-    let count_where = |cond: &str| -> Option<(i64, String)> {
+    let count_where = |cond: &str| -> Option<(i64, Vec<String>)> {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {t} WHERE {cond}"), [], |r| r.get(0)).ok()?;
-        let sample: String = conn
-            .query_row(
-                &format!("SELECT group_concat(k, ', ') FROM (SELECT {keys} AS k FROM {t} WHERE {cond} LIMIT 5)"),
-                [],
-                |r| r.get::<_, Option<String>>(0),
-            )
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let mut stmt = conn.prepare(&format!("SELECT CAST({keys} AS TEXT) FROM {t} WHERE {cond} LIMIT 5")).ok()?;
+        let sample = stmt.query_map([], |r| r.get::<_, Option<String>>(0)).ok()?.flatten().flatten().collect();
         Some((n, sample))
+    };
+    let found = |constraint: String, count: Option<i64>, sample_keys: Vec<String>, text: String| Diagnosis {
+        table: table_name.to_string(),
+        constraint,
+        count,
+        sample_keys,
+        text,
     };
     let key_label = if have.without_rowid { "key" } else { "rowid" };
     if let Some(rest) = message.strip_prefix("NOT NULL constraint failed: ") {
@@ -663,15 +694,19 @@ fn diagnose(conn: &Connection, before: &Schema, desired: &Schema, object: &str, 
             Some(src) => count_where(&format!("{} IS NULL", q(&src)))?,
             None => count_where("1")?,
         };
-        return Some(format!(
-            "`{table_name}`: {n} rows have no value for NOT NULL column `{col}` (e.g. {key_label} {sample}); add `backfill: <expr>` (or a default) to that column, or `convert`"
-        ));
+        let text = format!(
+            "`{table_name}`: {n} rows have no value for NOT NULL column `{col}` (e.g. {key_label} {}); add `backfill: <expr>` (or a default) to that column, or `convert`",
+            sample.join(", ")
+        );
+        return Some(found(format!("NOT NULL column `{col}`"), Some(n), sample, text));
     }
     if let Some(rest) = message.strip_prefix("UNIQUE constraint failed: ") {
         let cols: Vec<String> =
             rest.split(',').filter_map(|c| c.trim().rsplit('.').next().map(|s| q(s.trim()))).collect();
+        let constraint = format!("UNIQUE ({})", rest.trim());
         if cols.iter().any(|c| have.column(&crate::sql::unquote(c)).is_none()) {
-            return Some(format!("`{table_name}`: existing rows are not unique on ({rest}); remove the duplicates or `convert` the column"));
+            let text = format!("`{table_name}`: existing rows are not unique on ({rest}); remove the duplicates or `convert` the column");
+            return Some(found(constraint, None, Vec::new(), text));
         }
         let list = cols.join(", ");
         let n: i64 = conn
@@ -681,10 +716,11 @@ fn diagnose(conn: &Connection, before: &Schema, desired: &Schema, object: &str, 
                 |r| r.get(0),
             )
             .ok()?;
-        return Some(format!(
+        let text = format!(
             "`{table_name}`: {n} groups of rows share a value of ({}); remove the duplicates or `convert` the column",
             rest.trim()
-        ));
+        );
+        return Some(found(constraint, Some(n), Vec::new(), text));
     }
     if message.starts_with("CHECK constraint failed") {
         let name = message.split(':').nth(1).map(str::trim).unwrap_or("");
@@ -694,10 +730,12 @@ fn diagnose(conn: &Connection, before: &Schema, desired: &Schema, object: &str, 
                 || crate::sql::canonical(name) == c.expr.canonical()
         })?;
         let (n, sample) = count_where(&format!("NOT ({})", check.expr))?;
-        return Some(format!(
-            "`{table_name}`: {n} rows violate CHECK `{}` (e.g. {key_label} {sample}); fix them first, or `convert` the column",
-            check.name.clone().unwrap_or_else(|| check.expr.to_string())
-        ));
+        let name = check.name.clone().unwrap_or_else(|| check.expr.to_string());
+        let text = format!(
+            "`{table_name}`: {n} rows violate CHECK `{name}` (e.g. {key_label} {}); fix them first, or `convert` the column",
+            sample.join(", ")
+        );
+        return Some(found(format!("CHECK `{name}`"), Some(n), sample, text));
     }
     None
 }
