@@ -176,7 +176,7 @@ pub enum ApplyError {
         /// SQLite's message
         message: String,
         /// offending rows, and what to do
-        diagnosis: Option<Diagnosis>,
+        diagnosis: Option<Box<Diagnosis>>,
     },
     /// Rows violate foreign keys after the plan; everything was rolled back.
     #[error(
@@ -480,7 +480,8 @@ fn run_in_transaction(
                 let message = tidy(&sqlite_message(&e));
                 // Diagnose on the untouched database.
                 let _ = conn.execute_batch("ROLLBACK");
-                let diagnosis = diagnose(conn, &before, desired, &step.object, &native_message(sql, &message));
+                let diagnosis =
+                    diagnose(conn, &before, desired, &step.object, &native_message(sql, &message)).map(Box::new);
                 return Err(ApplyError::Step {
                     index: i + 1,
                     object: step.object.clone(),
