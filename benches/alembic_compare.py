@@ -37,7 +37,7 @@ def table_of(diff):
 def main():
     target, desired = sys.argv[1], sys.argv[2]
     models = MetaData()
-    managed = lambda name, _meta: not name.startswith(("sqlite_", "_reconcile_"))  # noqa: E731
+    managed = lambda name, _meta: not name.startswith(("sqlite_", "_reconcile_"))
     models.reflect(bind=create_engine(f"sqlite:///{desired}"), only=managed)
     engine = create_engine(f"sqlite:///{target}")
     with engine.connect() as conn:

@@ -23,14 +23,20 @@ pub(crate) enum ExitStatus {
     Refused,
 }
 
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> ExitCode {
-        ExitCode::from(match status {
+impl From<ExitStatus> for u8 {
+    fn from(status: ExitStatus) -> u8 {
+        match status {
             ExitStatus::Success => 0,
             ExitStatus::Error => 1,
             ExitStatus::Drift => 2,
             ExitStatus::Refused => 3,
-        })
+        }
+    }
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        ExitCode::from(u8::from(status))
     }
 }
 

@@ -30,9 +30,15 @@ use output::Out;
 use settings::Settings;
 use sqlite_reconcile::history::Undo;
 
-/// Parses arguments, runs the command, maps the result to an exit code.
+/// Parses the process's arguments, runs the command, maps the result to an exit code.
 pub fn run() -> ExitCode {
-    let parsed = Cli::command().try_get_matches().and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
+    ExitCode::from(run_with(std::env::args_os()))
+}
+
+/// [`run`] with the arguments given (the first is the program's name): the exit status. Help and
+/// version end the process, as clap does. The Python module's `reconcile` command calls this.
+pub fn run_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    let parsed = Cli::command().try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
     let (matches, cli) = match parsed {
         Ok(p) => p,
         Err(e) if !e.use_stderr() => e.exit(), // --help, --version: exit 0

@@ -20,6 +20,7 @@ mod libsql;
 mod lifecycle;
 mod lints;
 mod props;
+mod python;
 mod readme;
 mod reference;
 mod remote_faults;
