@@ -31,6 +31,7 @@ pub(crate) mod reconciler;
 pub mod remote;
 pub mod render;
 pub(crate) mod rollback;
+pub mod rqlite;
 pub mod server;
 pub mod sql;
 pub mod store;

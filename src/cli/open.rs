@@ -13,6 +13,7 @@ use sqlite_reconcile::apply::{is_busy, is_read_only, WRITING};
 use sqlite_reconcile::engine::Sql;
 use sqlite_reconcile::normalize::sqlite_message;
 use sqlite_reconcile::remote::{self, Client};
+use sqlite_reconcile::rqlite::{self, Node};
 use sqlite_reconcile::{ApplyError, Error, InspectError};
 
 use super::exit::{hint, Failure, BUSY_HINT};
@@ -28,12 +29,15 @@ pub(crate) fn open_existing_read_only(db: &Path, timeout: Duration) -> Result<Co
     first_read(conn, db, timeout)
 }
 
-/// A database to read: a local file, or a libSQL server (`--db http://HOST:PORT`).
+/// A database to read: a local file, a libSQL server (`--db http://HOST:PORT`), or an rqlite
+/// node (`--db rqlite://HOST:PORT`).
 pub(crate) enum Reader {
     /// A file opened read-only.
     Local(Connection),
     /// A libSQL server.
     Remote(Client),
+    /// An rqlite node.
+    Rqlite(Node),
 }
 
 impl Sql for Reader {
@@ -41,6 +45,7 @@ impl Sql for Reader {
         match self {
             Reader::Local(c) => c.rows(sql, params),
             Reader::Remote(c) => c.rows(sql, params),
+            Reader::Rqlite(n) => n.rows(sql, params),
         }
     }
 
@@ -48,6 +53,15 @@ impl Sql for Reader {
         match self {
             Reader::Local(c) => c.snapshot(queries),
             Reader::Remote(c) => c.snapshot(queries),
+            Reader::Rqlite(n) => n.snapshot(queries),
+        }
+    }
+
+    fn sqlite_version(&self) -> Result<(u32, u32, u32), rusqlite::Error> {
+        match self {
+            Reader::Local(c) => c.sqlite_version(),
+            Reader::Remote(c) => c.sqlite_version(),
+            Reader::Rqlite(n) => n.sqlite_version(),
         }
     }
 }
@@ -55,6 +69,9 @@ impl Sql for Reader {
 /// Opens `db` to read it: a libSQL server when it is a URL, otherwise an existing file
 /// read-only (see [`open_existing_read_only`]).
 pub(crate) fn open_for_reading(db: &Path, timeout: Duration, token: Option<&str>) -> Result<Reader, Failure> {
+    if rqlite::is_url(&db.to_string_lossy()) {
+        return Node::connect(&db.to_string_lossy()).map(Reader::Rqlite).map_err(Failure::error);
+    }
     match open_server(db, token)? {
         Some(client) => Ok(Reader::Remote(client)),
         None => open_existing_read_only(db, timeout).map(Reader::Local),
@@ -64,6 +81,14 @@ pub(crate) fn open_for_reading(db: &Path, timeout: Duration, token: Option<&str>
 /// The libSQL server `db` names, connected and checked; `None` when `db` is a file.
 pub(crate) fn open_server(db: &Path, token: Option<&str>) -> Result<Option<Client>, Failure> {
     let text = db.to_string_lossy();
+    if rqlite::is_url(&text) {
+        return Err(Failure::Error(
+            "changing an rqlite database is not supported yet (it runs a change as one request, and the \
+             checks that must travel in it are not built); nothing was sent. `inspect`, `drift`, `plan` and \
+             `history` read it"
+                .to_string(),
+        ));
+    }
     if !remote::is_url(&text) {
         return Ok(None);
     }
@@ -73,7 +98,7 @@ pub(crate) fn open_server(db: &Path, token: Option<&str>) -> Result<Option<Clien
 /// Opens (creating if needed) the target database for planning and applying, waiting up to `timeout`
 /// for locks.
 pub(crate) fn open_target(db: &Path, timeout: Duration) -> Result<Connection, Failure> {
-    if remote::is_url(&db.to_string_lossy()) {
+    if remote::is_url(&db.to_string_lossy()) || rqlite::is_url(&db.to_string_lossy()) {
         // A URL reaches a server through `open_server`; never a file named after it.
         return Err(Failure::Error(format!("{}: a server's address, not a database file", db.display())));
     }

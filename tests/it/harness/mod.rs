@@ -18,7 +18,7 @@ pub use command::{
     command, copy_dir, reconcile, reconcile_env, reconcile_on_terminal, scrub, snapshot, stderr, stdout, Dir,
 };
 pub use docs::{doc_blocks, run_doc_block};
-pub use engines::{sqld, Sqld};
+pub use engines::{rqlited, sqld, Sqld};
 pub use mirror::copy_database;
 pub use rows::{sequence_rows, state, Rows};
 pub use scenario::{load_yaml, run_scenario_files, Scenario, ScenarioFile};
