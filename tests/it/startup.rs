@@ -39,6 +39,22 @@ const ITEMS_YAML: &str = r#"tables:
       - { name: tag, type: TEXT }
 "#;
 
+/// The rebuild of `ITEMS_YAML` kept every child row and every item, in every column, the backfill
+/// having filled only the NULL quantities.
+fn items_kept(before: &BTreeMap<String, crate::harness::Rows>, after: &BTreeMap<String, crate::harness::Rows>) {
+    assert_eq!(after["tags"], before["tags"], "child rows kept");
+    assert_eq!(after["items"].len(), before["items"].len());
+    for (key, row) in &before["items"] {
+        let now = &after["items"][key];
+        assert_eq!(now["name"], row["name"], "{key}");
+        let want = match &row["qty"] {
+            rusqlite::types::Value::Null => rusqlite::types::Value::Integer(0),
+            v => v.clone(),
+        };
+        assert_eq!(now["qty"], want, "{key}");
+    }
+}
+
 /// `n` copies of `reconcile args` started together in `dir`, waited for.
 fn race(dir: &Path, args: &[&str], n: usize) -> Vec<Output> {
     let children: Vec<_> = (0..n)
@@ -98,17 +114,7 @@ fn sixteen_processes_racing_a_rebuild_of_a_hundred_thousand_rows_converge_and_ke
     assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
     // Every row kept, in every column; the backfill filled only the NULLs.
     let (_, rows_after) = state(&db);
-    assert_eq!(rows_after["tags"], rows_before["tags"], "child rows kept");
-    assert_eq!(rows_after["items"].len(), rows_before["items"].len());
-    for (key, row) in &rows_before["items"] {
-        let after = &rows_after["items"][key];
-        assert_eq!(after["name"], row["name"], "{key}");
-        let want = match &row["qty"] {
-            rusqlite::types::Value::Null => rusqlite::types::Value::Integer(0),
-            v => v.clone(),
-        };
-        assert_eq!(after["qty"], want, "{key}");
-    }
+    items_kept(&rows_before, &rows_after);
     // The rollback restores the schema and the NULLs the backfill filled.
     let rollback = reconcile(dir.path(), &["rollback", "--yes", "--db", "app.db"]);
     assert_eq!(rollback.status.code(), Some(0), "{}", stderr(&rollback));
@@ -417,17 +423,8 @@ fn eight_processes_racing_a_rebuild_on_a_libsql_server_converge_and_keep_every_r
     let drift = reconcile(dir.path(), &["drift", "--db", &server.url]);
     assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
     let (_, rows_after) = server_state(&client, &dir, "after.db");
-    assert_eq!(rows_after["tags"], rows_before["tags"], "child rows kept");
     assert_eq!(rows_after["items"].len() as i64, ON_SERVER);
-    for (key, row) in &rows_before["items"] {
-        let after = &rows_after["items"][key];
-        assert_eq!(after["name"], row["name"], "{key}");
-        let want = match &row["qty"] {
-            rusqlite::types::Value::Null => rusqlite::types::Value::Integer(0),
-            v => v.clone(),
-        };
-        assert_eq!(after["qty"], want, "{key}");
-    }
+    items_kept(&rows_before, &rows_after);
     let rollback = reconcile(dir.path(), &["rollback", "--yes", "--db", &server.url]);
     assert_eq!(rollback.status.code(), Some(0), "{}", stderr(&rollback));
     let (schema_back, rows_back) = server_state(&client, &dir, "back.db");

