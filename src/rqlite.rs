@@ -22,7 +22,7 @@ use rusqlite::types::Value;
 use serde_json::{json, Value as Json};
 
 use crate::engine::{Engine, ForeignKeyHold, Sql, Transactions};
-use crate::remote::RemoteError;
+use crate::remote::{base64_decode, base64_encode, RemoteError};
 
 /// Whether `db` names an rqlite node: `rqlite://HOST:PORT` or `rqlites://HOST:PORT`.
 pub fn is_url(db: &str) -> bool {
@@ -76,7 +76,8 @@ impl Node {
             .timeout(Duration::from_secs(300))
             .tls_config(Arc::new(tls))
             .build();
-        let authorization = user.map(|u| format!("Basic {}", base64(&format!("{u}:{}", password.unwrap_or("")))));
+        let authorization =
+            user.map(|u| format!("Basic {}", base64_encode(format!("{u}:{}", password.unwrap_or("")).as_bytes())));
         let mut node =
             Node { base, agent, authorization, version: (0, 0, 0), foreign_keys: false, requests: Cell::new(0) };
         let asked = node
@@ -209,7 +210,7 @@ fn from_json(v: &Json, declared: Option<&str>) -> Value {
         Json::Bool(b) => Value::Integer(i64::from(*b)),
         Json::Number(n) => n.as_i64().map(Value::Integer).unwrap_or_else(|| Value::Real(n.as_f64().unwrap_or(0.0))),
         Json::String(s) if declared.is_some_and(|t| t.eq_ignore_ascii_case("blob")) => {
-            base64_decode(s).map(Value::Blob).unwrap_or_else(|| Value::Text(s.clone()))
+            base64_decode(s).map(Value::Blob).unwrap_or_else(|_| Value::Text(s.clone()))
         }
         Json::String(s) => Value::Text(s.clone()),
         other => Value::Text(other.to_string()),
@@ -228,40 +229,6 @@ fn to_json(v: &Value) -> Json {
 
 fn failure(code: std::os::raw::c_int, message: String) -> rusqlite::Error {
     rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), Some(message))
-}
-
-const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-fn base64(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    let (mut n, mut bits) = (0u32, 0);
-    for c in text.bytes().filter(|c| *c != b'=') {
-        let v = ALPHABET.iter().position(|a| *a == c)? as u32;
-        n = (n << 6) | v;
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((n >> bits) as u8);
-            n &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
 }
 
 impl Sql for Node {
@@ -286,8 +253,6 @@ mod tests {
     #[test]
     fn urls_credentials_and_values() {
         assert!(is_url("rqlite://127.0.0.1:4001") && is_url("RQLITES://db.example:4001") && !is_url("http://x"));
-        assert_eq!(base64("ann:s3cret"), "YW5uOnMzY3JldA==");
-        assert_eq!(base64_decode("YW5uOnMzY3JldA==").unwrap(), b"ann:s3cret");
         let e = Node::connect_as("rqlite://ann:s3cret@127.0.0.1:1", None, None).unwrap_err().to_string();
         assert!(!e.contains("s3cret") && e.contains("RECONCILE_RQLITE_USER"), "{e}");
         assert_eq!(from_json(&json!(3), Some("integer")), Value::Integer(3));
