@@ -457,3 +457,25 @@ fn a_change_still_running_at_the_timeout_is_stopped_and_leaves_the_tenant_unchan
     let out = reconcile(dir.path(), &["fleet", "apply", "--yes", "--targets", "big.db"]);
     assert_eq!(out.status.code(), Some(0), "without the timeout it converges: {}", stderr(&out));
 }
+
+/// On a terminal `fleet apply` draws one progress line (members done of the total, failures so
+/// far); piped, it draws none.
+#[test]
+fn fleet_apply_draws_progress_on_a_terminal_only() {
+    let dir = Dir::new();
+    dir.write("schema/app.yaml", V3_YAML);
+    for n in 0..40 {
+        make(&dir, n, if n == 7 { Kind::NullBodies } else { Kind::OneBehind });
+    }
+    let (tty, code) = crate::harness::reconcile_on_terminal(
+        dir.path(),
+        &["fleet", "apply", "--yes", "--targets", "'tenants/*.db'"],
+        &[],
+    );
+    assert_eq!(code, Some(1), "{tty}");
+    assert!(tty.contains("40/40 databases  1 failed"), "{tty}");
+    assert!(tty.contains("[########################]"), "{tty}");
+    assert!(tty.contains("40 databases: 39 applied, 1 failed"), "{tty}");
+    let piped = reconcile(dir.path(), &["fleet", "apply", "--yes", "--targets", "tenants/*.db"]);
+    assert!(!stderr(&piped).contains("/40 databases"), "{}", stderr(&piped));
+}
