@@ -600,23 +600,24 @@ pub fn reset(
     seed: Option<&str>,
     options: ApplyOptions,
 ) -> Result<Report, Error> {
-    reset_target(&mut crate::target::LocalFile::new(conn)?, desired, seed, options)
+    let before = inspect(conn, &options.inspect)?;
+    let prepared = reset_change(before, crate::engine::sqlite_version(conn)?, desired, seed)?;
+    execute(conn, &prepared, &reset_run(options))
 }
 
-/// [`reset`] on any target: a file, or a libSQL server (where the seed runs in the change's
-/// stream).
-pub fn reset_target(
-    target: &mut dyn crate::target::Target,
+/// The change a reset makes from `before` (on SQLite `version`): every managed object dropped,
+/// `desired` built, `seed` run; no rollback.
+pub fn reset_change(
+    before: Schema,
+    version: (u32, u32, u32),
     desired: &Schema,
     seed: Option<&str>,
-    options: ApplyOptions,
-) -> Result<Report, Error> {
-    let before = inspect(&*target, &options.inspect)?;
-    let facts = crate::facts::of(&before, target.engine().sqlite_version);
+) -> Result<Prepared, Error> {
+    let facts = crate::facts::of(&before, version);
     let empty = Schema::default();
     let changes = crate::diff::compare(&before, desired).changes;
     let forward = plan::reset(&before, &crate::diff::compare(&empty, desired), changes, seed, &facts)?;
-    let prepared = Prepared {
+    Ok(Prepared {
         format: migration::FORMAT_VERSION,
         tool_version: migration::TOOL_VERSION.to_string(),
         sqlite_version: migration::version_string(facts.sqlite_version),
@@ -627,8 +628,10 @@ pub fn reset_target(
         forward,
         rollback: Plan::default(),
         backups: Vec::new(),
-    };
-    let mut options = options;
-    options.allow_destructive = true;
-    target.execute(&prepared, &Run { kind: "reset", options, ..Run::default() })
+    })
+}
+
+/// How a reset runs: its destructive steps allowed (the caller checked the environment).
+pub fn reset_run(options: ApplyOptions) -> Run {
+    Run { kind: "reset", options: ApplyOptions { allow_destructive: true, ..options }, ..Run::default() }
 }

@@ -43,6 +43,19 @@ pub trait Target: Sql {
     }
 }
 
+/// [`execute::reset`] on any target: every managed object dropped, `desired` built, `seed` run,
+/// in one change (on a libSQL server the seed runs in the change's stream).
+pub fn reset(
+    target: &mut dyn Target,
+    desired: &Schema,
+    seed: Option<&str>,
+    options: ApplyOptions,
+) -> Result<Report, Error> {
+    let before = crate::inspect::inspect(&*target, &options.inspect)?;
+    let prepared = execute::reset_change(before, target.engine().sqlite_version, desired, seed)?;
+    target.execute(&prepared, &execute::reset_run(options))
+}
+
 /// A local database file (or an in-memory database) opened with `rusqlite`.
 pub struct LocalFile<'c> {
     conn: &'c mut Connection,

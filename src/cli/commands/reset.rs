@@ -60,7 +60,7 @@ pub(crate) fn run(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, 
     let r = match open_server(&db, st.auth_token().as_deref())? {
         Some(client) => {
             let mut server = Server::new(client).map_err(Failure::error)?;
-            execute::reset_target(&mut server, &desired, seed.as_deref(), options).map_err(failure)?
+            sqlite_reconcile::target::reset(&mut server, &desired, seed.as_deref(), options).map_err(failure)?
         }
         None => {
             let mut conn = open_target(&db, timeout)?;
