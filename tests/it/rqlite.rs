@@ -111,3 +111,57 @@ fn bad_rqlite_urls_and_credentials_are_clear_errors_that_never_show_the_password
     let out = reconcile(dir.path(), &["inspect", "--db", &node.url]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
 }
+
+/// What a change on rqlite must be built on, measured on rqlited 8.26.8: a request run as one
+/// transaction (`/db/execute?transaction`) rolls back whole when one of its statements fails,
+/// and a SELECT can be made to fail on a condition (an integer overflow, malformed JSON), so a
+/// check can travel inside the request; and on a node started with `-fk`, `PRAGMA
+/// foreign_keys = OFF` inside the request does nothing, so the naive rebuild of a parent
+/// deletes its ON DELETE CASCADE children. (`apply` on rqlite is refused until it is built on
+/// these.)
+#[test]
+fn an_rqlite_request_rolls_back_whole_on_a_failing_check_and_keeps_foreign_keys_on_under_fk() {
+    let Some(node) = rqlited(true, None) else { return };
+    let reader = Node::connect(&node.url).unwrap();
+    let run = |statements: &[&str]| -> String {
+        let body = serde_json::json!(statements).to_string();
+        let answer = ureq::post(&format!("{}/db/execute?transaction", node.http))
+            .set("Content-Type", "application/json")
+            .send_string(&body)
+            .expect("rqlite answers");
+        answer.into_string().unwrap()
+    };
+    let tables = || reader.rows("SELECT group_concat(name, ',' ORDER BY name) FROM sqlite_schema", &[]).unwrap();
+    for check in ["SELECT CASE WHEN 1 THEN abs(-9223372036854775808) END", "SELECT CASE WHEN 1 THEN json(char(1)) END"]
+    {
+        let answer = run(&["CREATE TABLE made (id INTEGER PRIMARY KEY)", check, "CREATE TABLE after (x)"]);
+        assert!(answer.contains("\"error\""), "{answer}");
+        assert_eq!(tables(), vec![vec![Value::Null]], "the whole request rolled back: {answer}");
+    }
+    // The same check with its condition false lets the request commit.
+    let answer =
+        run(&["CREATE TABLE made (id INTEGER PRIMARY KEY)", "SELECT CASE WHEN 0 THEN abs(-9223372036854775808) END"]);
+    assert!(!answer.contains("\"error\""), "{answer}");
+    assert_eq!(tables(), vec![vec![Value::Text("made".into())]]);
+
+    // A parent with ON DELETE CASCADE children, rebuilt the naive way in one request.
+    node.execute(
+        &[
+            "CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT)",
+            "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id) ON DELETE CASCADE)",
+            "INSERT INTO parent VALUES (1, 'a'), (2, 'b')",
+            "INSERT INTO child VALUES (10, 1), (11, 1), (12, 2)",
+        ],
+        None,
+    );
+    let answer = run(&[
+        "PRAGMA foreign_keys = OFF",
+        "CREATE TABLE parent_new (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE)",
+        "INSERT INTO parent_new SELECT id, name FROM parent",
+        "DROP TABLE parent",
+        "ALTER TABLE parent_new RENAME TO parent",
+    ]);
+    assert!(!answer.contains("\"error\""), "{answer}");
+    let children = reader.rows("SELECT count(*) FROM child", &[]).unwrap();
+    assert_eq!(children, vec![vec![Value::Integer(0)]], "keys stayed on: the DROP cascaded to every child row");
+}
