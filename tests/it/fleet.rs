@@ -479,3 +479,52 @@ fn fleet_apply_draws_progress_on_a_terminal_only() {
     let piped = reconcile(dir.path(), &["fleet", "apply", "--yes", "--targets", "tenants/*.db"]);
     assert!(!stderr(&piped).contains("/40 databases"), "{}", stderr(&piped));
 }
+
+/// Members that are libSQL servers, listed in an `@FILE` beside files: grouped with the files
+/// of the same schema only when their SQLite plans the same (planned per engine), each changed
+/// in one stream as `apply` changes a server, every row kept, and the rollback restores.
+#[test]
+fn a_fleet_of_files_and_libsql_servers_converges_each_in_its_own_change() {
+    use sqlite_reconcile::engine::Sql;
+    let servers: Vec<_> = (0..2).map_while(|_| crate::harness::sqld()).collect();
+    if servers.len() < 2 {
+        return;
+    }
+    let dir = Dir::new();
+    dir.write("schema/app.yaml", V3_YAML);
+    let file = make(&dir, 1, Kind::OneBehind);
+    let seed = format!("{V2}{}", rows(7, true));
+    let clients: Vec<_> =
+        servers.iter().map(|s| sqlite_reconcile::remote::Client::connect(&s.url, None).unwrap()).collect();
+    for client in &clients {
+        for sql in seed.split(';').map(str::trim).filter(|s| !s.is_empty()) {
+            client.rows(sql, &[]).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+    let notes = |c: &sqlite_reconcile::remote::Client| c.rows("SELECT * FROM notes ORDER BY id", &[]).unwrap();
+    let before = notes(&clients[0]);
+    dir.write(
+        "members.txt",
+        &format!("# two servers and a file\n{}\n{}\n{}\n", servers[0].url, servers[1].url, file.display()),
+    );
+    let plan = reconcile(dir.path(), &["fleet", "plan", "--targets", "@members.txt", "--format", "json"]);
+    let doc = json(&plan);
+    let counts: Vec<u64> = doc["plans"].as_array().unwrap().iter().map(|p| p["count"].as_u64().unwrap()).collect();
+    assert_eq!(counts.iter().sum::<u64>(), 3, "{doc:#}");
+    let out = reconcile(dir.path(), &["fleet", "apply", "--yes", "--targets", "@members.txt", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc = json(&out);
+    assert_eq!(doc["totals"]["applied"].as_u64(), Some(3), "{}", doc["totals"]);
+    for (server, client) in servers.iter().zip(&clients) {
+        let drift = reconcile(dir.path(), &["drift", "--db", &server.url]);
+        assert_eq!(drift.status.code(), Some(0), "{}", stderr(&drift));
+        assert_eq!(notes(client).len(), before.len());
+        assert_eq!(history::history(client).unwrap().len(), 1);
+    }
+    let again = reconcile(dir.path(), &["fleet", "drift", "--targets", "@members.txt"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stderr(&again));
+    // A server's change is rolled back as any other's.
+    let back = reconcile(dir.path(), &["rollback", "--yes", "--allow-destructive", "--db", &servers[0].url]);
+    assert_eq!(back.status.code(), Some(0), "{}", stderr(&back));
+    assert_eq!(notes(&clients[0]), before);
+}
