@@ -82,10 +82,12 @@ fn failure(e: &Error) -> Json {
     }
 }
 
-/// The YAML path a parser message names (`at tables.users.columns[1]: ...`), if it names one.
+/// The YAML path a parser message starts with (`tables.users.columns[1]: unknown field ...`), if
+/// it starts with one.
 fn yaml_path(message: &str) -> Option<String> {
-    let rest = message.split_once("at `").map(|(_, r)| r).or_else(|| message.strip_prefix("`"))?;
-    rest.split_once('`').map(|(p, _)| p.to_string())
+    let (head, _) = message.split_once(": ")?;
+    let is_path = !head.is_empty() && head.chars().all(|c| c.is_alphanumeric() || "_.[]-".contains(c));
+    is_path.then(|| head.to_string())
 }
 
 /// Runs `work` without the GIL, its failure as `NativeError`.
