@@ -133,7 +133,11 @@ def test_bad_input_raises_the_typed_exception_and_writes_nothing(tmp_path: Path)
             db, {"app.yaml": "tables:\n  t:\n    columns:\n      - { name: id, type: INTEGER, bogus: 1 }\n"}
         )
     assert "bogus" in str(invalid.value), str(invalid.value)
-    assert (invalid.value.file, invalid.value.line, invalid.value.path) == ("app.yaml", 4, "tables.t.columns[0]")
+    assert (invalid.value.file, invalid.value.line, invalid.value.path) == (
+        "app.yaml",
+        4,
+        "tables.t.columns[0]",
+    )
     assert not db.exists()
     # A database in a directory that does not exist.
     missing = tmp_path / "no" / "such" / "dir" / "app.db"
