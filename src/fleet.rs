@@ -450,14 +450,8 @@ impl Fleet {
         let start = Instant::now();
         let (fingerprint, _) = history::schema_fingerprint(&*conn, &self.options.apply.inspect)?;
         let key = format!("local/{fingerprint}");
-        let cached = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(&key).cloned();
-        let prepared = match cached {
-            Some(p) => p,
-            None => {
-                let p = Arc::new(migration::prepare(conn, &self.desired, &self.options.apply.inspect)?);
-                self.plans.lock().unwrap_or_else(|p| p.into_inner()).entry(key).or_insert(p).clone()
-            }
-        };
+        let prepared =
+            self.plan_for(&key, || migration::prepare(conn, &self.desired, &self.options.apply.inspect).map(Arc::new))?;
         let name = conn.path().unwrap_or("(in memory)").to_string();
         let member = Member::File(PathBuf::from(&name));
         if prepared.is_empty() {
@@ -490,11 +484,7 @@ impl Fleet {
     }
 
     /// The cached plan for `key`, made with `make` the first time (an error is not kept).
-    fn plan_for(
-        &self,
-        key: &str,
-        make: impl FnOnce() -> Result<Arc<Prepared>, String>,
-    ) -> Result<Arc<Prepared>, String> {
+    fn plan_for<E>(&self, key: &str, make: impl FnOnce() -> Result<Arc<Prepared>, E>) -> Result<Arc<Prepared>, E> {
         if let Some(p) = self.plans.lock().unwrap_or_else(|p| p.into_inner()).get(key) {
             return Ok(p.clone());
         }
