@@ -112,6 +112,15 @@ fn open_existing(db: &str, busy: Duration) -> Result<Option<Connection>, Error> 
     Ok(Some(conn))
 }
 
+/// The database at `db` to read, or an empty one in memory when there is no file (nothing is
+/// created): what `plan` and `drift` compare the schema with.
+fn open_or_empty(db: &str, busy: Duration) -> Result<Connection, Error> {
+    match open_existing(db, busy)? {
+        Some(conn) => Ok(conn),
+        None => Ok(Connection::open_in_memory()?),
+    }
+}
+
 /// Brings `db` to the schema: planned, applied in one transaction, verified and recorded, or
 /// in sync already (answered from the history when nothing changed since). JSON: `applied`,
 /// `change_id`, `summary`, `steps`, `statements`, `seconds`, `already_done`.
@@ -160,10 +169,7 @@ fn plan(
 ) -> PyResult<String> {
     released(py, move || {
         let r = reconciler(schema_dir, schema_files, exclude)?;
-        let mut conn = match open_existing(&db, Duration::from_millis(busy_timeout_ms))? {
-            Some(c) => c,
-            None => Connection::open_in_memory()?,
-        };
+        let mut conn = open_or_empty(&db, Duration::from_millis(busy_timeout_ms))?;
         let prepared = r.prepare(&mut conn)?;
         Ok(sqlite_reconcile::render::json(&prepared.forward))
     })
@@ -184,10 +190,7 @@ fn drift(
         let label = schema_dir.clone().unwrap_or_else(|| "(schema files)".to_string());
         let options = sqlite_reconcile::InspectOptions { exclude: exclude.clone() };
         let r = reconciler(schema_dir, schema_files, exclude)?;
-        let conn = match open_existing(&db, Duration::from_millis(busy_timeout_ms))? {
-            Some(c) => c,
-            None => Connection::open_in_memory()?,
-        };
+        let conn = open_or_empty(&db, Duration::from_millis(busy_timeout_ms))?;
         let found = sqlite_reconcile::inspect(&conn, &options)?;
         let differences = sqlite_reconcile::diff::compare(&found, r.desired()).changes;
         Ok(sqlite_reconcile::render::drift_json(Path::new(&db), Path::new(&label), &differences))
