@@ -93,7 +93,19 @@ pub fn prepare_with(db: &(impl Sql + ?Sized), desired: &Schema, opts: &InspectOp
 
 /// Plans the change from `before` (a schema as inspected) to `desired` on SQLite `version`.
 pub fn prepare_from(before: Schema, desired: &Schema, version: (u32, u32, u32)) -> Result<Prepared, Error> {
-    let facts = crate::facts::of(&before, version);
+    prepare_keys_on(before, desired, version, false)
+}
+
+/// [`prepare_from`] for an engine whose foreign keys stay on during a change when `keys_on`
+/// (see [`crate::engine::ForeignKeyHold::DeferOnly`]): its plans and rollbacks rebuild a
+/// referenced table with the tables that reference it.
+pub fn prepare_keys_on(
+    before: Schema,
+    desired: &Schema,
+    version: (u32, u32, u32),
+    keys_on: bool,
+) -> Result<Prepared, Error> {
+    let facts = crate::plan::Facts { keys_on, ..crate::facts::of(&before, version) };
     // The comparison, renames included, is made once: the forward plan, the backups and the
     // rollback plan all work from it.
     let diff = diff::compare(&before, desired);
@@ -103,7 +115,7 @@ pub fn prepare_from(before: Schema, desired: &Schema, version: (u32, u32, u32)) 
         (Plan::default(), Vec::new())
     } else {
         let backups = backup::backups(&diff);
-        let after_facts = crate::facts::of(desired, facts.sqlite_version);
+        let after_facts = crate::plan::Facts { keys_on, ..crate::facts::of(desired, facts.sqlite_version) };
         (rollback::plan_rollback(&diff, &backups, &after_facts)?, backups)
     };
     Ok(Prepared {

@@ -8,6 +8,7 @@
 //! read from the database (`Facts`).
 
 mod graph;
+mod keys_on;
 mod rebuild;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -29,6 +30,9 @@ pub struct Facts {
     /// against the names the table has before the plan, that a rebuild copies into that
     /// column instead of its current value.
     pub restore: BTreeMap<(String, String), String>,
+    /// The engine's foreign keys stay on during a change (only deferred): a rebuilt table that
+    /// others reference is rebuilt with them, renamed away first (see `keys_on`).
+    pub keys_on: bool,
 }
 
 impl Facts {
@@ -208,6 +212,9 @@ pub enum PlanError {
     /// A hint that cannot be honoured.
     #[error("{0}")]
     Hint(String),
+    /// A step this engine cannot run safely with its foreign keys on.
+    #[error("{0}")]
+    KeysOn(String),
 }
 
 /// Plans the steps that resolve `diff` (from `diff::compare`): the changes from its actual
@@ -220,6 +227,15 @@ pub fn plan(diff: &Diff<'_>, facts: &Facts) -> Result<Plan, PlanError> {
     }
     let mut d = Draft::default();
     table_steps(&mut d, actual, desired, renamed, changes, facts);
+    // With keys on, the tables that reference a rebuilt table are rebuilt with it.
+    let group = match facts.keys_on {
+        true => keys_on::group(&d.rebuilt, &renamed.schema, desired),
+        false => BTreeSet::new(),
+    };
+    if !group.is_empty() {
+        d = Draft { group: group.clone(), ..Draft::default() };
+        table_steps(&mut d, actual, desired, renamed, changes, facts);
+    }
     virtual_table_steps(&mut d, actual, desired);
     index_steps(&mut d, &renamed.schema, desired);
     let affected_views = view_steps(&mut d, actual, desired, facts);
@@ -230,6 +246,9 @@ pub fn plan(diff: &Diff<'_>, facts: &Facts) -> Result<Plan, PlanError> {
         s.keeps = kept_dependents(&s.object, old, actual, &renamed.schema, desired, facts);
     }
     let mut steps = graph::order(steps, desired)?;
+    if facts.keys_on {
+        steps = keys_on::arrange(steps, &group, &renamed.schema)?;
+    }
     for s in &mut steps {
         s.serves = served(s, changes);
     }
@@ -279,6 +298,8 @@ struct Draft {
     touched: BTreeSet<String>,
     /// Tables rebuilt (their indexes go with the old table).
     rebuilt: BTreeSet<String>,
+    /// With keys on: the tables rebuilt together, renamed away first (lower-cased).
+    group: BTreeSet<String>,
 }
 
 /// The highest risk among each table's own and its columns' changes.
@@ -356,7 +377,8 @@ fn table_steps(
         let Some(original) = original else { continue };
         let column_renames = renamed.columns.get(name).cloned().unwrap_or_default();
         let in_copy = rename_in_copy.contains(name);
-        let forced = references_renamed(want);
+        let in_group = d.group.contains(&name.to_ascii_lowercase());
+        let forced = references_renamed(want) || in_group;
         if have == want && column_renames.is_empty() && !forced {
             continue;
         }
@@ -394,7 +416,16 @@ fn table_steps(
                         Risk::Safe,
                     ));
                 }
-                d.steps.push(rebuild::rebuild(name, original, have, want, risk, renamed_first, &facts.restore));
+                d.steps.push(rebuild::rebuild(
+                    name,
+                    original,
+                    have,
+                    want,
+                    risk,
+                    renamed_first,
+                    &facts.restore,
+                    in_group,
+                ));
             }
         }
     }

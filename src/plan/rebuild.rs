@@ -18,6 +18,7 @@ use crate::sql::{ddl, quote_ident_if_needed as q, quote_str, rename_column_ref};
 /// `have` the same with renames applied (keyed by desired names), `want` the goal.
 /// `renamed` are the (new, old) column renames already run natively before
 /// this step, so the old rows have the new names.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn rebuild(
     name: &str,
     original: &Table,
@@ -26,8 +27,14 @@ pub(super) fn rebuild(
     risk: Risk,
     renamed: &[(String, String)],
     restore: &BTreeMap<(String, String), String>,
+    keys_on: bool,
 ) -> Step {
-    let tmp = format!("{}new_{name}", crate::inspect::OWN_PREFIX);
+    // With keys on the old table is renamed away first (see `keys_on`): the new one is created
+    // under its own name and filled from the old one, dropped later.
+    let (tmp, source) = match keys_on {
+        false => (format!("{}new_{name}", crate::inspect::OWN_PREFIX), name.to_string()),
+        true => (name.to_string(), super::keys_on::old_name(name)),
+    };
     let mut sql = vec![ddl::create_table(&tmp, want)];
     let mut copy = None;
     let mut hints = Vec::new();
@@ -61,14 +68,18 @@ pub(super) fn rebuild(
     if !into.is_empty() {
         // OR ABORT: the new table's ON CONFLICT clauses (REPLACE, IGNORE) would otherwise drop
         // or merge rows that break its constraints instead of failing the plan.
-        sql.push(format!("{}{}) SELECT {} FROM {}", copy_prefix(&tmp), into.join(", "), from.join(", "), q(name)));
+        let from_table = match keys_on {
+            false => q(name),
+            true => format!("{} AS {}", q(&source), q(name)),
+        };
+        sql.push(format!("{}{}) SELECT {} FROM {from_table}", copy_prefix(&tmp), into.join(", "), from.join(", ")));
         copy = Some(RowRead { statement: sql.len() - 1, table: name.to_string(), role: RowReadRole::Copy });
     }
     let had_autoinc = original.columns.iter().any(|c| c.autoincrement);
     let wants_autoinc = want.columns.iter().any(|c| c.autoincrement);
     if had_autoinc && wants_autoinc {
         // The high-water mark survives deleted top rows (SQLITE.md A.2).
-        let (old, new) = (quote_str(name), quote_str(&tmp));
+        let (old, new) = (quote_str(&source), quote_str(&tmp));
         sql.push(format!(
             "INSERT INTO sqlite_sequence (name, seq) SELECT {new}, 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = {new})"
         ));
@@ -79,13 +90,15 @@ pub(super) fn rebuild(
     if wants_autoinc {
         // A table that never had a row has no counter row, and gets none: SQLite writes a 0 for
         // an INSERT of no rows, which would be left behind (`sqlite_sequence` stays row for row).
-        let (old, new) = (quote_str(name), quote_str(&tmp));
+        let (old, new) = (quote_str(&source), quote_str(&tmp));
         sql.push(format!(
             "DELETE FROM sqlite_sequence WHERE name = {new} AND seq = 0 AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = {old})"
         ));
     }
-    sql.push(format!("DROP TABLE {}", q(name)));
-    sql.push(format!("ALTER TABLE {} RENAME TO {}", q(&tmp), q(name)));
+    if !keys_on {
+        sql.push(format!("DROP TABLE {}", q(name)));
+        sql.push(format!("ALTER TABLE {} RENAME TO {}", q(&tmp), q(name)));
+    }
     let mut s =
         step(StepKind::RebuildTable, name, sql, format!("rebuild table `{name}` (create, copy, drop, rename)"), risk);
     s.hints = hints;
