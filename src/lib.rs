@@ -26,6 +26,7 @@ pub mod lock;
 pub mod migration;
 pub mod model;
 pub mod normalize;
+pub mod one_request;
 pub mod plan;
 pub(crate) mod reconciler;
 pub mod remote;

@@ -21,8 +21,17 @@ use std::time::Duration;
 use rusqlite::types::Value;
 use serde_json::{json, Value as Json};
 
+use crate::apply::{ApplyError, ApplyOptions};
 use crate::engine::{Engine, ForeignKeyHold, Sql, Transactions};
+use crate::error::Error;
+use crate::execute::{Report, Run};
+use crate::history::HistoryEntry;
+use crate::inspect::InspectOptions;
+use crate::migration::{self, Prepared};
+use crate::model::Schema;
+use crate::one_request::{Sent, Statement};
 use crate::remote::{base64_decode, base64_encode, RemoteError};
+use crate::target::Target;
 
 /// Whether `db` names an rqlite node: `rqlite://HOST:PORT` or `rqlites://HOST:PORT`.
 pub fn is_url(db: &str) -> bool {
@@ -40,6 +49,7 @@ pub struct Node {
     authorization: Option<String>,
     version: (u32, u32, u32),
     foreign_keys: bool,
+    engine: Engine,
     requests: Cell<u64>,
 }
 
@@ -78,8 +88,15 @@ impl Node {
             .build();
         let authorization =
             user.map(|u| format!("Basic {}", base64_encode(format!("{u}:{}", password.unwrap_or("")).as_bytes())));
-        let mut node =
-            Node { base, agent, authorization, version: (0, 0, 0), foreign_keys: false, requests: Cell::new(0) };
+        let mut node = Node {
+            engine: engine_of(&base, (0, 0, 0), false),
+            base,
+            agent,
+            authorization,
+            version: (0, 0, 0),
+            foreign_keys: false,
+            requests: Cell::new(0),
+        };
         let asked = node
             .query(&[("SELECT sqlite_version()", &[]), ("PRAGMA foreign_keys", &[])])
             .map_err(|e| RemoteError::new(crate::normalize::sqlite_message(&e)))?;
@@ -89,6 +106,7 @@ impl Node {
         };
         node.foreign_keys =
             matches!(asked.get(1).and_then(|rows| rows.first()).and_then(|r| r.first()), Some(Value::Integer(1)));
+        node.engine = engine_of(&node.base, node.version, node.foreign_keys);
         Ok(node)
     }
 
@@ -110,20 +128,52 @@ impl Node {
 
     /// What the engine is: one request per change, foreign keys held off only where the node
     /// does not enforce them.
-    pub fn engine(&self) -> Engine {
-        Engine {
-            name: format!("rqlite node at {}", self.base),
-            sqlite_version: self.version,
-            transactions: Transactions::OneRequest,
-            foreign_keys: if self.foreign_keys { ForeignKeyHold::DeferOnly } else { ForeignKeyHold::PerSession },
-            attach: false,
-            functions: false,
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A POST of `body` to `path`, with the credentials; the answer's JSON.
+    fn post(&self, path: &str, body: &Json) -> Result<Json, Posted> {
+        self.requests.set(self.requests.get() + 1);
+        let url = format!("{}{path}", self.base);
+        let mut req = self.agent.post(&url).set("Content-Type", "application/json");
+        if let Some(a) = &self.authorization {
+            req = req.set("Authorization", a);
         }
+        let response = match req.send_string(&body.to_string()) {
+            Ok(r) => r,
+            Err(ureq::Error::Status(401 | 403, _)) => {
+                return Err(Posted::Refused(format!("the rqlite node at {} refused the credentials", self.base)))
+            }
+            Err(ureq::Error::Status(code, r)) => {
+                let said = r.into_string().unwrap_or_default();
+                let said = said.trim();
+                let said = if said.len() > 200 || said.starts_with('<') { "" } else { said };
+                return Err(Posted::Refused(format!(
+                    "the node at {} answered HTTP {code}{}{said}",
+                    self.base,
+                    if said.is_empty() { "" } else { ": " }
+                )));
+            }
+            Err(ureq::Error::Transport(t))
+                if matches!(t.kind(), ureq::ErrorKind::ConnectionFailed | ureq::ErrorKind::Dns) =>
+            {
+                return Err(Posted::Refused(format!("cannot reach the rqlite node at {}: {t}", self.base)))
+            }
+            Err(e) => {
+                return Err(Posted::Lost(format!("the answer of the rqlite node at {} was lost: {e}", self.base)))
+            }
+        };
+        let text = response
+            .into_string()
+            .map_err(|e| Posted::Lost(format!("the answer of the rqlite node at {} was lost: {e}", self.base)))?;
+        serde_json::from_str(&text).map_err(|_| {
+            Posted::Refused(format!("the node at {} is not an rqlite node (its answer is not JSON)", self.base))
+        })
     }
 
     /// The rows of each query, all in one request read by the leader.
     fn query(&self, queries: &[(&str, &[Value])]) -> Result<Vec<Vec<Vec<Value>>>, rusqlite::Error> {
-        self.requests.set(self.requests.get() + 1);
         let body: Vec<Json> = queries
             .iter()
             .map(|(sql, params)| match params.is_empty() {
@@ -135,37 +185,17 @@ impl Node {
                 }
             })
             .collect();
-        let url = format!("{}/db/query?level=strong", self.base);
-        let mut req = self.agent.post(&url).set("Content-Type", "application/json");
-        if let Some(a) = &self.authorization {
-            req = req.set("Authorization", a);
-        }
-        let unreachable = |why: String| failure(rusqlite::ffi::SQLITE_CANTOPEN, why);
-        let response = match req.send_string(&Json::Array(body).to_string()) {
-            Ok(r) => r,
-            Err(ureq::Error::Status(401 | 403, _)) => {
-                return Err(unreachable(format!("the rqlite node at {} refused the credentials", self.base)))
+        let parsed = match self.post("/db/query?level=strong", &Json::Array(body)) {
+            Ok(p) => p,
+            Err(Posted::Refused(why) | Posted::Lost(why)) => {
+                let why = if why.contains("answered HTTP") { format!("{why}: is it an rqlite node?") } else { why };
+                return Err(failure(rusqlite::ffi::SQLITE_CANTOPEN, why));
             }
-            Err(ureq::Error::Status(code, r)) => {
-                let said = r.into_string().unwrap_or_default();
-                let said = said.trim();
-                let said = if said.len() > 200 || said.starts_with('<') { "" } else { said };
-                return Err(unreachable(format!(
-                    "the node at {} answered HTTP {code}{}{said}: is it an rqlite node?",
-                    self.base,
-                    if said.is_empty() { "" } else { ": " }
-                )));
-            }
-            Err(e) => return Err(unreachable(format!("cannot reach the rqlite node at {}: {e}", self.base))),
         };
-        let text =
-            response.into_string().map_err(|e| unreachable(format!("the connection to {} broke: {e}", self.base)))?;
-        let parsed: Json = serde_json::from_str(&text).map_err(|_| {
-            unreachable(format!("the node at {} is not an rqlite node (its answer is not JSON)", self.base))
-        })?;
         if let Some(error) = parsed.get("error").and_then(Json::as_str) {
             return Err(failure(rusqlite::ffi::SQLITE_ERROR, error.to_string()));
         }
+        let unreachable = |why: String| failure(rusqlite::ffi::SQLITE_CANTOPEN, why);
         let results = parsed.get("results").and_then(Json::as_array).ok_or_else(|| {
             unreachable(format!("the node at {} is not an rqlite node (no results in its answer)", self.base))
         })?;
@@ -178,6 +208,97 @@ impl Node {
             )));
         }
         results.iter().map(rows_of).collect()
+    }
+}
+
+/// What the node at `base` is: one request per change; foreign keys held off only where the
+/// node does not enforce them, otherwise only deferred.
+fn engine_of(base: &str, version: (u32, u32, u32), foreign_keys: bool) -> Engine {
+    Engine {
+        name: format!("rqlite node at {base}"),
+        sqlite_version: version,
+        transactions: Transactions::OneRequest,
+        foreign_keys: if foreign_keys { ForeignKeyHold::DeferOnly } else { ForeignKeyHold::PerSession },
+        attach: false,
+        functions: false,
+    }
+}
+
+/// A POST that did not give an answer.
+enum Posted {
+    /// Refused or not delivered: nothing was run.
+    Refused(String),
+    /// Sent, and the answer lost.
+    Lost(String),
+}
+
+impl crate::one_request::OneRequest for Node {
+    fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn place(&self) -> &str {
+        &self.base
+    }
+
+    fn send(&self, statements: &[Statement]) -> Result<Sent, ApplyError> {
+        let body: Vec<Json> = statements
+            .iter()
+            .map(|s| {
+                let mut one = vec![json!(s.sql)];
+                one.extend(s.params.iter().map(to_json));
+                Json::Array(one)
+            })
+            .collect();
+        let answer = match self.post("/db/execute?transaction", &Json::Array(body)) {
+            Ok(a) => a,
+            Err(Posted::Refused(why)) => return Err(ApplyError::Sqlite(format!("{why}; nothing was changed"))),
+            Err(Posted::Lost(why)) => return Ok(Sent::Lost(why)),
+        };
+        if let Some(error) = answer.get("error").and_then(Json::as_str) {
+            return Err(ApplyError::Sqlite(format!(
+                "the node at {} answered: {error}; nothing was changed",
+                self.base
+            )));
+        }
+        let results = answer.get("results").and_then(Json::as_array).cloned().unwrap_or_default();
+        if let Some((index, error)) =
+            results.iter().enumerate().find_map(|(i, r)| r.get("error").and_then(Json::as_str).map(|e| (i, e)))
+        {
+            return Ok(Sent::Failed { index, message: error.to_string() });
+        }
+        if results.len() != statements.len() {
+            return Ok(Sent::Lost(format!(
+                "the node at {} answered {} results to {} statements",
+                self.base,
+                results.len(),
+                statements.len()
+            )));
+        }
+        Ok(Sent::Committed)
+    }
+}
+
+impl Target for Node {
+    fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    fn prepare(&mut self, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
+        let before = crate::inspect::inspect(&*self, opts)?;
+        let keys_on = self.engine.foreign_keys == ForeignKeyHold::DeferOnly;
+        migration::prepare_keys_on(before, desired, self.version, keys_on)
+    }
+
+    fn execute(&mut self, prepared: &Prepared, run: &Run) -> Result<Report, Error> {
+        if prepared.is_empty() {
+            return Ok(Report::nothing());
+        }
+        crate::one_request::change(&*self, prepared, run)
+    }
+
+    fn rollback(&mut self, changes: &[(HistoryEntry, Prepared)], options: ApplyOptions) -> Result<Report, Error> {
+        crate::server::rollback_with_kept_tables(self, changes, options)
     }
 }
 

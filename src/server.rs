@@ -89,25 +89,36 @@ impl crate::target::Target for Server {
         changes: &[(HistoryEntry, Prepared)],
         options: crate::apply::ApplyOptions,
     ) -> Result<Report, Error> {
-        let Some((newest, _)) = changes.first() else {
-            return Err(Refusal::NothingToRollBack("no change to roll back".into()).into());
-        };
-        let (whole, undoes) = execute::combined_inverse(changes, |_, entry, prefix, rollback| {
-            kept_tables_exist(&self.client, entry, prefix)?;
-            Ok(crate::rollback::with_kept_values_in(&rollback, |t| qi(&format!("{prefix}_{t}"))))
-        })?;
-        let run = Run { kind: "rollback", options, undoes, ..Run::default() };
-        self.execute(&whole, &run).map_err(|e| e.rollback_of(&newest.id))
+        rollback_with_kept_tables(self, changes, options)
     }
 }
 
+/// [`Target::rollback`] on a target that keeps a change's dropped values in its own tables
+/// (a libSQL server, an rqlite node): each change's rollback reads them there, refused, naming
+/// the change, when they are gone.
+pub(crate) fn rollback_with_kept_tables(
+    target: &mut dyn crate::target::Target,
+    changes: &[(HistoryEntry, Prepared)],
+    options: crate::apply::ApplyOptions,
+) -> Result<Report, Error> {
+    let Some((newest, _)) = changes.first() else {
+        return Err(Refusal::NothingToRollBack("no change to roll back".into()).into());
+    };
+    let (whole, undoes) = execute::combined_inverse(changes, |_, entry, prefix, rollback| {
+        kept_tables_exist(&*target, entry, prefix)?;
+        Ok(crate::rollback::with_kept_values_in(&rollback, |t| qi(&format!("{prefix}_{t}"))))
+    })?;
+    let run = Run { kind: "rollback", options, undoes, ..Run::default() };
+    target.execute(&whole, &run).map_err(|e| e.rollback_of(&newest.id))
+}
+
 /// The prefix of the tables that keep what change `id` drops or rewrites.
-fn kept_prefix(id: &str) -> String {
+pub(crate) fn kept_prefix(id: &str) -> String {
     format!("{OWN_PREFIX}kept_{}", id.replace('-', "_"))
 }
 
 /// Refuses, naming the change, a rollback whose kept values are gone from the server.
-fn kept_tables_exist(client: &Client, entry: &HistoryEntry, prefix: &str) -> Result<(), Error> {
+fn kept_tables_exist(client: &(impl Sql + ?Sized), entry: &HistoryEntry, prefix: &str) -> Result<(), Error> {
     let found = client.rows(
         "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name LIKE ?1 ESCAPE '\\'",
         &[Value::Text(format!("{}\\_%", prefix.replace('_', "\\_")))],
@@ -357,6 +368,22 @@ fn in_transaction(
 /// (and `<prefix>_sequence` for the AUTOINCREMENT counters), inside the change's transaction:
 /// the rollback plan reads them where a local file's reads its backup file.
 fn keep(db: &Stream<'_>, prepared: &Prepared, prefix: &str) -> Result<(), ApplyError> {
+    let sql = kept_statements(prepared, prefix);
+    let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
+    db.batch(&refs).map_err(|e| match e {
+        StreamError::Statement { sql, error, .. } => ApplyError::Store(StoreError::new(
+            "keep the values for the rollback",
+            Some(prefix.to_string()),
+            format!("{}: {sql}", sqlite_message(&error)),
+        )),
+        lost => stream_error(lost),
+    })?;
+    Ok(())
+}
+
+/// The statements that copy what `prepared` drops or rewrites into the database's own tables
+/// `<prefix>_b1`, ... and `<prefix>_sequence`, for an engine with no backup file beside it.
+pub(crate) fn kept_statements(prepared: &Prepared, prefix: &str) -> Vec<String> {
     let table = |name: &str| qi(&format!("{prefix}_{name}"));
     let mut sql = vec![format!("CREATE TABLE {} (name TEXT NOT NULL, seq INTEGER)", table("sequence"))];
     for b in &prepared.backups {
@@ -377,14 +404,5 @@ fn keep(db: &Stream<'_>, prepared: &Prepared, prefix: &str) -> Result<(), ApplyE
             ));
         }
     }
-    let refs: Vec<&str> = sql.iter().map(String::as_str).collect();
-    db.batch(&refs).map_err(|e| match e {
-        StreamError::Statement { sql, error, .. } => ApplyError::Store(StoreError::new(
-            "keep the values for the rollback",
-            Some(prefix.to_string()),
-            format!("{}: {sql}", sqlite_message(&error)),
-        )),
-        lost => stream_error(lost),
-    })?;
-    Ok(())
+    sql
 }
