@@ -14,6 +14,8 @@ use sqlite_reconcile::engine::Sql;
 use sqlite_reconcile::normalize::sqlite_message;
 use sqlite_reconcile::remote::{self, Client};
 use sqlite_reconcile::rqlite::{self, Node};
+use sqlite_reconcile::server::Server;
+use sqlite_reconcile::target::Target;
 use sqlite_reconcile::{ApplyError, Error, InspectError};
 
 use super::exit::{hint, Failure, BUSY_HINT};
@@ -72,27 +74,24 @@ pub(crate) fn open_for_reading(db: &Path, timeout: Duration, token: Option<&str>
     if rqlite::is_url(&db.to_string_lossy()) {
         return Node::connect(&db.to_string_lossy()).map(Reader::Rqlite).map_err(Failure::error);
     }
-    match open_server(db, token)? {
-        Some(client) => Ok(Reader::Remote(client)),
-        None => open_existing_read_only(db, timeout).map(Reader::Local),
+    if remote::is_url(&db.to_string_lossy()) {
+        return Client::connect(&db.to_string_lossy(), token).map(Reader::Remote).map_err(Failure::error);
     }
+    open_existing_read_only(db, timeout).map(Reader::Local)
 }
 
-/// The libSQL server `db` names, connected and checked; `None` when `db` is a file.
-pub(crate) fn open_server(db: &Path, token: Option<&str>) -> Result<Option<Client>, Failure> {
+/// The server `db` names (a libSQL server, or an rqlite node), connected and checked as a
+/// target to change; `None` when `db` is a file.
+pub(crate) fn open_server(db: &Path, token: Option<&str>) -> Result<Option<Box<dyn Target>>, Failure> {
     let text = db.to_string_lossy();
     if rqlite::is_url(&text) {
-        return Err(Failure::Error(
-            "changing an rqlite database is not supported yet (it runs a change as one request, and the \
-             checks that must travel in it are not built); nothing was sent. `inspect`, `drift`, `plan` and \
-             `history` read it"
-                .to_string(),
-        ));
+        return Ok(Some(Box::new(Node::connect(&text).map_err(Failure::error)?)));
     }
     if !remote::is_url(&text) {
         return Ok(None);
     }
-    Client::connect(&text, token).map(Some).map_err(Failure::error)
+    let client = Client::connect(&text, token).map_err(Failure::error)?;
+    Ok(Some(Box::new(Server::new(client).map_err(Failure::error)?)))
 }
 
 /// Opens (creating if needed) the target database for planning and applying, waiting up to `timeout`

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use sqlite_reconcile::engine::Sql;
 use sqlite_reconcile::execute::{Moved, Run};
-use sqlite_reconcile::server::Server;
 use sqlite_reconcile::target::LocalFile;
 use sqlite_reconcile::Prepared;
 use sqlite_reconcile::{history, load};
@@ -28,18 +27,17 @@ pub(crate) fn run(
 ) -> Result<Outcome, Failure> {
     let db = st.db(&target.db);
     let timeout = st.busy_timeout();
-    if let Some(client) = open_server(&db, st.auth_token().as_deref())? {
-        let mut server = Server::new(client).map_err(Failure::error)?;
+    if let Some(mut server) = open_server(&db, st.auth_token().as_deref())? {
         let (prepared, source) = match saved {
             Some(path) => (read_saved(path)?, None),
             None => {
-                let Some((desired, source)) = desired_unless_in_sync(st, target, run, Some(&server))? else {
+                let Some((desired, source)) = desired_unless_in_sync(st, target, run, Some(&*server))? else {
                     return Ok(Outcome::Ok);
                 };
-                (prepare_in(st, &mut server, &db, &desired)?, Some(source))
+                (prepare_in(st, &mut *server, &db, &desired)?, Some(source))
             }
         };
-        return change(st, target, run, saved, plans, &mut server, prepared, source);
+        return change(st, target, run, saved, plans, &mut *server, prepared, source);
     }
     // Validate everything before the database file is created.
     let (mut conn, prepared, source) = match saved {

@@ -11,7 +11,7 @@ use sqlite_reconcile::{lint, render, Prepared};
 use super::{load_schema, plan_text, prepare_on, print_stdout, warn, write_output};
 use crate::cli::args::{Format, LintArgs, Target};
 use crate::cli::exit::{Failure, Outcome};
-use crate::cli::open::{db_failure, open_existing_read_only, open_for_reading, open_server};
+use crate::cli::open::{db_failure, open_existing_read_only, open_server};
 use crate::cli::settings::Settings;
 
 /// Plans the change from the database to the schema, shows it in `format`, saves it to `out`.
@@ -46,14 +46,10 @@ pub(crate) fn run(
 /// Plans against the database, or against an empty one when the file does not exist yet
 /// (planning never creates the file).
 fn prepare(st: &Settings, db: &Path, desired: &sqlite_reconcile::Schema) -> Result<Prepared, Failure> {
-    if sqlite_reconcile::rqlite::is_url(&db.to_string_lossy()) {
+    if let Some(mut server) = open_server(db, st.auth_token().as_deref())? {
+        // The target plans for what it is (an rqlite node with `-fk` keeps its keys on).
         let failure = |e: sqlite_reconcile::Error| db_failure(db, st.busy_timeout(), e);
-        let node = open_for_reading(db, st.busy_timeout(), None)?;
-        return sqlite_reconcile::migration::prepare_with(&node, desired, &st.inspect()).map_err(failure);
-    }
-    if let Some(server) = open_server(db, st.auth_token().as_deref())? {
-        let failure = |e: sqlite_reconcile::Error| db_failure(db, st.busy_timeout(), e);
-        return sqlite_reconcile::migration::prepare_with(&server, desired, &st.inspect()).map_err(failure);
+        return server.prepare(desired, &st.inspect()).map_err(failure);
     }
     let mut conn = if db.exists() {
         open_existing_read_only(db, st.busy_timeout())?

@@ -4,7 +4,6 @@
 //! libSQL server alike.
 
 use sqlite_reconcile::execute;
-use sqlite_reconcile::server::Server;
 use sqlite_reconcile::ApplyOptions;
 
 use super::{load_desired, report};
@@ -58,9 +57,8 @@ pub(crate) fn run(st: &Settings, target: &Target, yes: bool) -> Result<Outcome, 
     };
     let failure = |e| db_failure(&db, timeout, e);
     let r = match open_server(&db, st.auth_token().as_deref())? {
-        Some(client) => {
-            let mut server = Server::new(client).map_err(Failure::error)?;
-            sqlite_reconcile::target::reset(&mut server, &desired, seed.as_deref(), options).map_err(failure)?
+        Some(mut server) => {
+            sqlite_reconcile::target::reset(&mut *server, &desired, seed.as_deref(), options).map_err(failure)?
         }
         None => {
             let mut conn = open_target(&db, timeout)?;

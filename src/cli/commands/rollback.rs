@@ -6,7 +6,6 @@
 use std::path::Path;
 
 use sqlite_reconcile::history::{self, Undo};
-use sqlite_reconcile::server::Server;
 use sqlite_reconcile::target::{LocalFile, Target};
 
 use super::{confirm, report};
@@ -19,9 +18,8 @@ use crate::cli::settings::Settings;
 pub(crate) fn run(st: &Settings, db: &Path, which: Undo<'_>, run: &RunArgs) -> Result<Outcome, Failure> {
     let timeout = st.busy_timeout();
     let failure = |e: sqlite_reconcile::Error| db_failure(db, timeout, e);
-    if let Some(client) = open_server(db, st.auth_token().as_deref())? {
-        let mut server = Server::new(client).map_err(Failure::error)?;
-        return undo(st, db, which, run, &mut server);
+    if let Some(mut server) = open_server(db, st.auth_token().as_deref())? {
+        return undo(st, db, which, run, &mut *server);
     }
     if !db.exists() {
         return Err(Failure::Error(format!("{}: no such database file", db.display())));
