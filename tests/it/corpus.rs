@@ -24,7 +24,7 @@ use rusqlite::Connection;
 use sqlite_reconcile::model::{Schema, Table};
 use sqlite_reconcile::{inspect, load, to_yaml, InspectOptions};
 
-use crate::harness::{corpus_dir, Dir, Scenario};
+use crate::harness::{corpus_dir, Dir, Place, Scenario};
 
 /// Cases that cannot pass, by name, with the reason. The test fails when a
 /// listed case passes (or is no longer in the corpus), so the list stays true.
@@ -53,7 +53,7 @@ enum Outcome {
 
 #[test]
 fn sqldef_corpus_plans_and_applies() {
-    run_corpus(false, sqlite_version());
+    run_corpus(None, sqlite_version());
 }
 
 /// The corpus again with each case's database on a real libSQL server, planned for the
@@ -64,11 +64,24 @@ fn sqldef_corpus_plans_and_applies_on_a_libsql_server() {
     let client = sqlite_reconcile::remote::Client::connect(&server.url, None).expect("the server answers");
     let version = sqlite_reconcile::engine::sqlite_version(&client).expect("its SQLite version");
     drop(server);
-    run_corpus(true, version);
+    run_corpus(Some(Place::Sqld), version);
+}
+
+/// The corpus with each case's database on an rqlite node, with `-fk` and without: each change
+/// and its rollback sent as one request, every check read back from the node.
+#[test]
+fn sqldef_corpus_plans_and_applies_on_rqlite_with_and_without_foreign_keys() {
+    for foreign_keys in [false, true] {
+        let Some(node) = crate::harness::rqlited(foreign_keys, None) else { return };
+        let reader = sqlite_reconcile::rqlite::Node::connect(&node.url).expect("the node answers");
+        let version = sqlite_reconcile::engine::sqlite_version(&reader).expect("its SQLite version");
+        drop(node);
+        run_corpus(Some(Place::Rqlite { foreign_keys }), version);
+    }
 }
 
 /// Every case of the corpus on SQLite `version`: locally, or on a libSQL server.
-fn run_corpus(on_server: bool, version: (u32, u32, u32)) {
+fn run_corpus(on_server: Option<Place>, version: (u32, u32, u32)) {
     let Some(dir) = corpus_dir() else {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "the sqldef corpus is required under CI=true");
         println!("sqldef corpus not found; skipping");
@@ -114,7 +127,10 @@ fn run_corpus(on_server: bool, version: (u32, u32, u32)) {
     }
     println!(
         "sqldef corpus{}: {passed}/{run} cases pass, each both ways ({} skipped, {} cases in all)",
-        if on_server { " on a libSQL server" } else { "" },
+        match on_server {
+            None => String::new(),
+            Some(place) => format!(" on {place:?}"),
+        },
         skipped.len(),
         cases.len()
     );
@@ -227,7 +243,7 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 /// A case passes when it passes both ways: `current` → `desired` (sqldef's
 /// `up`), then `desired` → `current` with the rename hints turned round; on a
 /// libSQL server when `on_server`.
-fn run_case(case: &Case, on_server: bool) -> Outcome {
+fn run_case(case: &Case, on_server: Option<Place>) -> Outcome {
     let mut notes = Vec::new();
     for dir in [Direction::Forward, Direction::Reversed] {
         match try_case(case, dir, on_server) {
@@ -255,7 +271,7 @@ impl Direction {
     }
 }
 
-fn try_case(case: &Case, direction: Direction, on_server: bool) -> Result<Vec<String>, String> {
+fn try_case(case: &Case, direction: Direction, on_server: Option<Place>) -> Result<Vec<String>, String> {
     let mut notes = Vec::new();
     let hints = rename_hints(&case.desired)?;
     let (from_sql, to_sql, hints) = match direction {
@@ -272,10 +288,10 @@ fn try_case(case: &Case, direction: Direction, on_server: bool) -> Result<Vec<St
         notes.extend(seed(&conn, &schema));
     }
     let mut s = match on_server {
-        false => Scenario::open(dir, db),
-        true => match Scenario::open_on_server(dir, db) {
+        None => Scenario::open(dir, db),
+        Some(place) => match Scenario::open_on(dir, db, place) {
             Some(s) => s,
-            None => return Ok(vec!["no libSQL server to run on".into()]),
+            None => return Ok(vec![format!("no {place:?} to run on")]),
         },
     };
 

@@ -10,7 +10,7 @@ use sqlite_reconcile::sql::quote_ident;
 /// Copies every table (rows included), index, view and trigger of `src` into `dst`, an empty
 /// database whose foreign keys are off: tables and rows first, then indexes, views and
 /// triggers (so no trigger fires), then `sqlite_sequence`.
-pub fn copy_database(src: &impl Sql, dst: &impl Write) -> Result<(), String> {
+pub fn copy_database(src: &(impl Sql + ?Sized), dst: &impl Write) -> Result<(), String> {
     fn e(what: &str) -> impl Fn(rusqlite::Error) -> String + '_ {
         move |err| format!("{what}: {err}")
     }
@@ -67,7 +67,7 @@ pub fn copy_database(src: &impl Sql, dst: &impl Write) -> Result<(), String> {
 }
 
 /// The rows of `table`, rowid included where it has one, generated columns left out.
-fn copy_rows(src: &impl Sql, dst: &impl Write, table: &str) -> Result<(), String> {
+fn copy_rows(src: &(impl Sql + ?Sized), dst: &impl Write, table: &str) -> Result<(), String> {
     let columns = src
         .rows(
             "SELECT name FROM pragma_table_xinfo(?1) WHERE hidden NOT IN (2, 3) ORDER BY cid",

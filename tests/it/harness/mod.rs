@@ -18,10 +18,10 @@ pub use command::{
     command, copy_dir, reconcile, reconcile_env, reconcile_on_terminal, scrub, snapshot, stderr, stdout, Dir,
 };
 pub use docs::{doc_blocks, run_doc_block};
-pub use engines::{rqlited, sqld, Sqld};
+pub use engines::{rqlite_cluster, rqlited, sqld, Sqld};
 pub use mirror::copy_database;
 pub use rows::{sequence_rows, state, Rows};
-pub use scenario::{load_yaml, run_scenario_files, Scenario, ScenarioFile};
+pub use scenario::{load_yaml, run_scenario_files, Place, Scenario, ScenarioFile};
 
 /// The sqldef corpus directory, if this machine has it.
 pub fn corpus_dir() -> Option<PathBuf> {

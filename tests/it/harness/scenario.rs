@@ -11,16 +11,17 @@ use std::path::PathBuf;
 use rusqlite::types::Value;
 use rusqlite::Connection;
 use sqlite_reconcile::apply::ApplyOptions;
-use sqlite_reconcile::engine::Sql;
+use sqlite_reconcile::engine::{Sql, Write};
 use sqlite_reconcile::execute::{self, Run};
 use sqlite_reconcile::history::{self, Undo};
 use sqlite_reconcile::remote::Client;
+use sqlite_reconcile::rqlite::Node;
 use sqlite_reconcile::server::Server;
-use sqlite_reconcile::target::Target as _;
+use sqlite_reconcile::target::Target;
 use sqlite_reconcile::{diff, inspect, load, migration, plan_for, Error, InspectOptions, Plan, Schema};
 
 use super::command::Dir;
-use super::engines::{sqld, Sqld};
+use super::engines::{rqlited, sqld, Buffered, Rqlited, Sqld};
 use super::mirror::copy_database;
 use super::rows::{all_rows, keyed_rows, rekey, same_number, sequence_rows, Rows};
 
@@ -33,20 +34,40 @@ pub struct Scenario {
     /// `sqlite_sequence` before, row for row.
     pub sequence: Vec<(String, Value)>,
     pub desired: Option<Schema>,
-    /// The libSQL server the scenario's changes and rollbacks run on, if any.
+    /// The server the scenario's changes and rollbacks run on, if any.
     server: Option<OnServer>,
 }
 
-/// A scenario's database on a libSQL server.
-struct OnServer {
-    _sqld: Sqld,
-    client: Client,
+/// Where a scenario's database is kept: a libSQL server, or an rqlite node (with `-fk` or not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    Sqld,
+    Rqlite { foreign_keys: bool },
+}
+
+/// A scenario's database on a server.
+enum OnServer {
+    Sqld { _sqld: Sqld, client: Client },
+    Rqlite(Rqlited, Node),
 }
 
 impl OnServer {
-    fn target(&self) -> Server {
-        Server::new(Client::connect(self.client.url(), None).expect("connect to the server"))
-            .expect("the server says what it is")
+    fn target(&self) -> Box<dyn Target> {
+        match self {
+            OnServer::Sqld { client, .. } => Box::new(
+                Server::new(Client::connect(client.url(), None).expect("connect to the server"))
+                    .expect("the server says what it is"),
+            ),
+            OnServer::Rqlite(node, _) => Box::new(Node::connect(&node.url).expect("connect to the node")),
+        }
+    }
+
+    /// What reads the server.
+    fn reader(&self) -> &dyn Sql {
+        match self {
+            OnServer::Sqld { client, .. } => client,
+            OnServer::Rqlite(_, node) => node,
+        }
     }
 }
 
@@ -71,25 +92,38 @@ impl Scenario {
         Scenario { _dir: dir, db, before, rows, sequence, desired: None, server: None }
     }
 
-    /// A scenario whose database is on a fresh libSQL server: built from `sql` in a file, copied to
-    /// the server, and read back into the file, so that "before" is what the server holds. `None`
-    /// when no server can be had (outside CI; see `engines::sqld`).
-    pub fn on_server(sql: &str) -> Option<Scenario> {
-        let dir = Dir::new();
-        let db = dir.db("app.db", sql);
-        Scenario::open_on_server(dir, db)
+    /// A scenario whose database is on a fresh libSQL server: the database file `db` in `dir`, as
+    /// it is now, copied to the server and read back into the file, so that "before" is what the
+    /// server holds. `None` when no server can be had (outside CI; see `engines::sqld`).
+    pub fn open_on_server(dir: Dir, db: PathBuf) -> Option<Scenario> {
+        Scenario::open_on(dir, db, Place::Sqld)
     }
 
-    /// [`Scenario::on_server`] of the database file `db` in `dir`, as it is now.
-    pub fn open_on_server(dir: Dir, db: PathBuf) -> Option<Scenario> {
-        let sqld = sqld()?;
-        let client = Client::connect(&sqld.url, None).expect("connect to the server");
+    /// [`Scenario::open_on_server`] on the server `place` says.
+    pub fn open_on(dir: Dir, db: PathBuf, place: Place) -> Option<Scenario> {
         let local = Scenario::open(dir, db);
-        let stream = client.stream();
-        stream.execute("PRAGMA foreign_keys = OFF").expect("keys off for the copy");
-        copy_database(&local.conn(), &stream).unwrap_or_else(|e| panic!("copy to the server: {e}"));
-        stream.close().expect("close the copy's stream");
-        let mut s = Scenario { server: Some(OnServer { _sqld: sqld, client }), ..local };
+        let server = match place {
+            Place::Sqld => {
+                let sqld = sqld()?;
+                let client = Client::connect(&sqld.url, None).expect("connect to the server");
+                let stream = client.stream();
+                stream.execute("PRAGMA foreign_keys = OFF").expect("keys off for the copy");
+                copy_database(&local.conn(), &stream).unwrap_or_else(|e| panic!("copy to the server: {e}"));
+                stream.close().expect("close the copy's stream");
+                OnServer::Sqld { _sqld: sqld, client }
+            }
+            Place::Rqlite { foreign_keys } => {
+                let rqlited = rqlited(foreign_keys, None)?;
+                let node = Node::connect(&rqlited.url).expect("connect to the node");
+                // One request, keys deferred: a child's rows may be copied before its parent's.
+                let copy = Buffered::default();
+                copy.run("PRAGMA defer_foreign_keys = ON", &[]).expect("buffered");
+                copy_database(&local.conn(), &copy).unwrap_or_else(|e| panic!("copy to the node: {e}"));
+                rqlited.execute_all(&copy.statements.borrow());
+                OnServer::Rqlite(rqlited, node)
+            }
+        };
+        let mut s = Scenario { server: Some(server), ..local };
         s.read_back().unwrap_or_else(|e| panic!("read the server back: {e}"));
         let conn = s.conn();
         s.before = inspect(&conn, &InspectOptions::default()).unwrap();
@@ -106,7 +140,7 @@ impl Scenario {
         }
         let conn = Connection::open(&self.db).map_err(|e| e.to_string())?;
         conn.execute_batch("PRAGMA foreign_keys = OFF").map_err(|e| e.to_string())?;
-        copy_database(&server.client, &conn)
+        copy_database(server.reader(), &conn)
     }
 
     pub fn conn(&self) -> Connection {
@@ -211,7 +245,8 @@ impl Scenario {
         match &self.server {
             Some(server) => {
                 let mut target = server.target();
-                let changes = history::rollback_targets(&target, Undo::Newest).map_err(|e| format!("rollback: {e}"))?;
+                let changes =
+                    history::rollback_targets(&*target, Undo::Newest).map_err(|e| format!("rollback: {e}"))?;
                 target.rollback(&changes, options).map_err(|e| format!("rollback: {e}"))?;
                 self.read_back()?;
             }
@@ -257,7 +292,9 @@ impl Scenario {
         // scenario on one: planned for its SQLite version).
         let again = match &self.server {
             Some(server) => {
-                migration::prepare_with(&server.client, desired, &InspectOptions::default())
+                server
+                    .target()
+                    .prepare(desired, &InspectOptions::default())
                     .map_err(|e| format!("second plan: {e}"))?
                     .forward
             }
@@ -270,7 +307,7 @@ impl Scenario {
             return Err(format!("second plan not empty: {:#?}", again.steps));
         }
         let db: &dyn Sql = match &self.server {
-            Some(server) => &server.client,
+            Some(server) => server.reader(),
             None => &conn,
         };
         let first = |sql: &str| -> Result<Value, String> {
@@ -450,7 +487,14 @@ impl ScenarioFile {
     /// there, every check read back from it. `Ok` without running when no server can be had
     /// outside CI (see `engines::sqld`).
     pub fn run_on_server(&self) -> Result<(), String> {
-        let Some(mut s) = Scenario::on_server(&self.before_sql) else { return Ok(()) };
+        self.run_on(Place::Sqld)
+    }
+
+    /// [`ScenarioFile::run_on_server`] on the server `place` says.
+    pub fn run_on(&self, place: Place) -> Result<(), String> {
+        let dir = Dir::new();
+        let db = dir.db("app.db", &self.before_sql);
+        let Some(mut s) = Scenario::open_on(dir, db, place) else { return Ok(()) };
         s.try_apply(&self.desired_yaml, true).map_err(|e| format!("apply failed: {e}"))?;
         let renames: Vec<(&str, &str, &str)> =
             self.renames.iter().map(|(t, n, o)| (t.as_str(), n.as_str(), o.as_str())).collect();
