@@ -179,7 +179,7 @@ impl Recorder<'_> {
     /// The schema found under the write lock, `before`, is not the one the change was planned
     /// against: see [`moved`].
     fn moved(&mut self, conn: &Connection, before: &Schema) -> Result<Steps, ApplyError> {
-        let (steps, replanned) = moved(self.prepared, before, self.run, crate::engine::sqlite_version(conn)?)?;
+        let (steps, replanned) = moved(self.prepared, before, self.run, crate::engine::sqlite_version(conn)?, false)?;
         self.replanned = replanned;
         Ok(steps)
     }
@@ -187,13 +187,15 @@ impl Recorder<'_> {
 
 /// What a change does when the schema found under the write lock, `before`, is not the one
 /// `prepared` was planned against: the run's [`Moved`] says. `Steps::Nothing` when the work is
-/// found done; a change planned again (on SQLite `version`, under the run's policy) with the
-/// steps to run instead; or a refusal that tells the differences from the database's side.
+/// found done; a change planned again (on SQLite `version`, with foreign keys that stay on when
+/// `keys_on`, under the run's policy) with the steps to run instead; or a refusal that tells the
+/// differences from the database's side.
 pub(crate) fn moved(
     prepared: &Prepared,
     before: &Schema,
     run: &Run,
     version: (u32, u32, u32),
+    keys_on: bool,
 ) -> Result<(Steps, Option<Prepared>), ApplyError> {
     if run.moved != Moved::Refuse {
         let desired = &prepared.after;
@@ -201,7 +203,7 @@ pub(crate) fn moved(
             return Ok((Steps::Nothing, None));
         }
         if run.moved == Moved::Replan {
-            let again = migration::prepare_from(before.clone(), desired, version)
+            let again = migration::prepare_keys_on(before.clone(), desired, version, keys_on)
                 .map_err(|e| ApplyError::Sqlite(format!("planning again under the write lock: {e}")))?;
             apply::allowed(&again.forward, &run.options)?;
             return Ok((Steps::Replanned(again.forward.clone()), Some(again)));
@@ -430,16 +432,7 @@ pub fn execute(conn: &mut Connection, prepared: &Prepared, run: &Run) -> Result<
     }
     // A dry run stages nothing and writes no backup, so only a committed change has these.
     let id = (!applied.dry_run).then(|| recorder.id.clone());
-    let plan_dir = match recorder.staged.take() {
-        Some(staged) => Some(staged.publish().map_err(|e| {
-            let message = format!(
-                "change {} is applied and recorded, but its plan files could not be moved into place: {e}",
-                recorder.id
-            );
-            Error::Store(StoreError::new("publish the plan files", None, message))
-        })?),
-        None => None,
-    };
+    let plan_dir = store::publish_committed(recorder.staged.take(), &recorder.id)?;
     let prepared = recorder.prepared();
     Ok(Report {
         id,

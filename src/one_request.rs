@@ -34,7 +34,7 @@ use crate::error::Error;
 use crate::execute::{self, Moved, Report, Run};
 use crate::history;
 use crate::inspect::{inspect, OWN_PREFIX};
-use crate::migration::{self, Prepared};
+use crate::migration::Prepared;
 use crate::normalize::sqlite_message;
 use crate::plan::StepKind;
 use crate::sql::quote_ident as qi;
@@ -168,7 +168,6 @@ fn scratch(rows: &[Vec<Value>]) -> Result<Connection, ApplyError> {
         "view" => 2,
         _ => 3,
     });
-    conn.execute_batch("PRAGMA writable_schema = OFF")?;
     for row in ordered {
         let sql = text(row.get(2));
         conn.execute_batch(&sql).map_err(|e| {
@@ -210,15 +209,9 @@ fn once(target: &dyn OneRequest, given: &Prepared, run: &Run, start: Instant) ->
     let before = inspect(&scratch, &opts.inspect)?;
     let mut replanned = None;
     if !diff(&before, &given.before.without_hints()).is_empty() {
-        match execute::moved(given, &before, run, engine.sqlite_version)? {
+        match execute::moved(given, &before, run, engine.sqlite_version, keys_on)? {
             (Steps::Nothing, _) => return Ok(Report { already_done: true, ..Report::nothing() }),
-            (_, Some(_)) => {
-                let again = migration::prepare_keys_on(before.clone(), &given.after, engine.sqlite_version, keys_on)
-                    .map_err(|e| ApplyError::Sqlite(format!("planning again: {e}")))?;
-                apply::allowed(&again.forward, opts)?;
-                replanned = Some(again);
-            }
-            (_, None) => {}
+            (_, again) => replanned = again,
         }
     }
     let current = replanned.as_ref().unwrap_or(given);
@@ -325,15 +318,8 @@ fn once(target: &dyn OneRequest, given: &Prepared, run: &Run, start: Instant) ->
         Sent::Failed { index, message } => return Err(failed(index, message)),
         Sent::Lost(why) => settle(target, &why, recorded.first())?,
     }
-    let plan_dir = match staged {
-        Some(staged) => Some(staged.publish().map_err(|e| {
-            let id = recorded.first().cloned().unwrap_or_default();
-            let message =
-                format!("change {id} is applied and recorded, but its plan files could not be moved into place: {e}");
-            ApplyError::Store(StoreError::new("publish the plan files", None, message))
-        })?),
-        None => None,
-    };
+    let id = recorded.first().cloned().unwrap_or_default();
+    let plan_dir = store::publish_committed(staged, &id).map_err(ApplyError::Store)?;
     Ok(Report {
         id: recorded.first().cloned(),
         summary: crate::render::summary(&current.forward),

@@ -244,16 +244,8 @@ impl Done {
         if self.nothing {
             return Ok(Report { already_done: true, ..Report::nothing() });
         }
-        let plan_dir = match self.staged {
-            Some(staged) => Some(staged.publish().map_err(|e| {
-                let id = self.recorded.first().cloned().unwrap_or_default();
-                let message = format!(
-                    "change {id} is applied and recorded, but its plan files could not be moved into place: {e}"
-                );
-                ApplyError::Store(StoreError::new("publish the plan files", None, message))
-            })?),
-            None => None,
-        };
+        let id = self.recorded.first().cloned().unwrap_or_default();
+        let plan_dir = store::publish_committed(self.staged, &id).map_err(ApplyError::Store)?;
         let prepared = self.replanned.as_ref().unwrap_or(given);
         Ok(Report {
             id: if dry_run { None } else { self.recorded.first().cloned() },
@@ -283,7 +275,7 @@ fn in_transaction(
     let before = inspect(stream, &opts.inspect)?;
     let mut done = Done::default();
     if !diff(&before, &prepared.before.without_hints()).is_empty() {
-        match execute::moved(prepared, &before, run, client.sqlite_version()?)? {
+        match execute::moved(prepared, &before, run, client.sqlite_version()?, false)? {
             (Steps::Nothing, _) => return Ok(Done { nothing: true, ..done }),
             (_, again) => done.replanned = again,
         }

@@ -6,6 +6,7 @@
 //!   `meta.json`): readable copies for review and version control, staged
 //!   before COMMIT and renamed into place after it. Never table data.
 
+use crate::store_error::StoreError;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,6 +50,17 @@ impl Staged {
         }
         Ok(self.target.clone())
     }
+}
+
+/// Moves the plan files of committed change `id` into place, when they were staged; the error
+/// says the change itself is applied and recorded.
+pub fn publish_committed(staged: Option<Staged>, id: &str) -> Result<Option<PathBuf>, StoreError> {
+    let Some(staged) = staged else { return Ok(None) };
+    staged.publish().map(Some).map_err(|e| {
+        let message =
+            format!("change {id} is applied and recorded, but its plan files could not be moved into place: {e}");
+        StoreError::new("publish the plan files", None, message)
+    })
 }
 
 /// The metadata file of a stored change.
