@@ -1,14 +1,13 @@
 //! Rqlite: a node of an rqlite cluster (SQLite replicated over Raft) reached over its HTTP API,
-//! as an [`Sql`] to read: `inspect`, `drift`, `plan` and `history` work on `--db
-//! rqlite://HOST:PORT` (`rqlites://` for HTTPS) as on a file. Every read is a `POST
-//! /db/query?level=strong`, answered by the leader (a follower forwards it), so it sees every
-//! committed write; several queries go in one request, read in one transaction.
+//! as a [`Target`]: every command works on `--db rqlite://HOST:PORT` (`rqlites://` for HTTPS).
+//! Every read is a `POST /db/query?level=strong`, answered by the leader (a follower forwards
+//! it), so it sees every committed write; several queries go in one request, read in one
+//! transaction.
 //!
-//! Changing an rqlite database is not built yet: rqlite has no interactive transactions (a
-//! change is one request whose statements commit together), so the checks a change makes
-//! before COMMIT must travel inside that request; [`Node::engine`] says so
-//! ([`Transactions::OneRequest`]) and the command line refuses `apply`, `rollback` and `reset`
-//! before sending anything.
+//! rqlite has no interactive transactions: a change is one `POST /db/execute?transaction` whose
+//! statements commit or roll back together, compiled with its guards by [`crate::one_request`]
+//! ([`Node::engine`] says [`Transactions::OneRequest`]). On a node started with `-fk` foreign
+//! keys stay on, so its plans rebuild a referenced table with the tables that reference it.
 //!
 //! Credentials come from `RECONCILE_RQLITE_USER` and `RECONCILE_RQLITE_PASSWORD` (HTTP basic
 //! auth); a URL that carries them is refused without being repeated, and the password is never
@@ -47,8 +46,7 @@ pub struct Node {
     agent: ureq::Agent,
     /// The basic-auth header, when credentials were given.
     authorization: Option<String>,
-    version: (u32, u32, u32),
-    foreign_keys: bool,
+    /// What the node is: its SQLite version, and whether it enforces foreign keys.
     engine: Engine,
     requests: Cell<u64>,
 }
@@ -88,25 +86,18 @@ impl Node {
             .build();
         let authorization =
             user.map(|u| format!("Basic {}", base64_encode(format!("{u}:{}", password.unwrap_or("")).as_bytes())));
-        let mut node = Node {
-            engine: engine_of(&base, (0, 0, 0), false),
-            base,
-            agent,
-            authorization,
-            version: (0, 0, 0),
-            foreign_keys: false,
-            requests: Cell::new(0),
-        };
+        let mut node =
+            Node { engine: engine_of(&base, (0, 0, 0), false), base, agent, authorization, requests: Cell::new(0) };
         let asked = node
             .query(&[("SELECT sqlite_version()", &[]), ("PRAGMA foreign_keys", &[])])
             .map_err(|e| RemoteError::new(crate::normalize::sqlite_message(&e)))?;
-        node.version = match asked.first().and_then(|rows| rows.first()).and_then(|r| r.first()) {
+        let version = match asked.first().and_then(|rows| rows.first()).and_then(|r| r.first()) {
             Some(Value::Text(v)) => crate::engine::parse_version(v),
             _ => return Err(RemoteError::new(format!("the node at {} did not say its SQLite version", node.base))),
         };
-        node.foreign_keys =
+        let foreign_keys =
             matches!(asked.get(1).and_then(|rows| rows.first()).and_then(|r| r.first()), Some(Value::Integer(1)));
-        node.engine = engine_of(&node.base, node.version, node.foreign_keys);
+        node.engine = engine_of(&node.base, version, foreign_keys);
         Ok(node)
     }
 
@@ -123,7 +114,7 @@ impl Node {
     /// Whether the node enforces foreign keys (started with `-fk`): then `PRAGMA foreign_keys =
     /// OFF` in a request does nothing, and a rebuild must keep keys deferred instead.
     pub fn enforces_foreign_keys(&self) -> bool {
-        self.foreign_keys
+        self.engine.foreign_keys == ForeignKeyHold::DeferOnly
     }
 
     /// What the engine is: one request per change, foreign keys held off only where the node
@@ -286,8 +277,7 @@ impl Target for Node {
 
     fn prepare(&mut self, desired: &Schema, opts: &InspectOptions) -> Result<Prepared, Error> {
         let before = crate::inspect::inspect(&*self, opts)?;
-        let keys_on = self.engine.foreign_keys == ForeignKeyHold::DeferOnly;
-        migration::prepare_keys_on(before, desired, self.version, keys_on)
+        migration::prepare_keys_on(before, desired, self.engine.sqlite_version, self.enforces_foreign_keys())
     }
 
     fn execute(&mut self, prepared: &Prepared, run: &Run) -> Result<Report, Error> {
@@ -363,7 +353,7 @@ impl Sql for Node {
     }
 
     fn sqlite_version(&self) -> Result<(u32, u32, u32), rusqlite::Error> {
-        Ok(self.version)
+        Ok(self.engine.sqlite_version)
     }
 }
 
