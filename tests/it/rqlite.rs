@@ -248,21 +248,20 @@ fn each_guard_of_a_one_request_change_fires_and_rolls_the_whole_request_back() {
             self.node.send(&statements)
         }
     }
-    let fired = |part: Part, before_send: &dyn Fn(), tamper: &dyn Fn(&mut Vec<Statement>)| {
+    let fired = |before_send: &dyn Fn(), tamper: &dyn Fn(&mut Vec<Statement>)| {
         let racing = Racing { node: &target, before_send, tamper };
         let outcome = sqlite_reconcile::one_request::change(&racing, &prepared, &run);
-        let e = outcome.expect_err("the guard fires").to_string();
-        (part, e)
+        outcome.expect_err("the guard fires").to_string()
     };
     let noop = || {};
     let same = |_: &mut Vec<Statement>| {};
-    let (_, e) = fired(Part::Stale, &|| node.execute(&["CREATE TABLE other (x)"], None), &same);
+    let e = fired(&|| node.execute(&["CREATE TABLE other (x)"], None), &same);
     assert!(e.contains("changed after it was read"), "{e}");
     node.execute(&["DROP TABLE other"], None);
     assert_eq!(state(&target), start);
     // Schema: the node's result is not the copy's (a step's text differs from the one the copy
     // ran, so `sqlite_schema` holds another text).
-    let (_, e) = fired(Part::Schema, &noop, &|s| {
+    let e = fired(&noop, &|s| {
         let create =
             s.iter_mut().find(|x| matches!(x.part, Part::Step(_)) && x.sql.starts_with("CREATE TABLE ")).unwrap();
         assert!(create.sql.contains('\n'), "{}", create.sql);
@@ -320,6 +319,22 @@ fn a_change_to_a_node_that_cannot_take_it_is_a_clear_error_and_writes_nothing() 
     assert!(said.contains("leader") || said.contains("remote node") || said.contains("answered HTTP"), "{said}");
     let out = reconcile(dir.path(), &["inspect", "--db", &lonely]);
     assert_eq!(out.status.code(), Some(1), "reads need the leader too: {}", stderr(&out));
+    // The cluster back whole: no node holds anything of the change.
+    for i in 0..cluster.len() {
+        if cluster.url(i) != lonely {
+            cluster.start(i).unwrap();
+        }
+    }
+    for i in 0..cluster.len() {
+        cluster.wait_ready(i).unwrap();
+    }
+    let leader = cluster.leader().expect("a leader again");
+    let out = reconcile(dir.path(), &["drift", "--db", &cluster.url(leader)]);
+    assert_eq!(out.status.code(), Some(2), "the table was not made: {}", stderr(&out));
+    for i in 0..cluster.len() {
+        let objects = cluster.local_rows(i, "SELECT count(*) FROM sqlite_schema").unwrap();
+        assert_eq!(objects, serde_json::json!([[0]]), "node {i} holds nothing");
+    }
 }
 
 /// A 3-node cluster: a change applied through a follower's address (rqlite forwards it to the
@@ -340,10 +355,8 @@ fn a_three_node_cluster_takes_a_change_through_a_follower_and_survives_its_leade
     std::fs::write(dir.join("schema/app.yaml"), yaml("")).unwrap();
     let out = reconcile(dir.path(), &["apply", "--yes", "--db", &follower]);
     assert_eq!(out.status.code(), Some(0), "through a follower: {}", stderr(&out));
-    let mut seed = vec!["BEGIN".to_string()];
-    seed.extend((1..=200).map(|i| format!("INSERT INTO parent VALUES ({i}, 'p{i}')")));
+    let mut seed: Vec<String> = (1..=200).map(|i| format!("INSERT INTO parent VALUES ({i}, 'p{i}')")).collect();
     seed.extend((1..=600).map(|i| format!("INSERT INTO child VALUES ({i}, {})", 1 + i % 200)));
-    seed.retain(|s| s != "BEGIN");
     let all: Vec<&str> = seed.iter().map(String::as_str).collect();
     let body = serde_json::json!(all).to_string();
     ureq::post(&format!("{}/db/execute?transaction", cluster.http(cluster.leader().unwrap())))
