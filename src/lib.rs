@@ -12,6 +12,7 @@
 
 pub mod apply;
 pub mod backup;
+pub mod cascade;
 pub mod diff;
 pub mod engine;
 pub(crate) mod error;
@@ -23,6 +24,7 @@ pub mod inspect;
 pub mod lint;
 pub mod load;
 pub mod lock;
+pub mod markdown;
 pub mod migration;
 pub mod model;
 pub mod normalize;
@@ -33,6 +35,7 @@ pub mod remote;
 pub mod render;
 pub(crate) mod rollback;
 pub mod rqlite;
+pub mod sarif;
 pub mod server;
 pub mod sql;
 pub mod store;

@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use crate::cascade::{self, Child, Parent};
 use crate::diff::{Change, Risk};
 use crate::history::HistoryEntry;
 use crate::plan::{Kept, KeptKind, Plan, Step, StepKind};
@@ -68,7 +69,7 @@ fn kept_counts(keeps: &[Kept]) -> Vec<String> {
 }
 
 /// "1 index (feed_title), 2 triggers (a, b)": the kept dependents by kind, with their names.
-fn kept_names(keeps: &[Kept]) -> String {
+pub(crate) fn kept_names(keeps: &[Kept]) -> String {
     [
         (KeptKind::Index, "index", "indexes"),
         (KeptKind::View, "view", "views"),
@@ -150,15 +151,22 @@ pub fn one_line(text: &str) -> String {
 
 /// The plan for people: each step with its risk marker, its hints, what it keeps and its SQL, then the summary.
 pub fn text(plan: &Plan) -> String {
-    render_text(plan, &Style { on: false })
+    render_text(plan, &Style { on: false }, &[])
+}
+
+/// [`text`] with the cascade report: under each rebuilt or dropped table, the child tables
+/// whose foreign keys reference it, their actions, rows and how the plan keeps them safe; with
+/// ANSI colors when `color`.
+pub fn text_with(plan: &Plan, cascade: &[Parent], color: bool) -> String {
+    render_text(plan, &Style { on: color }, cascade)
 }
 
 /// [`text`] with ANSI colors (risk markers, step titles, the summary), for a terminal.
 pub fn text_colored(plan: &Plan) -> String {
-    render_text(plan, &Style { on: true })
+    render_text(plan, &Style { on: true }, &[])
 }
 
-fn render_text(plan: &Plan, st: &Style) -> String {
+fn render_text(plan: &Plan, st: &Style, cascade: &[Parent]) -> String {
     let mut out = String::new();
     for (i, s) in plan.steps.iter().enumerate() {
         out.push_str(&format!("{}. {} {}\n", i + 1, st.marker(s), st.paint("1", &one_line(&s.comment))));
@@ -167,6 +175,9 @@ fn render_text(plan: &Plan, st: &Style) -> String {
         }
         if !s.keeps.is_empty() {
             out.push_str(&format!("   keeps {}\n", one_line(&kept_names(&s.keeps))));
+        }
+        for c in children_of(cascade, s) {
+            out.push_str(&format!("   referenced by {}\n", one_line(&child_text(c))));
         }
         for sql in &s.sql {
             for line in sql.lines() {
@@ -178,6 +189,35 @@ fn render_text(plan: &Plan, st: &Style) -> String {
     out.push_str(&st.paint("1", &one_line(&summary(plan))));
     out.push('\n');
     out
+}
+
+/// The children the cascade report lists for step `s`'s table, when it rebuilds or drops one.
+fn children_of<'a>(cascade: &'a [Parent], s: &'a Step) -> impl Iterator<Item = &'a Child> {
+    let step = match s.kind {
+        StepKind::RebuildTable => "rebuild",
+        StepKind::DropTable => "drop",
+        _ => "",
+    };
+    cascade
+        .iter()
+        .filter(move |p| p.step == step && p.table.eq_ignore_ascii_case(&s.object))
+        .flat_map(|p| p.children.iter())
+}
+
+/// `posts (user_id) ON DELETE CASCADE ON UPDATE NO ACTION, 120 rows: foreign keys off ...`.
+fn child_text(c: &Child) -> String {
+    let rows = match c.rows {
+        Some(n) => format!(", {}", plural(usize::try_from(n).unwrap_or(0), "row", "rows")),
+        None => String::new(),
+    };
+    format!(
+        "{} ({}) ON DELETE {} ON UPDATE {}{rows}: {}",
+        c.table,
+        c.columns.join(", "),
+        cascade::action_sql(c.on_delete),
+        cascade::action_sql(c.on_update),
+        c.kept_by.describe()
+    )
 }
 
 /// A script a person can run with the sqlite3 shell, pragmas outside the transaction.
@@ -215,6 +255,8 @@ struct JsonPlan<'a> {
     risk: Risk,
     changes: &'a [Change],
     steps: Vec<JsonStep<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cascade: Option<&'a [Parent]>,
 }
 
 /// A step as the JSON format has it (docs/JSON.md): what the applier needs only to run it
@@ -252,6 +294,16 @@ fn pretty<T: Serialize>(value: &T) -> String {
 
 /// The plan as JSON (`version`, `in_sync`, `summary`, `risk`, `changes`, `steps`); docs/JSON.md.
 pub fn json(plan: &Plan) -> String {
+    json_plan(plan, None)
+}
+
+/// [`json`] with the cascade report (`cascade`: each rebuilt or dropped table that others
+/// reference, with its children); docs/JSON.md.
+pub fn json_with(plan: &Plan, cascade: &[Parent]) -> String {
+    json_plan(plan, Some(cascade))
+}
+
+fn json_plan(plan: &Plan, cascade: Option<&[Parent]>) -> String {
     let j = JsonPlan {
         version: JSON_VERSION,
         in_sync: plan.is_empty(),
@@ -259,6 +311,7 @@ pub fn json(plan: &Plan) -> String {
         risk: plan.risk(),
         changes: &plan.changes,
         steps: plan.steps.iter().map(JsonStep::from).collect(),
+        cascade,
     };
     pretty(&j)
 }
