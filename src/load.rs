@@ -99,9 +99,18 @@ pub struct Loaded {
     pub schema: Schema,
     /// `tables.x` / `views.x` / ... → file name.
     pub origin: BTreeMap<String, String>,
+    /// Each file's text, to locate a YAML path in it ([`locate`]).
+    pub texts: BTreeMap<String, String>,
 }
 
 impl Loaded {
+    /// The file, line and column (1-based) of the object at YAML path `path`.
+    pub fn position_of(&self, path: &str) -> (String, usize, usize) {
+        let file = self.file_of(path);
+        let (line, column) = self.texts.get(&file).map_or((1, 1), |text| locate(text, path));
+        (file, line, column)
+    }
+
     /// The file that declared the object at YAML path `path` (`schema` if none did).
     pub fn file_of(&self, path: &str) -> String {
         let top: Vec<&str> = path.splitn(3, '.').collect();
@@ -147,6 +156,7 @@ pub fn load_sources<N: AsRef<str>, T: AsRef<str>>(sources: &[(N, T)]) -> Result<
         let file = file.as_ref();
         let part = parse_yaml(file, text.as_ref())?;
         merge(&mut loaded, part, file)?;
+        loaded.texts.insert(file.to_string(), text.as_ref().to_string());
     }
     validate(&loaded)?;
     Ok(loaded)
@@ -685,5 +695,138 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("tables.t.columns[0].default"), "{e}");
+    }
+}
+
+/// One step of a YAML path: a key (a column or an index may be named by its `name`), or a
+/// list position.
+enum Segment<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn segments(path: &str) -> Vec<Segment<'_>> {
+    let mut out = Vec::new();
+    for part in path.split('.') {
+        let (key, mut rest) = part.split_once('[').map_or((part, ""), |(k, r)| (k, r));
+        if !key.is_empty() {
+            out.push(Segment::Key(key));
+        }
+        while let Some((n, after)) = rest.split_once(']') {
+            if let Ok(i) = n.parse() {
+                out.push(Segment::Index(i));
+            }
+            rest = after.strip_prefix('[').unwrap_or(after);
+        }
+    }
+    out
+}
+
+/// Whether `body` (a line without its indentation and list dash) starts with key `key`.
+fn starts_with_key(body: &str, key: &str) -> bool {
+    [key.to_string(), format!("\"{key}\""), format!("'{key}'")]
+        .iter()
+        .any(|k| body.strip_prefix(k.as_str()).is_some_and(|r| r.trim_start().starts_with(':')))
+}
+
+/// The column of `key:` inside the flow mapping on `line` after byte `from`.
+fn flow_key(line: &str, from: usize, key: &str) -> Option<usize> {
+    let rest = line.get(from..)?;
+    let mut at = 0;
+    while let Some(i) = rest[at..].find(key) {
+        let start = at + i;
+        let before = rest[..start].trim_end().chars().last();
+        let after = rest[start + key.len()..].trim_start();
+        if matches!(before, Some('{') | Some(',')) && after.starts_with(':') {
+            return Some(from + start);
+        }
+        at = start + key.len();
+    }
+    None
+}
+
+/// Whether the list item on a line names `name` (`- name: x`, `- { name: x, ... }`).
+fn item_named(body: &str, name: &str) -> bool {
+    let Some(i) = body.find("name:") else { return false };
+    let value = body[i + 5..].trim_start();
+    let value = value.trim_start_matches(['"', '\'']);
+    value.strip_prefix(name).is_some_and(|r| r.is_empty() || r.starts_with([',', '}', ' ', '"', '\'']))
+}
+
+/// The line and column (1-based) of the object at YAML path `path` (`tables.posts.columns[1]`,
+/// `tables.posts.columns.user_id.references`) in `text`, as far as its text shows it: the
+/// deepest step of the path found, block or flow style; the file's first line when none is.
+pub fn locate(text: &str, path: &str) -> (usize, usize) {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut at: Option<(usize, usize, usize)> = None; // (line, column, indent of its block)
+    for seg in segments(path) {
+        // Inside a flow mapping on the line found so far.
+        if let (Some((line, col, indent)), Segment::Key(key)) = (at, &seg) {
+            if let Some(c) = flow_key(lines[line], col + 1, key) {
+                at = Some((line, c, indent));
+                continue;
+            }
+        }
+        let (from, parent) = at.map_or((0, -1), |(l, _, i)| (l + 1, i as isize));
+        let (mut hit, mut count, mut item_indent) = (None, 0, None);
+        for (i, l) in lines.iter().enumerate().skip(from) {
+            let t = l.trim_start();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let indent = l.len() - t.len();
+            if (indent as isize) <= parent && !t.starts_with("- ") {
+                break;
+            }
+            if (indent as isize) < parent {
+                break;
+            }
+            let body = t.strip_prefix("- ").map(str::trim_start);
+            match &seg {
+                Segment::Key(key) => {
+                    let inner = body.unwrap_or(t);
+                    if starts_with_key(inner, key) || (body.is_some() && item_named(inner, key)) {
+                        hit = Some((i, l.len() - inner.len(), indent));
+                        break;
+                    }
+                }
+                Segment::Index(n) => {
+                    if body.is_some() && item_indent.is_none_or(|d| d == indent) {
+                        item_indent = Some(indent);
+                        if count == *n {
+                            hit = Some((i, indent, indent));
+                            break;
+                        }
+                        count += 1;
+                    }
+                }
+            }
+        }
+        match hit {
+            Some(h) => at = Some(h),
+            None => break,
+        }
+    }
+    at.map_or((1, 1), |(line, col, _)| (line + 1, col + 1))
+}
+
+#[cfg(test)]
+mod locate_tests {
+    use super::locate;
+
+    const YAML: &str = "# app\ntables:\n  users:\n    columns:\n      - { name: id, type: INTEGER }\n      - name: email\n        type: TEXT\n        references: { table: orgs, column: id }\n    foreign_keys:\n      - { columns: [org], references: orgs }\n      - columns: [team]\n        references: teams\nviews:\n  v: { sql: \"SELECT 1\" }\n";
+
+    #[test]
+    fn a_yaml_path_is_found_in_block_and_flow_style() {
+        assert_eq!(locate(YAML, "tables.users"), (3, 3));
+        assert_eq!(locate(YAML, "tables.users.columns.id"), (5, 9));
+        assert_eq!(locate(YAML, "tables.users.columns.email"), (6, 9));
+        assert_eq!(locate(YAML, "tables.users.columns.email.references"), (8, 9));
+        assert_eq!(locate(YAML, "tables.users.columns[1]"), (6, 7));
+        assert_eq!(locate(YAML, "tables.users.foreign_keys[1]"), (11, 7));
+        assert_eq!(locate(YAML, "views.v.sql"), (14, 8));
+        // What is not there: the deepest step found.
+        assert_eq!(locate(YAML, "tables.users.indexes.x"), (3, 3));
+        assert_eq!(locate(YAML, "nothing"), (1, 1));
     }
 }

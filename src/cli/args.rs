@@ -108,6 +108,9 @@ pub(crate) enum Command {
         schema: Option<PathBuf>,
         #[command(flatten)]
         lints: LintArgs,
+        /// Output format: text (stderr) or sarif (stdout, the lint warnings as SARIF 2.1.0)
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
     },
     /// Show the ordered steps that would bring the database to the schema, with lint warnings
     #[command(after_help = lints_help())]
@@ -116,7 +119,8 @@ pub(crate) enum Command {
         target: Target,
         #[command(flatten)]
         lints: LintArgs,
-        /// Output format: text (stderr), sql or json (stdout)
+        /// Output format: text (stderr); sql, json, markdown (a pull-request comment) or sarif (the
+        /// plan-time lint warnings) on stdout
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
         /// Also save the plan (with its rollback) to FILE, for `apply --plan FILE`
@@ -142,9 +146,9 @@ pub(crate) enum Command {
     Drift {
         #[command(flatten)]
         target: Target,
-        /// Output format: text (stderr) or json (stdout)
-        #[arg(long, value_enum, default_value_t = ListFormat::Text)]
-        format: ListFormat,
+        /// Output format: text (stderr); json or markdown (a pull-request comment) on stdout
+        #[arg(long, value_enum, default_value_t = DriftFormat::Text)]
+        format: DriftFormat,
     },
     /// Undo the last applied change (or PLAN_ID, those newer than --to ID, the last --steps N) in one transaction
     #[command(after_help = PRECEDENCE)]
@@ -330,6 +334,21 @@ pub(crate) enum Format {
     Text,
     Sql,
     Json,
+    Markdown,
+    Sarif,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum DriftFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum CheckFormat {
+    Text,
+    Sarif,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -69,7 +69,7 @@ fn dispatch(st: &Settings, command: Command) -> Result<Outcome, Failure> {
     use commands::{apply, check, drift, fleet, history, inspect, plan, reset, rollback};
     match command {
         Command::Inspect { db, output } => inspect::run(st, &st.db(&db.db), output.as_deref()),
-        Command::Check { schema, lints } => check::run(st, &st.schema(&schema), &lints),
+        Command::Check { schema, lints, format } => check::run(st, &st.schema(&schema), &lints, format),
         Command::Plan { target, lints, format, out } => plan::run(st, &target, &lints, format, out.as_deref()),
         Command::Apply { target, run, plan, plans } => apply::run(st, &target, &run, plan.as_deref(), &plans),
         Command::Drift { target, format } => drift::run(st, &target, format),

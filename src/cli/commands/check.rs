@@ -3,18 +3,22 @@
 
 use std::path::Path;
 
-use sqlite_reconcile::lint;
+use sqlite_reconcile::{lint, sarif};
 
-use super::{load_schema, plural, warn};
-use crate::cli::args::LintArgs;
+use super::{load_schema, located, plural, print_stdout, warn};
+use crate::cli::args::{CheckFormat, LintArgs};
 use crate::cli::exit::{Failure, Outcome};
 use crate::cli::settings::Settings;
 
 /// Loads and validates `schema`, says what it holds, and warns about its lints.
-pub(crate) fn run(st: &Settings, schema: &Path, lints: &LintArgs) -> Result<Outcome, Failure> {
+pub(crate) fn run(st: &Settings, schema: &Path, lints: &LintArgs, format: CheckFormat) -> Result<Outcome, Failure> {
     let allow = st.allow_lints(lints)?;
     let (loaded, desired) = load_schema(st, schema)?;
     let s = &desired;
+    let warnings = lint::schema(&desired, &allow);
+    if let CheckFormat::Sarif = format {
+        print_stdout(&sarif::log(&located(&loaded, &warnings), env!("CARGO_PKG_VERSION")));
+    }
     if st.out.normal() {
         eprintln!(
             "{}: valid ({}, {}, {}, {}, {})",
@@ -26,6 +30,6 @@ pub(crate) fn run(st: &Settings, schema: &Path, lints: &LintArgs) -> Result<Outc
             plural(s.virtual_tables.len(), "virtual table", "virtual tables")
         );
     }
-    warn(st, &loaded, &lint::schema(&desired, &allow));
+    warn(st, &loaded, &warnings);
     Ok(Outcome::Ok)
 }

@@ -7,13 +7,13 @@ use std::time::Instant;
 use sqlite_reconcile::{inspect, render};
 
 use super::{load_desired, plural, print_stdout};
-use crate::cli::args::{ListFormat, Target};
+use crate::cli::args::{DriftFormat, Target};
 use crate::cli::exit::{Failure, Outcome};
 use crate::cli::open::{db_failure, open_for_reading};
 use crate::cli::settings::Settings;
 
 /// Compares the database with the schema: `Outcome::Drift` when they differ.
-pub(crate) fn run(st: &Settings, target: &Target, format: ListFormat) -> Result<Outcome, Failure> {
+pub(crate) fn run(st: &Settings, target: &Target, format: DriftFormat) -> Result<Outcome, Failure> {
     let (db, schema) = (st.db(&target.db), st.schema(&target.schema));
     let desired = load_desired(st, &schema)?;
     let t = Instant::now();
@@ -25,8 +25,13 @@ pub(crate) fn run(st: &Settings, target: &Target, format: ListFormat) -> Result<
     let changes = sqlite_reconcile::diff::diff(&actual, &desired);
     st.timed("compared", t);
     match format {
-        ListFormat::Json => print_stdout(&render::drift_json(&db, &schema, &changes)),
-        ListFormat::Text if st.out.normal() => {
+        DriftFormat::Json => print_stdout(&render::drift_json(&db, &schema, &changes)),
+        DriftFormat::Markdown => print_stdout(&sqlite_reconcile::markdown::drift(
+            &db.display().to_string(),
+            &schema.display().to_string(),
+            &changes,
+        )),
+        DriftFormat::Text if st.out.normal() => {
             if changes.is_empty() {
                 eprintln!("{}: in sync with {}", db.display(), schema.display());
             } else {
@@ -37,7 +42,7 @@ pub(crate) fn run(st: &Settings, target: &Target, format: ListFormat) -> Result<
                 }
             }
         }
-        ListFormat::Text => {}
+        DriftFormat::Text => {}
     }
     Ok(if changes.is_empty() { Outcome::Ok } else { Outcome::Drift })
 }

@@ -141,11 +141,18 @@ fn prepare_in(
 
 /// The plan as text for stderr, colored when color is on.
 fn plan_text(st: &Settings, plan: &Plan) -> String {
-    if st.out.color {
-        render::text_colored(plan)
-    } else {
-        render::text(plan)
-    }
+    render::text_with(plan, &[], st.out.color)
+}
+
+/// Lint warnings with the file, line and column of their objects, for SARIF.
+fn located(loaded: &Loaded, lints: &[Lint]) -> Vec<sqlite_reconcile::sarif::Located> {
+    lints
+        .iter()
+        .map(|l| {
+            let (file, line, column) = loaded.position_of(&l.path);
+            sqlite_reconcile::sarif::Located { lint: l.clone(), file, line, column }
+        })
+        .collect()
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
