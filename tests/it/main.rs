@@ -24,6 +24,7 @@ mod python;
 mod readme;
 mod reference;
 mod remote_faults;
+mod review;
 mod roundtrip;
 mod rqlite;
 mod scenarios;

@@ -62,6 +62,16 @@ fn inspect_drift_plan_and_history_read_an_rqlite_node_as_they_read_a_file() {
     assert_eq!(drift.status.code(), Some(2), "{}", stderr(&drift));
     let plan = reconcile(dir.path(), &["plan", "--db", &node.url]);
     assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    // The cascade report says how the `-fk` node's children are kept: rebuilt with the parent.
+    let json: serde_json::Value =
+        serde_json::from_str(&stdout(&reconcile(dir.path(), &["plan", "--db", &node.url, "--format", "json"])))
+            .unwrap();
+    let child = &json["cascade"][0]["children"][0];
+    assert_eq!((&json["cascade"][0]["table"], &child["table"]), (&"users".into(), &"posts".into()), "{json}");
+    assert_eq!(
+        (&child["on_delete"], &child["rows"], &child["kept_by"]),
+        (&"cascade".into(), &1.into(), &"rebuilt_with_it".into())
+    );
     assert!(stderr(&plan).contains("rebuild table `users`"), "{}", stderr(&plan));
     let history = reconcile(dir.path(), &["history", "--db", &node.url]);
     assert_eq!(history.status.code(), Some(0), "{}", stderr(&history));
