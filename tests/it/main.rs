@@ -2,6 +2,7 @@
 //! SQLite files in temporary directories and, where it tests the CLI, runs the
 //! real `reconcile` binary.
 
+mod action;
 mod alembic;
 mod cli;
 mod concurrent;
