@@ -244,7 +244,11 @@ impl From<rusqlite::Error> for ApplyError {
         if is_full(&e) {
             return ApplyError::DiskFull(sqlite_message(&e));
         }
-        ApplyError::Sqlite(sqlite_message(&e))
+        // An I/O error says which operation failed, as its extended result code tells.
+        match crate::oslog::operation_of(&e) {
+            Some(op) => ApplyError::Sqlite(format!("{} ({op} failed)", sqlite_message(&e))),
+            None => ApplyError::Sqlite(sqlite_message(&e)),
+        }
     }
 }
 

@@ -29,6 +29,7 @@ pub mod migration;
 pub mod model;
 pub mod normalize;
 pub mod one_request;
+pub mod oslog;
 pub mod plan;
 pub(crate) mod reconciler;
 pub mod remote;

@@ -38,6 +38,8 @@ pub fn run() -> ExitCode {
 /// [`run`] with the arguments given (the first is the program's name): the exit status. Help and
 /// version end the process, as clap does. The Python module's `reconcile` command calls this.
 pub fn run_with(args: impl IntoIterator<Item = std::ffi::OsString>) -> u8 {
+    // First, before SQLite is used: an I/O error can then name its operation and file.
+    sqlite_reconcile::oslog::install();
     let parsed = Cli::command().try_get_matches_from(args).and_then(|m| Cli::from_arg_matches(&m).map(|cli| (m, cli)));
     let (matches, cli) = match parsed {
         Ok(p) => p,

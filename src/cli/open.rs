@@ -27,7 +27,7 @@ pub(crate) fn open_existing_read_only(db: &Path, timeout: Duration) -> Result<Co
         return Err(Failure::Error(format!("{}: no such database file", db.display())));
     }
     let conn = Connection::open_with_flags(db, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+        .map_err(|e| open_failure(db, &e))?;
     first_read(conn, db, timeout)
 }
 
@@ -101,7 +101,7 @@ pub(crate) fn open_target(db: &Path, timeout: Duration) -> Result<Connection, Fa
         // A URL reaches a server through `open_server`; never a file named after it.
         return Err(Failure::Error(format!("{}: a server's address, not a database file", db.display())));
     }
-    let conn = Connection::open(db).map_err(|e| Failure::Error(format!("{}: {e}", db.display())))?;
+    let conn = Connection::open(db).map_err(|e| open_failure(db, &e))?;
     first_read(conn, db, timeout)
 }
 
@@ -128,7 +128,45 @@ pub(crate) fn db_failure(db: &Path, waited: Duration, e: Error) -> Failure {
         | Error::Apply(ApplyError::Busy { .. } | ApplyError::ReadOnly(_) | ApplyError::DiskFull(_)) => {
             format!("{}: {e}{}", db.display(), hint(&e))
         }
-        _ => return Failure::library(e),
+        _ => return with_io(Failure::library(e), db),
     };
-    Failure::Library { error: Box::new(e), message }
+    with_io(Failure::Library { error: Box::new(e), message }, db)
+}
+
+/// SQLite could not open the database at `db`: the error with the failing call, when it failed on I/O.
+fn open_failure(db: &Path, e: &rusqlite::Error) -> Failure {
+    let message = format!("{}: {}", db.display(), sqlite_message(e));
+    // Opening reports SQLite's primary code only: the call was one of opening it.
+    let by_code = sqlite_reconcile::oslog::operation_of(e).unwrap_or("a call while opening it");
+    match io_call(&message, Some(by_code)) {
+        Some(call) => {
+            Failure::Error(format!("{message}\n  {call} (on {} or the journal or WAL beside it)", db.display()))
+        }
+        None => Failure::Error(message),
+    }
+}
+
+/// When `message` is about I/O: the call SQLite logged as failing, or the operation its result
+/// code names (`by_code`).
+fn io_call(message: &str, by_code: Option<&str>) -> Option<String> {
+    let io =
+        ["disk I/O error", "unable to open", "disk is full", "out of memory", "cannot be written", "readonly database"];
+    if !io.iter().any(|w| message.contains(w)) {
+        return None;
+    }
+    let call = sqlite_reconcile::oslog::describe().or(by_code.map(|op| format!("SQLite's failing call: {op}")));
+    Some(call.unwrap_or_else(|| "SQLite did not say which call failed".to_string()))
+}
+
+/// `failure`, when SQLite failed on I/O, with what failed: the call SQLite logged (its operation,
+/// file and the system's message), and the database it happened on.
+fn with_io(failure: Failure, db: &Path) -> Failure {
+    let Failure::Library { error, message } = failure else { return failure };
+    let by_code = match error.as_ref() {
+        Error::Sqlite(e) | Error::Inspect(InspectError::Sqlite(e)) => sqlite_reconcile::oslog::operation_of(e),
+        _ => None,
+    };
+    let Some(call) = io_call(&message, by_code) else { return Failure::Library { error, message } };
+    let message = format!("{message}\n  {call} (on {} or the journal or WAL beside it)", db.display());
+    Failure::Library { error, message }
 }
