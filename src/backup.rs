@@ -300,7 +300,7 @@ impl BackupFile {
             .map_err(|e| format!("{}: {e}", dir.display()))?;
         let during_copy: Vec<bool> = (0..backups.len()).map(|i| during_copy.get(i) == Some(&true)).collect();
         let out = Self::write_scanned(conn, backups, &during_copy, tmp.path())
-            .map_err(|e| format!("writing the backup {}: {e}", path.display()))?;
+            .map_err(|e| format!("writing the backup {}: {}", path.display(), crate::normalize::sqlite_message(&e)))?;
         Ok(BackupFile {
             path: path.to_path_buf(),
             tmp,
@@ -318,6 +318,14 @@ impl BackupFile {
         tmp: &Path,
     ) -> Result<Connection, rusqlite::Error> {
         let out = Connection::open(tmp)?;
+        // SQLite falls back to read-only when the file cannot be opened for writing: say so.
+        if out.is_readonly(rusqlite::MAIN_DB)? {
+            let message = "open for writing failed: the file could be opened read-only only".to_string();
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some(message),
+            ));
+        }
         // A private file, synced and renamed into place only when complete: no journal, no syncs of its own.
         out.execute_batch("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; BEGIN")?;
         out.execute_batch("CREATE TABLE sequence (name TEXT NOT NULL, seq INTEGER)")?;
@@ -397,7 +405,9 @@ impl BackupFile {
     /// Indexes the kept values by key, closes the file, syncs it and renames it into place.
     /// Refused if a backup to be kept as the plan read its rows was not: its rollback would lose them.
     pub fn finish(self) -> Result<PathBuf, String> {
-        let err = |e: rusqlite::Error| format!("writing the backup {}: {e}", self.path.display());
+        let err = |e: rusqlite::Error| {
+            format!("writing the backup {}: {}", self.path.display(), crate::normalize::sqlite_message(&e))
+        };
         if let Some(b) = self.backups.iter().zip(&self.during_copy).zip(&self.kept).find(|((_, d), k)| **d && !**k) {
             return Err(format!(
                 "the plan never read the rows of `{}` whose values the backup {} was to keep",

@@ -44,7 +44,7 @@ pub enum NormalizeError {
     #[error("scratch database: {0}")]
     Inspect(#[from] crate::inspect::InspectError),
     /// Opening the scratch database failed.
-    #[error("scratch database: {0}")]
+    #[error("scratch database: {}", sqlite_message(.0))]
     Sqlite(#[from] rusqlite::Error),
     /// Two objects of the schema have the same name.
     #[error("`{path}`: {message}")]
@@ -222,6 +222,10 @@ fn missing_functions(conn: &Connection, desired: &Schema) -> Result<Vec<String>,
 /// SQLite's own message without rusqlite's decoration.
 pub fn sqlite_message(e: &rusqlite::Error) -> String {
     match e {
+        // SQLite's own text for it may be only the file's name (when opening failed).
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::OutOfMemory => {
+            "out of memory: a memory allocation failed".to_string()
+        }
         rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
         rusqlite::Error::MultipleStatement => "more than one SQL statement where one is expected".to_string(),
         other => other.to_string(),

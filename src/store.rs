@@ -41,7 +41,10 @@ impl Staged {
     pub fn publish(mut self) -> std::io::Result<PathBuf> {
         let Some(tmp) = self.tmp.take() else { return Ok(self.target.clone()) };
         let path = tmp.keep();
-        fs::rename(&path, &self.target)?;
+        fs::rename(&path, &self.target).map_err(|e| {
+            let said = format!("rename({}, {}): {e}", path.display(), self.target.display());
+            std::io::Error::new(e.kind(), said)
+        })?;
         if let Some(parent) = self.target.parent() {
             // Make the rename durable where the platform allows it.
             if let Ok(d) = fs::File::open(parent) {
