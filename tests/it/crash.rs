@@ -70,6 +70,11 @@ views:
 
 /// The database before: deterministic rows, an AUTOINCREMENT mark above the last row, NULLs to backfill.
 fn before_sql(mode: Mode) -> String {
+    before_sql_sized(mode, USERS, ORDERS)
+}
+
+/// [`before_sql`] with `users` and `orders` rows (the fault campaign uses a small one).
+pub(crate) fn before_sql_sized(mode: Mode, users: i64, orders: i64) -> String {
     format!(
         "PRAGMA journal_mode = {journal};
 CREATE TABLE users(id INTEGER PRIMARY KEY AUTOINCREMENT, email TEXT NOT NULL, name TEXT, age INTEGER, legacy TEXT);
@@ -81,29 +86,29 @@ CREATE TABLE audit(id INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT);
 CREATE TRIGGER users_audit AFTER UPDATE OF email ON users BEGIN INSERT INTO audit(what) VALUES ('u' || NEW.id); END;
 CREATE TRIGGER orders_audit AFTER DELETE ON orders BEGIN INSERT INTO audit(what) VALUES ('o' || OLD.id); END;
 CREATE VIEW spend AS SELECT u.id, u.email, sum(o.total) AS total FROM users u JOIN orders o ON o.user_id = u.id GROUP BY u.id;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {USERS})
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {users})
 INSERT INTO users(id, email, name, age, legacy)
   SELECT i, 'user' || i || '@example.com', CASE WHEN i % 7 = 0 THEN NULL ELSE 'name ' || i END, i % 90,
          printf('%016x', i * 2654435761) FROM n;
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ORDERS})
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {orders})
 INSERT INTO orders(id, user_id, total, note)
-  SELECT i, 1 + (i * 7919) % {USERS}, CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 1000) / 10.0 END,
+  SELECT i, 1 + (i * 7919) % {users}, CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 1000) / 10.0 END,
          CASE WHEN i % 3 = 0 THEN NULL ELSE 'note ' || i END FROM n;
-DELETE FROM orders WHERE user_id = {USERS};
-DELETE FROM users WHERE id = {USERS};
+DELETE FROM orders WHERE user_id = {users};
+DELETE FROM users WHERE id = {users};
 UPDATE users SET email = 'first@example.com' WHERE id = 1;",
         journal = mode.pragma()
     )
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Mode {
+pub(crate) enum Mode {
     RollbackJournal,
     Wal,
 }
 
 impl Mode {
-    fn pragma(self) -> &'static str {
+    pub(crate) fn pragma(self) -> &'static str {
         match self {
             Mode::RollbackJournal => "DELETE",
             Mode::Wal => "WAL",
@@ -112,13 +117,13 @@ impl Mode {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Cmd {
+pub(crate) enum Cmd {
     Apply,
     Rollback,
 }
 
 impl Cmd {
-    fn args(self) -> &'static [&'static str] {
+    pub(crate) fn args(self) -> &'static [&'static str] {
         match self {
             Cmd::Apply => {
                 &["apply", "--yes", "--allow-destructive", "--db", "app.db", "--schema", "schema", "--plans", "plans"]
@@ -130,10 +135,10 @@ impl Cmd {
 
 /// Schema text and a digest of every row of every table (besides the history), after recovery.
 #[derive(Debug, Clone, PartialEq)]
-struct Content {
+pub(crate) struct Content {
     schema: Vec<String>,
     /// table → (row count, SHA-256 of its rows in key order)
-    rows: BTreeMap<String, (u64, String)>,
+    pub(crate) rows: BTreeMap<String, (u64, String)>,
 }
 
 /// A history row without what differs between runs (ids, times); `backup` says whether one is named.
@@ -152,8 +157,8 @@ struct HistoryRow {
 
 /// What the database holds, read after the kill (opening it recovers a hot journal or WAL).
 #[derive(Debug, Clone)]
-struct State {
-    content: Content,
+pub(crate) struct State {
+    pub(crate) content: Content,
     history: Vec<HistoryRow>,
 }
 
@@ -174,7 +179,7 @@ struct Traces {
 
 /// Where in a run a kill landed, told by the state it left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Landed {
+pub(crate) enum Landed {
     /// Old state and no trace on disk: killed while starting, planning or waiting for the lock, or
     /// (in WAL mode, where pages reach the file only when the cache spills or at COMMIT) inside the
     /// transaction before it wrote a page.
@@ -304,7 +309,7 @@ fn history(conn: &Connection) -> Vec<HistoryRow> {
 
 /// Opens the database as the next user of it would (recovering what a kill left) and reads its state;
 /// `integrity_check` and `foreign_key_check` must be clean.
-fn state(db: &Path) -> State {
+pub(crate) fn state(db: &Path) -> State {
     let conn = Connection::open(db).unwrap();
     let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok", "integrity_check of {}", db.display());
@@ -369,16 +374,16 @@ fn difference(label: &str, have: &Content, want: &Content) -> String {
 }
 
 /// A case's fixed points: the state before, the state after, and what the uninterrupted run took.
-struct Reference {
-    template: Dir,
-    old: State,
-    new: State,
+pub(crate) struct Reference {
+    pub(crate) template: Dir,
+    pub(crate) old: State,
+    pub(crate) new: State,
     /// The backup file the uninterrupted apply wrote, as content.
     new_backup: Option<Content>,
     duration: Duration,
 }
 
-fn run_to_end(dir: &Path, cmd: Cmd) -> Duration {
+pub(crate) fn run_to_end(dir: &Path, cmd: Cmd) -> Duration {
     let start = Instant::now();
     let out = command(dir, cmd.args()).stdin(Stdio::null()).output().expect("run reconcile");
     let took = start.elapsed();
@@ -387,9 +392,14 @@ fn run_to_end(dir: &Path, cmd: Cmd) -> Duration {
 }
 
 fn reference(mode: Mode, cmd: Cmd) -> Reference {
+    reference_of(&before_sql(mode), DESIRED, cmd)
+}
+
+/// The fixed points of `cmd` from the database `before` builds to the schema `desired`.
+pub(crate) fn reference_of(before: &str, desired: &str, cmd: Cmd) -> Reference {
     let template = Dir::new();
-    template.db("app.db", &before_sql(mode));
-    template.write("schema/app.yaml", DESIRED);
+    template.db("app.db", before);
+    template.write("schema/app.yaml", desired);
     if cmd == Cmd::Rollback {
         // Rolling back starts from the change applied.
         run_to_end(template.path(), Cmd::Apply);
@@ -417,16 +427,17 @@ fn reference(mode: Mode, cmd: Cmd) -> Reference {
         assert_eq!(normalized(&s.history, &old.history), normalized(&new.history, &old.history));
     }
     let new_backup = match cmd {
-        Cmd::Apply => {
-            let name = new.history.last().and_then(|h| h.backup.clone()).expect("the apply keeps a backup");
-            Some(backup_content(&run.join("app.db.reconcile").join(name)))
-        }
+        Cmd::Apply => new
+            .history
+            .last()
+            .and_then(|h| h.backup.clone())
+            .map(|name| backup_content(&run.join("app.db.reconcile").join(name))),
         Cmd::Rollback => None,
     };
     if cmd == Cmd::Rollback {
         // The rollback gives back every row of before the apply.
         let original = Dir::new();
-        original.db("app.db", &before_sql(mode));
+        original.db("app.db", before);
         assert_eq!(new.content.rows, state(&original.join("app.db")).content.rows, "rollback lost or changed rows");
     }
     Reference { template, old, new, new_backup, duration }
@@ -446,7 +457,7 @@ fn normalized(rows: &[HistoryRow], known: &[HistoryRow]) -> Vec<HistoryRow> {
 }
 
 /// Checks the database and its files after one kill; says where the kill landed.
-fn check_trial(r: &Reference, cmd: Cmd, dir: &Path, killed: bool, label: &str) -> Landed {
+pub(crate) fn check_trial(r: &Reference, cmd: Cmd, dir: &Path, killed: bool, label: &str) -> Landed {
     let before = traces(r.template.path());
     let t = traces(dir);
     let s = state(&dir.join("app.db"));
@@ -482,10 +493,16 @@ fn check_trial(r: &Reference, cmd: Cmd, dir: &Path, killed: bool, label: &str) -
     let mut staged = false;
     match cmd {
         Cmd::Apply => {
-            let backup = new_row.backup.as_ref().expect("the change names its backup");
-            let path = dir.join("app.db.reconcile").join(backup);
-            assert!(path.is_file(), "{label}: the committed change's backup {backup} is missing");
-            assert_eq!(Some(backup_content(&path)), r.new_backup, "{label}: the backup does not hold the kept values");
+            match (&new_row.backup, &r.new_backup) {
+                (Some(backup), Some(_)) => {
+                    let path = dir.join("app.db.reconcile").join(backup);
+                    assert!(path.is_file(), "{label}: the committed change's backup {backup} is missing");
+                    let kept = Some(backup_content(&path));
+                    assert_eq!(kept, r.new_backup, "{label}: the backup does not hold the kept values");
+                }
+                (None, None) => {}
+                (named, kept) => panic!("{label}: the change names backup {named:?}, the reference kept {kept:?}"),
+            }
             match t.published.as_slice() {
                 [one] => assert_eq!(meta_id(&dir.join("plans").join(one)), new_row.id, "{label}: plan files"),
                 [] => {

@@ -8,6 +8,7 @@ mod cli;
 mod concurrent;
 mod corpus;
 mod crash;
+mod faults;
 mod fleet;
 mod fuzz_regressions;
 mod getting_started;
