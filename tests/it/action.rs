@@ -15,7 +15,7 @@ use std::process::Command;
 use serde_json::Value as Json;
 use serde_yaml::Value;
 
-use crate::harness::{reconcile, Dir};
+use crate::harness::{reconcile, str_map, Dir};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -379,14 +379,6 @@ impl Pr {
             Err(_) => Vec::new(),
         }
     }
-}
-
-fn str_map(v: &Value) -> BTreeMap<String, String> {
-    v.as_mapping()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
-        .collect()
 }
 
 fn step<'a>(action: &'a Value, id: &str) -> &'a Value {

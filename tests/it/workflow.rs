@@ -6,14 +6,13 @@
 //! `GITHUB_STEP_SUMMARY` files. `reconcile` is on `PATH` through a symlink to
 //! the built binary, in place of the `install` step; `uses:` steps are skipped.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use rusqlite::Connection;
 use serde_yaml::Value;
 
-use crate::harness::{reconcile, Dir};
+use crate::harness::{reconcile, str_map, Dir};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -22,14 +21,6 @@ fn root() -> &'static Path {
 fn workflow() -> Value {
     let text = std::fs::read_to_string(root().join("examples/ci/github-drift.yml")).expect("read the workflow");
     serde_yaml::from_str(&text).expect("the workflow is valid YAML")
-}
-
-fn str_map(v: &Value) -> BTreeMap<String, String> {
-    v.as_mapping()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
-        .collect()
 }
 
 /// What one step did.

@@ -30,3 +30,12 @@ pub fn corpus_dir() -> Option<PathBuf> {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/sqldef"));
     p.is_dir().then_some(p)
 }
+
+/// A YAML mapping of strings to strings (an `env:` or `with:` block), what is not a string left out.
+pub fn str_map(v: &serde_yaml::Value) -> std::collections::BTreeMap<String, String> {
+    v.as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.as_str()?.to_string())))
+        .collect()
+}
