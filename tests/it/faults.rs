@@ -12,6 +12,10 @@
 //!
 //! `cargo test` sweeps a fixed sample of each case (a few hundred runs in all);
 //! `RECONCILE_FAULTS=all` sweeps every call (docs/SAFETY.md has the table).
+//!
+//! Power loss: `faults/powercut.c` keeps of each file what its last fsync made durable and cuts
+//! the run at its K-th fsync; the directory is rebuilt as the cut left it and checked the same
+//! way, K swept over every fsync of an apply of each plan in both modes.
 
 use std::collections::BTreeMap;
 use std::os::unix::process::ExitStatusExt;
@@ -120,7 +124,7 @@ fn tools() -> Result<&'static Path, String> {
                 .args(["-shared", "-fPIC", "-O1", "-o"])
                 .arg(&lib)
                 .arg(&src)
-                .args(["-L/usr/lib", "-lfiu"])
+                .args(["-L/usr/lib", "-l:libfiu.so.0"])
                 .output()
                 .map_err(|e| format!("no C compiler to build {}: {e}", src.display()))?;
             if !built.status.success() {
@@ -330,4 +334,140 @@ fn rollback_under_disk_faults_in_rollback_journal_mode() {
 #[test]
 fn rollback_under_disk_faults_in_wal_mode() {
     campaign(Cmd::Rollback, Mode::Wal);
+}
+
+// ---- power loss ----
+
+/// The power-cut library (`faults/powercut.c`), built once.
+fn powercut_lib() -> Result<&'static Path, String> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/faults");
+            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+            let lib = out.join("powercut.so");
+            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/faults/powercut.c");
+            let built = Command::new("cc")
+                .args(["-shared", "-fPIC", "-O1", "-o"])
+                .arg(&lib)
+                .arg(&src)
+                .arg("-ldl")
+                .output()
+                .map_err(|e| format!("no C compiler to build {}: {e}", src.display()))?;
+            if !built.status.success() {
+                return Err(format!("cannot build {}: {}", src.display(), String::from_utf8_lossy(&built.stderr)));
+            }
+            Ok(lib)
+        })
+        .as_ref()
+        .map(PathBuf::as_path)
+        .map_err(Clone::clone)
+}
+
+/// Every regular file under `dir`, by path.
+fn files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        match e.file_type() {
+            Ok(t) if t.is_dir() => out.extend(files(&p)),
+            Ok(t) if t.is_file() => out.push(p),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Runs `reconcile apply` in `dir`, the power cut at its `cut`-th fsync (0: none); the fsyncs it
+/// made.
+fn run_with_power_cut(lib: &Path, dir: &Path, shadow: &Path, cut: u64) -> (std::process::Output, u64) {
+    let report = shadow.join("report");
+    let mut args: Vec<&str> = vec!["-q"];
+    args.extend(Cmd::Apply.args());
+    let output = Command::new(env!("CARGO_BIN_EXE_reconcile"))
+        .args(&args)
+        .current_dir(dir)
+        .env_remove("CI")
+        .env("LD_PRELOAD", lib)
+        .env("RECONCILE_CUT_DIR", dir)
+        .env("RECONCILE_CUT_SHADOW", shadow)
+        .env("RECONCILE_CUT_AT", cut.to_string())
+        .env("RECONCILE_CUT_REPORT", &report)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run reconcile");
+    let syncs = std::fs::read_to_string(&report).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0);
+    (output, syncs)
+}
+
+/// The directory as the power cut leaves it: each file holds what it held at its last fsync;
+/// a file never synced holds what it held before the run, or nothing if the run made it.
+fn after_the_cut(dir: &Path, shadow: &Path, initial: &BTreeMap<PathBuf, Vec<u8>>) {
+    use std::os::unix::fs::MetadataExt;
+    for f in files(dir) {
+        let ino = std::fs::metadata(&f).unwrap().ino();
+        let synced = shadow.join(ino.to_string());
+        let durable = if synced.is_file() {
+            std::fs::read(&synced).unwrap()
+        } else {
+            initial.get(&f).cloned().unwrap_or_default()
+        };
+        std::fs::write(&f, durable).unwrap();
+    }
+}
+
+fn power_cut_everywhere(mode: Mode) {
+    let lib = match powercut_lib() {
+        Ok(lib) => lib,
+        Err(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("the power-cut library is required under CI=true: {why}")
+        }
+        Err(why) => {
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    for plan in PLANS {
+        let r: Reference = reference_of(&before_sql_sized(mode, 60, 120), &desired(plan, mode), Cmd::Apply);
+        let probe = Dir::new();
+        copy_dir(r.template.path(), probe.path());
+        let shadow = Dir::new();
+        let dir = std::fs::canonicalize(probe.path()).unwrap();
+        let (out, total) = run_with_power_cut(lib, &dir, shadow.path(), 0);
+        assert!(out.status.success(), "{plan:?}: the run without a cut failed: {}", stderr(&out));
+        assert!(total > 3, "{plan:?}: only {total} fsyncs");
+        let (mut before, mut after) = (0, 0);
+        for cut in 1..=total {
+            let label = format!("apply of the {plan:?} plan in {mode:?} mode, power cut at fsync {cut} of {total}");
+            let run = Dir::new();
+            copy_dir(r.template.path(), run.path());
+            let dir = std::fs::canonicalize(run.path()).unwrap();
+            let initial: BTreeMap<PathBuf, Vec<u8>> =
+                files(&dir).into_iter().map(|f| (f.clone(), std::fs::read(&f).unwrap())).collect();
+            let shadow = Dir::new();
+            let (out, _) = run_with_power_cut(lib, &dir, shadow.path(), cut);
+            assert_eq!(out.status.code(), Some(137), "{label}: the run did not stop at the cut: {}", stderr(&out));
+            after_the_cut(&dir, shadow.path(), &initial);
+            match check_trial(&r, Cmd::Apply, &dir, true, &label) {
+                l if l <= crash::Landed::RolledBack => {
+                    before += 1;
+                    crash::run_to_end(&dir, Cmd::Apply);
+                    let s = crash::state(&dir.join("app.db"));
+                    assert_eq!(s.content, r.new.content, "{label}: the apply after the cut did not finish the job");
+                }
+                _ => after += 1,
+            }
+        }
+        eprintln!("  | power cut | {mode:?} | {plan:?} | {total} | {before} | {after} | 0 |");
+    }
+}
+
+#[test]
+fn apply_cut_by_a_power_loss_at_every_fsync_in_rollback_journal_mode() {
+    power_cut_everywhere(Mode::RollbackJournal);
+}
+
+#[test]
+fn apply_cut_by_a_power_loss_at_every_fsync_in_wal_mode() {
+    power_cut_everywhere(Mode::Wal);
 }

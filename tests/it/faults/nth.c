@@ -6,7 +6,7 @@
  *   RECONCILE_FAULT_ERRNO   the errno the failing call sets (5 EIO, 28 ENOSPC, 13 EACCES, 12 ENOMEM)
  *   RECONCILE_FAULT_REPORT  a file that receives "<calls> <fired>" when the process exits
  *
- * Built by tests/it/faults.rs with `cc -shared -fPIC ... -lfiu`; the prototypes are libfiu's
+ * Built by tests/it/faults.rs with `cc -shared -fPIC ... -l:libfiu.so.0`; the prototypes are libfiu's
  * (fiu.h, fiu-control.h), declared here so that its development headers are not needed. */
 #include <fcntl.h>
 #include <stdint.h>
