@@ -116,21 +116,7 @@ fn tools() -> Result<&'static Path, String> {
                     .output()
                     .map_err(|e| format!("fiu-run (Debian fiu-utils) is missing and could not be installed: {e}"))?;
             }
-            let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/faults");
-            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-            let lib = out.join("nth.so");
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/faults/nth.c");
-            let built = Command::new("cc")
-                .args(["-shared", "-fPIC", "-O1", "-o"])
-                .arg(&lib)
-                .arg(&src)
-                .args(["-L/usr/lib", "-l:libfiu.so.0"])
-                .output()
-                .map_err(|e| format!("no C compiler to build {}: {e}", src.display()))?;
-            if !built.status.success() {
-                return Err(format!("cannot build {}: {}", src.display(), String::from_utf8_lossy(&built.stderr)));
-            }
-            Ok(lib)
+            build_library("nth", &["-L/usr/lib", "-l:libfiu.so.0"])
         })
         .as_ref()
         .map(PathBuf::as_path)
@@ -341,27 +327,26 @@ fn rollback_under_disk_faults_in_wal_mode() {
 /// The power-cut library (`faults/powercut.c`), built once.
 fn powercut_lib() -> Result<&'static Path, String> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/faults");
-            std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-            let lib = out.join("powercut.so");
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/faults/powercut.c");
-            let built = Command::new("cc")
-                .args(["-shared", "-fPIC", "-O1", "-o"])
-                .arg(&lib)
-                .arg(&src)
-                .arg("-ldl")
-                .output()
-                .map_err(|e| format!("no C compiler to build {}: {e}", src.display()))?;
-            if !built.status.success() {
-                return Err(format!("cannot build {}: {}", src.display(), String::from_utf8_lossy(&built.stderr)));
-            }
-            Ok(lib)
-        })
-        .as_ref()
-        .map(PathBuf::as_path)
-        .map_err(Clone::clone)
+    BUILT.get_or_init(|| build_library("powercut", &["-ldl"])).as_ref().map(PathBuf::as_path).map_err(Clone::clone)
+}
+
+/// Builds `tests/it/faults/<name>.c` into `target/faults/<name>.so`, linked with `link`.
+fn build_library(name: &str, link: &[&str]) -> Result<PathBuf, String> {
+    let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/faults");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let lib = out.join(format!("{name}.so"));
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/it/faults/{name}.c"));
+    let built = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .args(link)
+        .output()
+        .map_err(|e| format!("no C compiler to build {}: {e}", src.display()))?;
+    if !built.status.success() {
+        return Err(format!("cannot build {}: {}", src.display(), String::from_utf8_lossy(&built.stderr)));
+    }
+    Ok(lib)
 }
 
 /// Every regular file under `dir`, by path.
